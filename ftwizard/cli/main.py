@@ -1,0 +1,68 @@
+"""Entry point: parse, dispatch, and turn UserErrors into one message and exit code 2.
+
+Every import of a command's module happens inside its branch, so ``--help``,
+``--version``, ``detect`` and ``presets`` never load torch or textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ftwizard.cli.parser import build_parser
+from ftwizard.core.errors import UserError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _dispatch(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    if args.command is None:
+        if args.preset is None:
+            if args.overrides or args.dry_run or args.json:
+                parser.error("--set, --dry-run and --json need --preset FILE")
+            from ftwizard.tui.app import run_app
+
+            return run_app()
+        from ftwizard.cli.commands.headless import run_preset
+
+        return run_preset(args.preset, args.overrides, dry_run=args.dry_run, as_json=args.json)
+    if args.preset is not None:
+        parser.error(f"--preset cannot be combined with the `{args.command}` command")
+
+    if args.command == "detect":
+        from ftwizard.cli.commands.detect import detect
+
+        return detect(runs_root=args.runs_root, as_json=args.json)
+    if args.command == "presets":
+        from ftwizard.cli.commands import presets
+
+        return presets.dispatch(args)
+    if args.command == "models":
+        from ftwizard.cli.commands import models
+
+        return models.dispatch(args)
+    parser.error(f"unknown command {args.command}")  # argparse already refuses these
+    return EXIT_BAD_INPUT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except UserError as error:
+        from ftwizard.cli.console import print_error
+
+        print_error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

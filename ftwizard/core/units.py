@@ -1,0 +1,23 @@
+"""Numbers as people read them; None (a figure we could not get) prints as n/a."""
+
+from __future__ import annotations
+
+GIB = 1024**3
+NA = "n/a"
+
+
+def gib(value: int | float | None, digits: int = 1) -> str:
+    """Bytes as GiB, e.g. ``79.6 GiB``."""
+    return NA if value is None else f"{value / GIB:.{digits}f} GiB"
+
+
+def percent(value: int | float | None) -> str:
+    return NA if value is None else f"{value:.0f}%"
+
+
+def plain(value: object) -> str:
+    return NA if value is None else str(value)
+
+
+def yes_no(value: bool | None) -> str:
+    return NA if value is None else ("yes" if value else "no")

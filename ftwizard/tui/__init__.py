@@ -1,0 +1,1 @@
+"""The wizard (Textual): a thin view over the core; it never imports torch."""

@@ -1,0 +1,1 @@
+"""Reusable widgets, grouped by what they show."""

@@ -1,0 +1,101 @@
+"""Shared fixtures: fake hardware, the demo model, and the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ftwizard.core.fake_nvml import FakeGpu, FakeNvml
+from ftwizard.core.hardware import HardwareReport, probe
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# Converted models persist per checkout, so only the first session pays ~20 s.
+TEST_CACHE = ROOT / ".cache" / "test"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def fake_nvml() -> Callable[..., FakeNvml]:
+    """Build a fake NVML with GPUs of the given sizes in GiB."""
+
+    def build(
+        *memory_gib: float, capability: tuple[int, int] = (8, 0), **kwargs: object
+    ) -> FakeNvml:
+        gpus = [
+            FakeGpu(name=f"Fake GPU {m:g}GB", memory_gib=m, compute_capability=capability)
+            for m in memory_gib
+        ]
+        return FakeNvml(gpus=gpus, **kwargs)  # type: ignore[arg-type]
+
+    return build
+
+
+@pytest.fixture
+def fixed_report() -> Callable[..., HardwareReport]:
+    """A fully fixed report (no live RAM or disk figures) for stable pictures."""
+
+    def build(*memory_gib: float) -> HardwareReport:
+        gpus = [
+            FakeGpu(
+                name="NVIDIA GeForce RTX 4090",
+                memory_gib=m,
+                compute_capability=(8, 9),
+                used_gib=1.25,
+                utilization=7,
+            )
+            for m in memory_gib
+        ]
+        nvml = FakeNvml(gpus=gpus) if gpus else FakeNvml(library_missing=True)
+        report = probe(runs_root="/", nvml_module=nvml)
+        gib = 1024**3
+        return HardwareReport(
+            gpus=report.gpus,
+            gpu_reason=report.gpu_reason,
+            driver_version=report.driver_version,
+            cuda_driver_version=report.cuda_driver_version,
+            cpu_cores_logical=16,
+            cpu_cores_physical=8,
+            ram_total_bytes=64 * gib,
+            ram_available_bytes=48 * gib,
+            disk_path="/data/runs",
+            disk_free_bytes=512 * gib,
+        )
+
+    return build
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """``ftwizard ARGS`` in a fresh interpreter, as a person would run it."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "120", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ftwizard.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_model_folder() -> Path:
+    """The real SmolLM2-135M-Instruct, converted from its GGUF once per checkout."""
+    os.environ["FTWIZARD_CACHE"] = str(TEST_CACHE)
+    from ftwizard.core.builtin_models import BUILTIN_MODELS
+
+    model = BUILTIN_MODELS["smollm2-135m-instruct"]
+    if not model.prepared:
+        result = run_cli(
+            "models", "prepare", model.short_name, env={"FTWIZARD_CACHE": str(TEST_CACHE)}
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    return model.folder

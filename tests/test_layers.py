@@ -1,0 +1,63 @@
+"""The architecture rules, checked: the core and the CLI stay light."""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import ftwizard.core
+from tests.conftest import ROOT
+
+HEAVY = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate")
+
+
+def test_importing_every_core_module_loads_neither_torch_nor_textual() -> None:
+    modules = [f"ftwizard.core.{m.name}" for m in pkgutil.iter_modules(ftwizard.core.__path__)]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print(','.join(m for m in {(*HEAVY, 'textual')!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules a file imports at module level (not inside functions)."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_trainer_package_imports_training_libraries() -> None:
+    package = ROOT / "ftwizard"
+    offenders = []
+    for path in package.rglob("*.py"):
+        if "trainer" in path.relative_to(package).parts:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):  # also inside functions: the rule is per process
+            if isinstance(node, ast.Import):
+                found = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found = {node.module.split(".")[0]}
+            else:
+                continue
+            if found & set(HEAVY):
+                offenders.append(f"{path.relative_to(ROOT)}: {sorted(found & set(HEAVY))}")
+    assert offenders == []
+
+
+def test_core_and_cli_never_import_textual() -> None:
+    for folder in ("core", "cli"):
+        for path in (ROOT / "ftwizard" / folder).rglob("*.py"):
+            assert "textual" not in _top_level_imports(path), path
