@@ -48,15 +48,22 @@ def main() -> int:
     rows = []
     for argv in COMMANDS:
         times = time_command(argv, args.runs)
-        rows.append({"command": "ftwizard " + " ".join(argv), "median_s": statistics.median(times),
-                     "max_s": max(times), "goal_s": GOAL_S})
+        rows.append(
+            {
+                "command": "ftwizard " + " ".join(argv),
+                "median_s": statistics.median(times),
+                "max_s": max(times),
+                "goal_s": GOAL_S,
+            }
+        )
     machine = f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
     print(f"start-up, {args.runs} runs each, on {machine}")
     print(f"{'command':<28}{'median':>10}{'max':>10}  goal")
     for row in rows:
         ok = "ok" if row["median_s"] < GOAL_S else "MISSED"
-        print(f"{row['command']:<28}{row['median_s']:>9.3f}s{row['max_s']:>9.3f}s  "
-              f"< {GOAL_S} s {ok}")
+        print(
+            f"{row['command']:<28}{row['median_s']:>9.3f}s{row['max_s']:>9.3f}s  < {GOAL_S} s {ok}"
+        )
     result = {"machine": machine, "runs": args.runs, "rows": rows}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
