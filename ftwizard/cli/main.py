@@ -22,22 +22,35 @@ def _dispatch(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
 
     if args.command is None:
-        if args.preset is None:
-            if args.overrides or args.dry_run or args.json:
+        if args.run_preset is None:
+            if args.run_overrides or args.dry_run or args.run_json:
                 parser.error("--set, --dry-run and --json need --preset FILE")
             from ftwizard.tui.app import run_app
 
             return run_app()
         from ftwizard.cli.commands.headless import run_preset
 
-        return run_preset(args.preset, args.overrides, dry_run=args.dry_run, as_json=args.json)
-    if args.preset is not None:
-        parser.error(f"--preset cannot be combined with the `{args.command}` command")
+        return run_preset(
+            args.run_preset, args.run_overrides, dry_run=args.dry_run, as_json=args.run_json
+        )
+    if args.run_preset is not None or args.run_overrides or args.dry_run:
+        parser.error(
+            f"put --preset, --set and --dry-run after `{args.command}` "
+            f"(where it takes them), not before it"
+        )
 
     if args.command == "detect":
         from ftwizard.cli.commands.detect import detect
 
         return detect(runs_root=args.runs_root, as_json=args.json)
+    if args.command == "estimate":
+        from ftwizard.cli.commands import estimate
+
+        return estimate.run(args)
+    if args.command == "plan":
+        from ftwizard.cli.commands import plan
+
+        return plan.run(args)
     if args.command == "presets":
         from ftwizard.cli.commands import presets
 

@@ -16,17 +16,19 @@ Run with no arguments to open the wizard. For scripts, run a preset headless:
 EPILOG = """\
 commands:
   detect     show GPUs, CPU, RAM and free disk (what the planner sees)
+  estimate   predict the GPU memory of a training run, with a breakdown
+  plan       recommend objective, method and settings for a model and a dataset
   presets    list, show and validate run configurations (YAML)
-  models     list and prepare the built-in models (the CPU demo model)
+  models     list the model catalog, prepare the built-in demo model
 
 Exit codes: 0 success, 1 a job failed, 2 bad input, 130 stopped by the user.
 """
 
 
-def _add_overrides(parser: argparse.ArgumentParser) -> None:
+def _add_overrides(parser: argparse.ArgumentParser, dest: str = "overrides") -> None:
     parser.add_argument(
         "--set",
-        dest="overrides",
+        dest=dest,
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
@@ -35,8 +37,84 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+def _add_json(parser: argparse.ArgumentParser, dest: str = "json") -> None:
+    parser.add_argument("--json", dest=dest, action="store_true", help="print JSON for scripts")
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hardware to plan for (default: the GPUs detected here)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help="a card from the built-in table: T4, L4, A10G, RTX 3090, RTX 4090, "
+        "RTX 5090, A6000, L40S, A100 40GB, A100 80GB, H100, H200",
+    )
+    choice.add_argument("--vram-gb", type=float, metavar="N", help="any card with N GB of memory")
+    group.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="with --vram-gb: the card lacks bf16 (compute capability < 8.0)",
+    )
+    group.add_argument(
+        "--gpus",
+        type=int,
+        metavar="K",
+        help="number of GPUs (default: 1, or all "
+        "detected); DDP keeps a full copy per GPU, so memory is per GPU",
+    )
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the run (each flag is a shortcut for one --set)")
+    group.add_argument("--method", choices=["full", "lora", "qlora"], help="method.adapter")
+    group.add_argument(
+        "--objective",
+        choices=["sft", "dpo", "orpo", "kto", "cpt"],
+        help="method.objective (dpo/orpo run chosen and rejected together)",
+    )
+    group.add_argument("--bits", type=int, choices=[4, 8], help="method.bits for qlora")
+    group.add_argument(
+        "--double-quant",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="method.bnb_4bit_use_double_quant",
+    )
+    group.add_argument("--lora-r", metavar="R", help="lora.r")
+    group.add_argument(
+        "--lora-target-modules",
+        metavar="MODULES",
+        help="lora.target_modules: all-linear or q_proj,v_proj,...",
+    )
+    group.add_argument("--lora-dropout", metavar="P", help="lora.lora_dropout")
+    group.add_argument("--batch-size", metavar="B", help="training.per_device_train_batch_size")
+    group.add_argument("--max-length", metavar="S", help="training.max_length (tokens)")
+    group.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="training.gradient_checkpointing",
+    )
+    group.add_argument(
+        "--optim",
+        metavar="NAME",
+        help="training.optim, e.g. adamw_torch, adamw_8bit, paged_adamw_8bit, adafactor",
+    )
+    group.add_argument(
+        "--precision", choices=["bf16", "fp16", "fp32"], help="training.bf16 / training.fp16"
+    )
+    group.add_argument(
+        "--attn",
+        choices=["eager", "sdpa", "flash_attention_2"],
+        help="training.attn_implementation",
+    )
+    group.add_argument(
+        "--loss",
+        choices=["full", "chunked"],
+        default="full",
+        help="full: the model's own loss holds every logit (default, as stock "
+        "transformers does); chunked: trl's fused LM head, far less for big vocabularies",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,16 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ftwizard {__version__}")
+    # Distinct dests: a command's own --preset/--set/--json must not collide with these.
     parser.add_argument(
         "--preset",
+        dest="run_preset",
         metavar="FILE",
         help="run this configuration headless (a path, or the name of a built-in preset)",
     )
-    _add_overrides(parser)
+    _add_overrides(parser, dest="run_overrides")
     parser.add_argument(
         "--dry-run", action="store_true", help="validate and print the resolved configuration only"
     )
-    _add_json(parser)
+    _add_json(parser, dest="run_json")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -70,6 +150,69 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-root", default="runs", metavar="DIR", help="report free disk here (default: runs)"
     )
     _add_json(detect)
+
+    estimate = commands.add_parser(
+        "estimate",
+        help="predict the GPU memory of a training run",
+        description="Predict torch's peak allocated memory and what nvidia-smi would show for "
+        "one training run, with a breakdown, and say whether it fits the GPU. Works offline for "
+        "catalog models, local folders and .gguf files.",
+    )
+    estimate.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="Hub id, catalog name, local folder or .gguf file (default: the preset's model)",
+    )
+    estimate.add_argument("--preset", metavar="FILE", help="start from this configuration")
+    _add_overrides(estimate)
+    _add_run_flags(estimate)
+    _add_target(estimate)
+    _add_json(estimate)
+
+    plan = commands.add_parser(
+        "plan",
+        help="recommend objective, method and settings",
+        description="Recommend an objective, a method and hyperparameters for a model, a dataset "
+        "and a purpose, checked by the memory estimator, with every decision's reason.",
+    )
+    plan.add_argument(
+        "--model",
+        metavar="MODEL",
+        required=True,
+        help="Hub id, catalog name, local folder or .gguf file",
+    )
+    plan.add_argument(
+        "--rows",
+        type=int,
+        metavar="N",
+        required=True,
+        help="number of training examples (dataset reading comes with `--data`)",
+    )
+    plan.add_argument(
+        "--data-kind",
+        choices=["chat", "preference", "kto", "text"],
+        default="chat",
+        help="chat: instructions/conversations; preference: chosen/rejected pairs; "
+        "kto: good/bad labels; text: raw text (default: chat)",
+    )
+    plan.add_argument(
+        "--purpose",
+        choices=["domain", "chat", "prototype", "production", "alignment"],
+        default="domain",
+        help="what the fine-tune is for (default: domain)",
+    )
+    plan.add_argument("--preset", metavar="FILE", help="start from this configuration")
+    _add_overrides(plan)
+    plan.add_argument(
+        "--save-preset", metavar="FILE", help="write the recommended configuration as a preset"
+    )
+    plan.add_argument(
+        "--which-gpu",
+        action="store_true",
+        help="for each method, the smallest cards in the table on which it fits",
+    )
+    _add_target(plan)
+    _add_json(plan)
 
     presets = commands.add_parser(
         "presets",
@@ -102,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     model_actions = models.add_subparsers(dest="action", metavar="ACTION")
     model_list = model_actions.add_parser("list", help="list the built-in models")
     _add_json(model_list)
+    model_catalog = model_actions.add_parser(
+        "catalog", help="list the catalog of popular models you can plan for offline"
+    )
+    _add_json(model_catalog)
+    model_show = model_actions.add_parser("show", help="facts of a model, without its weights")
+    model_show.add_argument("name", metavar="MODEL", help="Hub id, folder, .gguf file or name")
+    _add_json(model_show)
     prepare = model_actions.add_parser(
         "prepare", help="convert a built-in model into a Hugging Face folder (once)"
     )

@@ -36,7 +36,7 @@ class _Origins:
         for end in range(len(path), 0, -1):
             key = path[:end]
             if key in self.flags:
-                return f"--set {self.flags[key]}"
+                return self.flags[key]
             if key in self.lines:
                 return f"{self.source}, line {self.lines[key]}"
         return self.source
@@ -105,9 +105,14 @@ def parse_override(flag: str) -> tuple[KeyPath, Any]:
     return path, value
 
 
-def _apply_overrides(data: dict[str, Any], origins: _Origins, flags: Sequence[str]) -> None:
+Override = str | tuple[str, str]
+"""``section.key=value`` from --set, or (the flag as typed, ``section.key=value``)."""
+
+
+def _apply_overrides(data: dict[str, Any], origins: _Origins, flags: Sequence[Override]) -> None:
     for flag in flags:
-        path, value = parse_override(flag)
+        label, text = flag if isinstance(flag, tuple) else (f"--set {flag}", flag)
+        path, value = parse_override(text)
         target = data
         for part in path[:-1]:
             child = target.get(part)
@@ -116,7 +121,7 @@ def _apply_overrides(data: dict[str, Any], origins: _Origins, flags: Sequence[st
                 target[part] = child
             target = child
         target[path[-1]] = value
-        origins.flags[path] = flag
+        origins.flags[path] = label
 
 
 def _closest(word: str, choices: Iterable[str]) -> str | None:
@@ -197,7 +202,7 @@ def _validate(data: dict[str, Any], origins: _Origins) -> RunConfig:
         raise ConfigError(origins.source, problems) from None
 
 
-def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+def load_config(path: str | Path | None, overrides: Sequence[Override] = ()) -> RunConfig:
     """Defaults, then the preset file (if any), then ``--set`` flags; validated."""
     if path is None:
         data: dict[str, Any] = {}

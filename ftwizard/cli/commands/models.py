@@ -8,10 +8,14 @@ import sys
 import time
 
 from rich.table import Table
+from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
+from ftwizard.core import catalog
 from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.errors import UserError
+from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.units import plain, yes_no
 
 
 def list_command(as_json: bool) -> int:
@@ -61,7 +65,76 @@ def prepare_command(name: str, force: bool) -> int:
     return 0
 
 
+def catalog_command(as_json: bool) -> int:
+    rows = [catalog.lookup(model_id) for model_id in catalog.catalog_ids()]
+    facts = [f for f in rows if f is not None]
+    if as_json:
+        print_json([f.to_dict() for f in facts])
+        return 0
+    table = Table()
+    table.add_column("model", no_wrap=True)
+    for column in ("params", "vocab", "context", "chat"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for f in facts:
+        table.add_row(
+            f.name,
+            f"{f.params_billions:.2f}B",
+            f"{f.vocab_size // 1000}k",
+            f"{(f.max_context or 0) // 1024}k",
+            yes_no(f.is_chat),
+        )
+    out.print(Text("Model catalog: plan for these offline, before downloading", style="bold"))
+    out.print(table)
+    return 0
+
+
+def show_command(name: str, as_json: bool) -> int:
+    facts = resolve_model_facts(name)
+    if as_json:
+        print_json(facts.to_dict())
+        return 0
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("model", facts.name),
+        ("from", facts.source),
+        ("architecture", facts.architecture),
+        ("parameters", f"{facts.params_total:,} ({facts.params_billions:.2f}B)"),
+        (
+            "embeddings + head",
+            f"{facts.params_embedding:,}" + (" (tied)" if facts.tied_embeddings else ""),
+        ),
+        ("layers", str(facts.num_layers)),
+        ("hidden size", str(facts.hidden_size)),
+        (
+            "attention heads",
+            f"{facts.num_attention_heads} ({facts.num_key_value_heads} key/value, "
+            f"head dim {facts.head_dim})",
+        ),
+        ("MLP width", str(facts.intermediate_size)),
+        ("vocabulary", f"{facts.vocab_size:,}"),
+        ("context", plain(facts.max_context)),
+        ("native dtype", plain(facts.native_dtype)),
+        ("chat template", yes_no(facts.is_chat)),
+        (
+            "linear layers",
+            ", ".join(f"{m.name} {m.in_features}x{m.out_features}" for m in facts.linear_modules),
+        ),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    for note in facts.notes:
+        out.print(f"note: {note}", style="yellow")
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
     if args.action in (None, "list"):
         return list_command(as_json=getattr(args, "json", False))
+    if args.action == "catalog":
+        return catalog_command(args.json)
+    if args.action == "show":
+        return show_command(args.name, args.json)
     return prepare_command(args.name, args.force)

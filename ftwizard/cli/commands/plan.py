@@ -1,0 +1,127 @@
+"""``ftwizard plan``: the recommendation with its reasons, every method's estimate, the config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from ftwizard.cli.console import err, out, print_json, write_text
+from ftwizard.cli.targets import resolve_target
+from ftwizard.core.config_io import Override, dump_config, load_config, save_config
+from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.errors import UserError
+from ftwizard.core.gpus import GPU_TABLE, target_from_spec
+from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.presets import find_preset
+from ftwizard.core.recommend import METHODS, Plan, fit_method, recommend
+
+
+def smallest_cards(facts: ModelFacts, plan: Plan) -> dict[str, list[str]]:
+    """For each method, the smallest table cards (by memory) on which it fits."""
+    cards = sorted(GPU_TABLE, key=lambda spec: spec.memory_gib)
+    result: dict[str, list[str]] = {}
+    for adapter in METHODS:
+        fitting: list[str] = []
+        smallest: float | None = None
+        for spec in cards:
+            if smallest is not None and spec.memory_gib > smallest + 1.0:
+                break  # only the cards of the smallest size that works ("80 GB" is 79.6-80)
+            option = fit_method(facts, plan.config, adapter, target_from_spec(spec))
+            if option.verdict == "fits":
+                fitting.append(spec.name)
+                smallest = smallest or spec.memory_gib
+        result[adapter] = fitting
+    return result
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"about {seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def render(plan: Plan, target_label: str) -> list[Any]:
+    decisions = Table("decision", "choice", "why", title="Recommendation", title_justify="left")
+    for decision in plan.decisions:
+        decisions.add_row(decision.topic, decision.choice, decision.reason)
+    methods = Table(
+        "method",
+        "verdict",
+        "card total GB",
+        "micro-batch",
+        "checkpointing",
+        title=f"Every method on {target_label}",
+        title_justify="left",
+    )
+    for option in plan.methods:
+        style = {"fits": "green", "tight": "yellow"}.get(option.verdict, "red")
+        methods.add_row(
+            option.adapter,
+            Text(option.verdict, style=style),
+            f"{option.estimate.device_total_gib:.1f}",
+            str(option.micro_batch),
+            "on" if option.gradient_checkpointing else "off",
+        )
+    parts: list[Any] = [decisions, methods]
+    parts.append(Text(f"ETA: {_duration(plan.eta_seconds)} (an estimate from a throughput model)"))
+    for change in plan.changes_needed:
+        parts.append(Text(f"to fit: {change}", style="yellow"))
+    for note in plan.notes:
+        parts.append(Text(f"note: {note}", style="dim"))
+    return parts
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.rows < 1:
+        raise UserError(f"--rows {args.rows}: a dataset needs at least one example.")
+    preset = find_preset(args.preset) if args.preset else None
+    overrides: list[Override] = [
+        (f"--model {args.model}", f"model.model_name_or_path={json.dumps(args.model)}"),
+        *args.overrides,
+    ]
+    base = load_config(preset, overrides)
+    facts = resolve_model_facts(base.model.model_name_or_path, base.model.revision)
+    target = resolve_target(args)
+    data = DatasetFacts(rows=args.rows, kind=args.data_kind)
+    plan = recommend(target, facts, data, args.purpose, base=base)
+    cards = smallest_cards(facts, plan) if args.which_gpu else None
+    if args.save_preset:
+        save_config(plan.config, args.save_preset)
+
+    if args.json:
+        data_out = plan.to_dict()
+        data_out["target"] = {
+            "name": target.label,
+            "count": target.count,
+            "free_gb": round(target.free_gib, 3),
+            "source": target.source,
+        }
+        if cards is not None:
+            data_out["which_gpu"] = cards
+        print_json(data_out)
+        return 0
+    for part in render(plan, target.label):
+        out.print(part)
+    if cards is not None:
+        table = Table(
+            "method", "smallest cards where it fits", title="Which GPU", title_justify="left"
+        )
+        for adapter, names in cards.items():
+            table.add_row(adapter, ", ".join(names) or "none in the table")
+        out.print(table)
+    err.print("Resulting run configuration:", style="bold")
+    write_text(dump_config(plan.config))
+    if args.save_preset:
+        err.print(
+            f"Saved to {args.save_preset}; run it with `ftwizard --preset {args.save_preset}`."
+        )
+    return 0

@@ -1,0 +1,45 @@
+"""From command-line flags to the hardware a plan is made for."""
+
+from __future__ import annotations
+
+import argparse
+
+from ftwizard.core.errors import UserError
+from ftwizard.core.gpus import (
+    Target,
+    find_gpu,
+    target_from_report,
+    target_from_size,
+    target_from_spec,
+)
+from ftwizard.core.hardware import probe
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """--gpu NAME, --vram-gb N or the detected GPUs; --gpus K sets the count."""
+    count = args.gpus
+    if count is not None and count < 1:
+        raise UserError(f"--gpus {count}: give a number of GPUs of at least 1.")
+    if args.no_bf16 and args.vram_gb is None:
+        raise UserError("--no-bf16 goes with --vram-gb N (table cards know their bf16 support).")
+    if args.gpu:
+        return target_from_spec(find_gpu(args.gpu), count or 1)
+    if args.vram_gb is not None:
+        return target_from_size(args.vram_gb, bf16=not args.no_bf16, count=count or 1)
+    detected = target_from_report(probe())
+    if count is not None and not detected.cpu:
+        if count > detected.count:
+            raise UserError(
+                f"--gpus {count}: this machine has {detected.count} visible GPU(s).",
+                hint="Plan for hardware you do not have with --gpu NAME or --vram-gb N.",
+            )
+        detected = Target(
+            detected.label,
+            count,
+            detected.memory_gib,
+            detected.free_gib,
+            detected.bf16,
+            detected.tflops,
+            detected.source,
+        )
+    return detected

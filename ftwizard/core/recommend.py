@@ -1,0 +1,449 @@
+"""The recommendation engine: objective, method and hyperparameters, each with a reason.
+
+Pure and table-driven. Four tables (hardware, purpose, data, defaults) propose;
+the VRAM estimator decides: a method is offered only if its estimate fits in
+90 % of free memory. When nothing fits, the plan says what to change and by how
+much, in the estimator's own numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ftwizard.core.config import Adapter, Objective, RunConfig
+from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.estimator import Estimate, estimate
+from ftwizard.core.gpus import Target, verdict
+from ftwizard.core.model_facts import ModelFacts
+
+Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
+PURPOSES: dict[Purpose, str] = {
+    "domain": "teach a field's knowledge and style (SFT + LoRA: stable, fast)",
+    "chat": "a chat assistant (SFT first, then DPO on preference pairs)",
+    "prototype": "a quick first version (SFT + QLoRA: least resources)",
+    "production": "a balanced, polished model (DPO + LoRA)",
+    "alignment": "follow preferences: prefer chosen over rejected answers (DPO/ORPO/KTO)",
+}
+EFFECTIVE_BATCH = 16
+MICRO_BATCHES = (16, 8, 4, 2, 1)
+METHODS: tuple[Adapter, ...] = ("full", "lora", "qlora")
+
+
+@dataclass(frozen=True)
+class Decision:
+    topic: str
+    choice: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    adapter: Adapter
+    estimate: Estimate
+    verdict: str
+    micro_batch: int
+    gradient_checkpointing: bool
+
+
+@dataclass
+class Plan:
+    config: RunConfig
+    decisions: list[Decision]
+    methods: list[MethodOption]
+    estimate: Estimate | None
+    fits: bool
+    eta_seconds: float | None
+    changes_needed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fits": self.fits,
+            "decisions": [vars(d) for d in self.decisions],
+            "methods": [
+                {
+                    "method": m.adapter,
+                    "verdict": m.verdict,
+                    "micro_batch": m.micro_batch,
+                    "gradient_checkpointing": m.gradient_checkpointing,
+                    "peak_allocated_gb": m.estimate.peak_allocated_gib,
+                    "device_total_gb": m.estimate.device_total_gib,
+                }
+                for m in self.methods
+            ],
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "eta_seconds": self.eta_seconds,
+            "eta_is_estimate": True,
+            "changes_needed": self.changes_needed,
+            "notes": self.notes,
+            "config": self.config.to_dict(),
+        }
+
+
+# --- The tables -----------------------------------------------------------------
+
+
+def hardware_methods(memory_gib: float, params_b: float) -> tuple[list[Adapter], str]:
+    """Methods in order of preference for a card size and model size."""
+    # Thresholds sit a little under the marketed sizes: an "80 GB" H100 reports 79.6 GiB.
+    if memory_gib >= 75:
+        return ["full", "lora", "qlora"], "80 GB+ cards can fine-tune every weight of large models"
+    if memory_gib >= 22 and params_b >= 13:
+        return ["lora", "qlora"], "24 GB+ cards train 13B+ models with LoRA or QLoRA"
+    if memory_gib >= 15:
+        return ["lora", "qlora"], "16-24 GB cards train 7B-13B models with LoRA"
+    if params_b <= 7:
+        return ["qlora", "lora"], "up to 8-16 GB: QLoRA trains models up to 7B"
+    return ["qlora"], "small cards need QLoRA, and models above 7B rarely fit at all"
+
+
+def objective_for(purpose: Purpose, data: DatasetFacts, model: ModelFacts) -> tuple[Objective, str]:
+    if data.kind == "text":
+        return "cpt", "raw text corpus: continued pre-training"
+    if data.kind == "kto":
+        return "kto", "examples labelled good/bad without pairs: KTO"
+    if data.kind == "preference":
+        if model.is_chat is False:
+            return (
+                "orpo",
+                "preference pairs on a base model: ORPO does SFT and alignment in one stage",
+            )
+        return "dpo", "preference pairs present: DPO"
+    if purpose == "alignment":
+        return "sft", "alignment needs preference pairs; with instruction data, start with SFT"
+    return "sft", "instruction or chat examples: supervised fine-tuning (SFT)"
+
+
+def purpose_methods(purpose: Purpose, order: list[Adapter]) -> tuple[list[Adapter], str | None]:
+    """Reorder the hardware's methods by what the purpose values."""
+    if purpose == "prototype" and "qlora" in order:
+        return [
+            "qlora",
+            *[m for m in order if m != "qlora"],
+        ], "prototype: QLoRA uses the least memory"
+    if purpose in ("domain", "production", "chat") and "lora" in order and order[0] == "full":
+        return ["lora", *[m for m in order if m != "lora"]], f"{purpose}: LoRA is stable and fast"
+    return order, None
+
+
+@dataclass(frozen=True)
+class SizeDefaults:
+    label: str
+    lora_r: int
+    lora_dropout: float
+    epochs: float
+    lr_scale: float
+    warmup_ratio: float
+    reason: str
+
+
+def size_defaults(rows: int) -> SizeDefaults:
+    if rows < 1_000:
+        return SizeDefaults(
+            "under 1K",
+            8,
+            0.1,
+            3,
+            1.5,
+            0.05,
+            "under 1K examples: LoRA, more epochs and a higher learning rate "
+            "(few-shot prompting may already be enough)",
+        )
+    if rows <= 10_000:
+        return SizeDefaults(
+            "1K-10K", 16, 0.05, 2, 1.0, 0.03, "1K-10K examples: SFT + LoRA, 2 epochs"
+        )
+    if rows <= 100_000:
+        return SizeDefaults(
+            "10K-100K",
+            32,
+            0.05,
+            1,
+            0.5,
+            0.03,
+            "over 10K examples: one epoch, a larger rank, a lower learning rate",
+        )
+    return SizeDefaults(
+        "over 100K",
+        64,
+        0.05,
+        1,
+        0.5,
+        0.01,
+        "over 100K examples: one epoch, rank 64, a lower learning rate",
+    )
+
+
+def learning_rate(objective: Objective, adapter: Adapter, scale: float) -> float:
+    if objective in ("dpo", "kto", "orpo"):
+        return 5e-6
+    base = 2e-5 if adapter == "full" else 2e-4
+    return round(base * scale, 8)
+
+
+def default_optim(adapter: Adapter, target: Target) -> str:
+    """Fused AdamW on GPUs; QLoRA's usual paged 8-bit AdamW; plain AdamW on the CPU."""
+    if target.cpu:
+        return "adamw_torch"
+    return "paged_adamw_8bit" if adapter == "qlora" else "adamw_torch_fused"
+
+
+# --- Fitting ----------------------------------------------------------------------
+
+
+def _with(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
+    data = config.to_dict()
+    for section, values in sections.items():
+        data[section].update(values)
+    return RunConfig.model_validate(data)
+
+
+def _device(target: Target) -> Literal["cuda", "cpu"]:
+    return "cpu" if target.cpu else "cuda"
+
+
+def fit_method(
+    model: ModelFacts, config: RunConfig, adapter: Adapter, target: Target
+) -> MethodOption:
+    """The fastest setting of ``adapter`` that fits: biggest micro-batch, checkpointing last."""
+    candidate = _with(
+        config, method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
+    )
+    best: MethodOption | None = None
+    for checkpointing in (False, True):
+        for micro in MICRO_BATCHES:
+            accumulation = max(1, EFFECTIVE_BATCH // micro)
+            trial = _with(
+                candidate,
+                training={
+                    "per_device_train_batch_size": micro,
+                    "gradient_accumulation_steps": accumulation,
+                    "gradient_checkpointing": checkpointing,
+                },
+            )
+            result = estimate(model, trial, device=_device(target))
+            option = MethodOption(
+                adapter, result, verdict(result.device_total_gib, target), micro, checkpointing
+            )
+            if option.verdict == "fits":
+                return option
+            if best is None or result.device_total_gib < best.estimate.device_total_gib:
+                best = option
+    assert best is not None
+    return best
+
+
+def _changes_to_fit(
+    model: ModelFacts, option: MethodOption, config: RunConfig, target: Target
+) -> list[str]:
+    """What would bring the smallest option under budget, with the estimator's figures."""
+    current = option.estimate.device_total_gib
+    base = _with(
+        config,
+        method={"adapter": option.adapter},
+        training={
+            "per_device_train_batch_size": 1,
+            "gradient_checkpointing": True,
+            "gradient_accumulation_steps": EFFECTIVE_BATCH,
+        },
+    )
+    ideas: list[tuple[str, RunConfig]] = []
+    if option.adapter != "qlora":
+        ideas.append(("use QLoRA (4-bit base)", _with(base, method={"adapter": "qlora"})))
+    for length in sorted({base.training.max_length // 2, 512}, reverse=True):
+        if 128 <= length < base.training.max_length:
+            ideas.append(
+                (f"cut max_length to {length}", _with(base, training={"max_length": length}))
+            )
+    if base.training.optim not in ("paged_adamw_8bit", "adamw_8bit"):
+        ideas.append(
+            (
+                "use the 8-bit optimizer paged_adamw_8bit",
+                _with(base, training={"optim": "paged_adamw_8bit"}),
+            )
+        )
+    changes = []
+    for text, trial in ideas:
+        total = estimate(model, trial, device=_device(target)).device_total_gib
+        changes.append(
+            f"{text}: {current:.1f} -> {total:.1f} GB "
+            f"({'fits' if total <= target.budget_gib else 'still too big'})"
+        )
+    changes.append(
+        f"or a smaller model, or a card with at least "
+        f"{current / 0.9:.0f} GB (`ftwizard plan --which-gpu`)"
+    )
+    return changes
+
+
+# --- ETA --------------------------------------------------------------------------
+
+MFU = {"full": 0.35, "lora": 0.35, "qlora": 0.25}  # share of peak FLOPs reached in practice
+
+
+def eta_seconds(model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target) -> float:
+    """Training time from tokens to process and a FLOPs-per-token throughput model."""
+    tokens_per_row = data.tokens_mean or min(config.training.max_length, 512)
+    if config.method.objective in ("dpo", "orpo"):
+        tokens_per_row *= 2
+    tokens = data.rows * (1 - config.evaluation.val_size) * config.training.num_train_epochs
+    tokens *= tokens_per_row
+    passes = 6.0 if config.method.adapter == "full" else 4.0  # LoRA skips weight gradients
+    if config.training.gradient_checkpointing:
+        passes += 2.0  # one more forward
+    flops = passes * model.params_total * tokens
+    devices = max(target.count, 1)
+    mfu = 1.0 if target.cpu else MFU[config.method.adapter]
+    return flops / (target.tflops * 1e12 * mfu * devices)
+
+
+# --- The plan ---------------------------------------------------------------------
+
+
+def recommend(
+    target: Target,
+    model: ModelFacts,
+    data: DatasetFacts,
+    purpose: Purpose,
+    base: RunConfig | None = None,
+) -> Plan:
+    """Choose objective, method and hyperparameters for this hardware, model and data."""
+    config = base or RunConfig()
+    decisions: list[Decision] = []
+    notes: list[str] = []
+
+    objective, why = objective_for(purpose, data, model)
+    decisions.append(Decision("objective", objective, why))
+    if purpose == "chat" and objective == "sft":
+        notes.append(
+            "chat assistant: after this SFT run, a DPO run on preference pairs polishes it"
+        )
+    if data.rows > 10_000 and data.kind == "preference" and objective == "dpo":
+        notes.append("over 10K pairs: an SFT run on the chosen answers first usually helps DPO")
+
+    order, why = hardware_methods(target.memory_gib if not target.cpu else 8, model.params_billions)
+    if target.cpu:
+        order, why = ["lora", "qlora", "full"], "no GPU: LoRA on the CPU, for small models only"
+    decisions.append(Decision("hardware", " > ".join(order), why))
+    order, why_purpose = purpose_methods(purpose, order)
+    if why_purpose:
+        decisions.append(Decision("purpose", " > ".join(order), why_purpose))
+
+    sizes = size_defaults(data.rows)
+    decisions.append(Decision("data size", sizes.label, sizes.reason))
+    if sizes.label == "under 1K":
+        notes.append("with under 1K examples, try few-shot prompting first: it may be enough")
+
+    precision = {"bf16": target.bf16 and not target.cpu, "fp16": not target.bf16 and not target.cpu}
+    max_length = config.training.max_length
+    if data.tokens_p95:
+        max_length = max(128, -(-data.tokens_p95 // 128) * 128)
+    if model.max_context:
+        max_length = min(max_length, model.max_context)
+    config = _with(
+        config,
+        method={"objective": objective},
+        lora={
+            "r": sizes.lora_r,
+            "lora_alpha": 2 * sizes.lora_r,
+            "lora_dropout": sizes.lora_dropout,
+        },
+        training={
+            "num_train_epochs": sizes.epochs,
+            "warmup_ratio": sizes.warmup_ratio,
+            "lr_scheduler_type": "cosine",
+            "max_length": max_length,
+            **precision,
+        },
+    )
+    decisions.append(
+        Decision(
+            "precision",
+            "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
+            "bf16 where the GPU supports it (compute capability 8.0+), else fp16"
+            if not target.cpu
+            else "CPU training runs in fp32",
+        )
+    )
+
+    methods = [fit_method(model, config, adapter, target) for adapter in METHODS]
+    by_adapter = {m.adapter: m for m in methods}
+    chosen = next((by_adapter[a] for a in order if by_adapter[a].verdict == "fits"), None)
+    changes: list[str] = []
+    if chosen is None:
+        smallest = min(methods, key=lambda m: m.estimate.device_total_gib)
+        changes = _changes_to_fit(model, smallest, config, target)
+        chosen = smallest
+        decisions.append(
+            Decision(
+                "method",
+                chosen.adapter,
+                f"nothing fits in 90% of {target.free_gib:.1f} GB free; "
+                f"{chosen.adapter} comes closest",
+            )
+        )
+    else:
+        skipped = [a for a in order[: order.index(chosen.adapter)]]
+        why = (
+            f"estimate {chosen.estimate.device_total_gib:.1f} GB fits in 90% of "
+            f"{target.free_gib:.1f} GB free"
+        )
+        if skipped:
+            why += f" ({', '.join(skipped)} would not)"
+        decisions.append(Decision("method", chosen.adapter, why))
+
+    lr = learning_rate(objective, chosen.adapter, sizes.lr_scale)
+    config = _with(
+        config,
+        method={"adapter": chosen.adapter},
+        training={
+            "learning_rate": lr,
+            "per_device_train_batch_size": chosen.micro_batch,
+            "gradient_accumulation_steps": max(1, EFFECTIVE_BATCH // chosen.micro_batch),
+            "gradient_checkpointing": chosen.gradient_checkpointing,
+            "optim": default_optim(chosen.adapter, target),
+        },
+    )
+    decisions.append(
+        Decision(
+            "learning rate",
+            f"{lr:g}",
+            "DPO/KTO/ORPO move gently (about 5e-6)"
+            if objective in ("dpo", "kto", "orpo")
+            else (
+                "LoRA/QLoRA learn at 1e-4..5e-4"
+                if chosen.adapter != "full"
+                else "full fine-tunes learn at 1e-5..5e-5"
+            ),
+        )
+    )
+    decisions.append(
+        Decision(
+            "batch",
+            f"{chosen.micro_batch} x {max(1, EFFECTIVE_BATCH // chosen.micro_batch)}",
+            f"effective batch {EFFECTIVE_BATCH}: the largest micro-batch that fits, the rest as "
+            "gradient accumulation",
+        )
+    )
+    decisions.append(
+        Decision(
+            "gradient checkpointing",
+            "on" if chosen.gradient_checkpointing else "off",
+            "needed to fit"
+            if chosen.gradient_checkpointing
+            else "not needed: about 30% faster off",
+        )
+    )
+
+    final = estimate(model, config, device=_device(target))
+    return Plan(
+        config=config,
+        decisions=decisions,
+        methods=methods,
+        estimate=final,
+        fits=verdict(final.device_total_gib, target) == "fits",
+        eta_seconds=eta_seconds(model, config, data, target),
+        changes_needed=changes,
+        notes=notes,
+    )

@@ -1,0 +1,190 @@
+"""The recommendation tables, row by row, and the estimator's final word."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftwizard.core import catalog
+from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.errors import UserError
+from ftwizard.core.gpus import find_gpu, target_from_size, target_from_spec, verdict
+from ftwizard.core.model_facts import facts_from_config
+from ftwizard.core.recommend import (
+    EFFECTIVE_BATCH,
+    eta_seconds,
+    hardware_methods,
+    learning_rate,
+    objective_for,
+    purpose_methods,
+    recommend,
+    size_defaults,
+)
+
+LLAMA_8B = catalog.lookup("meta-llama/Llama-3.1-8B-Instruct")
+QWEN_7B_BASE = catalog.lookup("Qwen/Qwen2.5-7B")
+SMOL = catalog.lookup("HuggingFaceTB/SmolLM2-135M-Instruct")
+LLAMA_70B = catalog.lookup("meta-llama/Llama-3.3-70B-Instruct")
+CHAT = DatasetFacts(rows=5000)
+
+
+@pytest.mark.parametrize(
+    ("memory", "params_b", "first", "reason"),
+    [
+        (8, 7, "qlora", "QLoRA trains models up to 7B"),
+        (12, 13, "qlora", "rarely fit"),
+        (24, 8, "lora", "16-24 GB cards train 7B-13B models with LoRA"),
+        (24, 14, "lora", "24 GB+ cards train 13B+ models"),
+        (80, 70, "full", "80 GB+ cards can fine-tune every weight"),
+        (79.6, 8, "full", "80 GB+"),  # an H100 reports 79.6 GiB
+    ],
+)
+def test_hardware_table(memory, params_b, first, reason) -> None:
+    order, why = hardware_methods(memory, params_b)
+    assert order[0] == first and reason in why
+
+
+@pytest.mark.parametrize(
+    ("kind", "model", "purpose", "objective", "reason"),
+    [
+        ("text", LLAMA_8B, "domain", "cpt", "continued pre-training"),
+        ("kto", LLAMA_8B, "alignment", "kto", "KTO"),
+        ("preference", LLAMA_8B, "production", "dpo", "DPO"),
+        ("preference", QWEN_7B_BASE, "alignment", "orpo", "ORPO"),
+        ("chat", LLAMA_8B, "domain", "sft", "supervised fine-tuning"),
+        ("chat", LLAMA_8B, "alignment", "sft", "needs preference pairs"),
+    ],
+)
+def test_objective_table(kind, model, purpose, objective, reason) -> None:
+    chosen, why = objective_for(purpose, DatasetFacts(rows=100, kind=kind), model)
+    assert chosen == objective and reason in why
+
+
+def test_purpose_table() -> None:
+    assert purpose_methods("prototype", ["lora", "qlora"])[0] == ["qlora", "lora"]
+    assert purpose_methods("domain", ["full", "lora", "qlora"])[0][0] == "lora"
+    assert purpose_methods("alignment", ["full", "lora"])[0][0] == "full"
+
+
+@pytest.mark.parametrize(
+    ("rows", "r", "epochs", "lr_scale", "words"),
+    [
+        (500, 8, 3, 1.5, "few-shot"),
+        (5000, 16, 2, 1.0, "1K-10K"),
+        (50_000, 32, 1, 0.5, "over 10K"),
+        (500_000, 64, 1, 0.5, "over 100K"),
+    ],
+)
+def test_data_size_table(rows, r, epochs, lr_scale, words) -> None:
+    sizes = size_defaults(rows)
+    assert (sizes.lora_r, sizes.epochs, sizes.lr_scale) == (r, epochs, lr_scale)
+    assert words in sizes.reason
+
+
+def test_learning_rates() -> None:
+    assert learning_rate("sft", "lora", 1.0) == 2e-4
+    assert learning_rate("sft", "full", 1.0) == 2e-5
+    assert learning_rate("dpo", "lora", 1.0) == 5e-6
+    assert 1e-4 <= learning_rate("sft", "qlora", 1.5) <= 5e-4
+
+
+def test_a_24gb_card_gets_lora_with_reasons_and_a_fitting_batch() -> None:
+    plan = recommend(target_from_spec(find_gpu("RTX 4090")), LLAMA_8B, CHAT, "domain")
+    config = plan.config
+    assert plan.fits and config.method.adapter == "lora" and config.method.objective == "sft"
+    assert (
+        config.training.per_device_train_batch_size * config.training.gradient_accumulation_steps
+        == EFFECTIVE_BATCH
+    )
+    assert config.lora.lora_alpha == 2 * config.lora.r
+    assert config.training.bf16 and not config.training.fp16
+    assert config.training.lr_scheduler_type == "cosine"
+    assert {d.topic for d in plan.decisions} >= {
+        "objective",
+        "hardware",
+        "data size",
+        "method",
+        "learning rate",
+        "batch",
+        "precision",
+    }
+    assert all(d.reason for d in plan.decisions)
+    assert plan.estimate is not None and plan.estimate.device_total_gib <= 24.0 * 0.9
+
+
+def test_the_estimator_vetoes_the_table() -> None:
+    # 16 GB T4, 8B model: the table says LoRA; bf16 weights alone are 15 GB, so QLoRA it is.
+    plan = recommend(target_from_spec(find_gpu("T4")), LLAMA_8B, CHAT, "domain")
+    assert plan.config.method.adapter == "qlora"
+    assert plan.config.training.fp16 and not plan.config.training.bf16  # no bf16 on a T4
+    lora = next(m for m in plan.methods if m.adapter == "lora")
+    assert lora.verdict == "does not fit"
+
+
+def test_nothing_fits_says_what_to_change_and_by_how_much() -> None:
+    plan = recommend(target_from_size(12), LLAMA_70B, CHAT, "domain")
+    assert not plan.fits
+    assert any("QLoRA" in c or "max_length" in c for c in plan.changes_needed)
+    assert any("GB" in c and "->" in c for c in plan.changes_needed)
+    assert "smaller model" in plan.changes_needed[-1]
+
+
+def test_gradient_checkpointing_only_when_needed() -> None:
+    roomy = recommend(target_from_spec(find_gpu("H200")), SMOL, CHAT, "domain")
+    assert roomy.config.training.gradient_checkpointing is False
+    tight = recommend(target_from_spec(find_gpu("RTX 4090")), LLAMA_8B, CHAT, "domain")
+    assert tight.config.training.gradient_checkpointing is True
+
+
+def test_small_data_gets_more_epochs_and_a_note() -> None:
+    plan = recommend(
+        target_from_spec(find_gpu("A100 80GB")), SMOL, DatasetFacts(rows=300), "domain"
+    )
+    assert plan.config.training.num_train_epochs == 3
+    assert any("few-shot" in n for n in plan.notes)
+
+
+def test_max_length_follows_the_data_p95_and_the_context() -> None:
+    data = DatasetFacts(rows=5000, tokens_p95=700)
+    plan = recommend(target_from_spec(find_gpu("H100")), SMOL, data, "domain")
+    assert plan.config.training.max_length == 768
+    long = recommend(
+        target_from_spec(find_gpu("H100")), SMOL, DatasetFacts(5000, tokens_p95=20000), "domain"
+    )
+    assert long.config.training.max_length == SMOL.max_context
+
+
+def test_eta_scales_with_data_and_hardware() -> None:
+    plan = recommend(target_from_spec(find_gpu("A100 80GB")), LLAMA_8B, CHAT, "domain")
+    a100 = eta_seconds(LLAMA_8B, plan.config, CHAT, target_from_spec(find_gpu("A100 80GB")))
+    h100 = eta_seconds(LLAMA_8B, plan.config, CHAT, target_from_spec(find_gpu("H100")))
+    double = eta_seconds(
+        LLAMA_8B, plan.config, DatasetFacts(10_000), target_from_spec(find_gpu("A100 80GB"))
+    )
+    assert 0 < h100 < a100 and double == pytest.approx(2 * a100)
+
+
+def test_cpu_plan_for_the_demo_model() -> None:
+    from ftwizard.core.gpus import Target
+
+    cpu = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
+    plan = recommend(cpu, SMOL, DatasetFacts(rows=200), "domain")
+    assert plan.fits and plan.config.method.adapter == "lora"
+    assert not plan.config.training.bf16 and plan.config.training.optim == "adamw_torch"
+
+
+def test_gpu_table_and_verdicts() -> None:
+    assert find_gpu("rtx4090").name == "RTX 4090"
+    assert find_gpu("h100").memory_gib == pytest.approx(79.6)
+    with pytest.raises(UserError, match="Known cards"):
+        find_gpu("GTX 1080")
+    card = target_from_size(24)
+    assert verdict(21.0, card) == "fits" and verdict(23.0, card) == "tight"
+    assert verdict(25.0, card) == "does not fit"
+
+
+def test_unknown_family_still_plans() -> None:
+    facts = facts_from_config(
+        {**catalog.row_config(catalog.ROWS[4]), "model_type": "newarch"}, "x/y", "test"
+    )
+    plan = recommend(target_from_spec(find_gpu("A100 80GB")), facts, CHAT, "domain")
+    assert plan.estimate is not None
