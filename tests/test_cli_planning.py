@@ -237,3 +237,56 @@ def test_models_catalog_and_show() -> None:
     assert len(catalog) >= 30
     shown = run_cli("models", "show", "google/gemma-2-2b-it")
     assert shown.returncode == 0 and "256,000" in shown.stdout
+
+
+def test_plan_from_a_dataset_file_without_its_tokenizer() -> None:
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "dpo_en_demo.json"
+    if not path.exists():
+        pytest.skip("../shared/data is not here")
+    result = run_cli(
+        "plan",
+        "--model",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--data",
+        str(path),
+        "--gpu",
+        "L4",
+        "--json",
+        env=NO_GPU,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["data"]["rows"] == 300 and data["data"]["kind"] == "preference"
+    assert "characters / 4" in data["data"]["source"]
+    assert data["config"]["method"]["objective"] == "dpo"
+    assert data["config"]["data"]["path"] == str(path)
+
+
+@pytest.mark.slow
+def test_plan_from_a_dataset_with_the_real_tokenizer(demo_model_folder: Path) -> None:
+    from tests.conftest import TEST_CACHE
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "identity.json"
+    if not path.exists():
+        pytest.skip("../shared/data is not here")
+    result = run_cli(
+        "plan",
+        "--model",
+        "smollm2-135m-instruct",
+        "--data",
+        str(path),
+        "--json",
+        env={**NO_GPU, "FTWIZARD_CACHE": str(TEST_CACHE)},
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["data"]["source"] == "tokenizer" and data["data"]["tokens_p95"] > 0
+    assert data["config"]["training"]["max_length"] == 256  # the data's p95, rounded up to 128
+
+
+def test_plan_refuses_a_dataset_with_invalid_rows() -> None:
+    bad = Path(__file__).parent / "data_bad" / "number_output.jsonl"
+    assert_clean_failure(
+        run_cli("plan", "--model", "Qwen/Qwen2.5-7B-Instruct", "--data", str(bad), env=NO_GPU),
+        "1 invalid rows",
+    )

@@ -51,6 +51,10 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import plan
 
         return plan.run(args)
+    if args.command == "data":
+        from ftwizard.cli.commands import data
+
+        return data.run(args)
     if args.command == "presets":
         from ftwizard.cli.commands import presets
 

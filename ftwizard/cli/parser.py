@@ -18,6 +18,7 @@ commands:
   detect     show GPUs, CPU, RAM and free disk (what the planner sees)
   estimate   predict the GPU memory of a training run, with a breakdown
   plan       recommend objective, method and settings for a model and a dataset
+  data       check a dataset: its layout, every problem, token statistics, a preview
   presets    list, show and validate run configurations (YAML)
   models     list the model catalog, prepare the built-in demo model
 
@@ -39,6 +40,35 @@ def _add_overrides(parser: argparse.ArgumentParser, dest: str = "overrides") -> 
 
 def _add_json(parser: argparse.ArgumentParser, dest: str = "json") -> None:
     parser.add_argument("--json", dest=dest, action="store_true", help="print JSON for scripts")
+
+
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        default="auto",
+        metavar="FORMAT",
+        help="alpaca, sharegpt, messages, prompt_completion, text, preference, kto "
+        "(default: auto-detect)",
+    )
+    parser.add_argument(
+        "--map",
+        metavar="EXPECTED=YOURS,...",
+        help="read your columns as the expected ones, e.g. instruction=question,output=answer",
+    )
+    parser.add_argument(
+        "--text-split",
+        choices=["auto", "paragraph", "line"],
+        default="auto",
+        help=".txt files: one document per blank-line-separated block or per line "
+        "(default: blocks if the file has blank lines)",
+    )
+    parser.add_argument("--name", metavar="CONFIG", help="configuration of a Hub dataset")
+    parser.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="accept the dataset even with invalid rows (they are skipped and counted)",
+    )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +150,7 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftwizard",
+        allow_abbrev=False,
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -181,20 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="Hub id, catalog name, local folder or .gguf file",
     )
-    plan.add_argument(
-        "--rows",
-        type=int,
-        metavar="N",
-        required=True,
-        help="number of training examples (dataset reading comes with `--data`)",
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--data",
+        metavar="PATH",
+        help="the dataset (file, folder or Hub id): its rows, kind and token lengths feed the plan",
+    )
+    source.add_argument(
+        "--rows", type=int, metavar="N", help="plan from a row count alone, before the data exists"
     )
     plan.add_argument(
         "--data-kind",
         choices=["chat", "preference", "kto", "text"],
         default="chat",
-        help="chat: instructions/conversations; preference: chosen/rejected pairs; "
-        "kto: good/bad labels; text: raw text (default: chat)",
+        help="with --rows: chat (instructions/conversations), preference (chosen/rejected "
+        "pairs), kto (good/bad labels) or text (default: chat)",
     )
+    _add_data_flags(plan)
     plan.add_argument(
         "--purpose",
         choices=["domain", "chat", "prototype", "production", "alignment"],
@@ -213,6 +247,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target(plan)
     _add_json(plan)
+
+    data = commands.add_parser(
+        "data",
+        help="check a dataset before training on it",
+        description="Detect a dataset's layout (with the evidence), report every problem with "
+        "its location, and with --model show token statistics and one example rendered "
+        "through the model's chat template, the loss-carrying part marked. Exit code 0 if "
+        "the dataset is usable, 2 if not.",
+    )
+    data.add_argument(
+        "path",
+        metavar="PATH",
+        help="a .json/.jsonl/.csv/.tsv/.parquet/.txt file or a folder of them",
+    )
+    _add_data_flags(data)
+    data.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="tokenizer and chat template to use (folder, .gguf, built-in name or a cached Hub id)",
+    )
+    data.add_argument(
+        "--max-length",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="tokens per example for the truncation share (default: 1024)",
+    )
+    data.add_argument(
+        "--example",
+        type=int,
+        default=0,
+        metavar="N",
+        help="which valid example to preview, from 0 (default: 0)",
+    )
+    data.add_argument(
+        "--val-size",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share held out for validation, e.g. 0.1 (split by --seed)",
+    )
+    data.add_argument("--seed", type=int, default=42, help="seed of the split (default: 42)")
+    _add_json(data)
 
     presets = commands.add_parser(
         "presets",

@@ -153,6 +153,26 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
 
 
+def tokenizer_location(name_or_path: str) -> tuple[str, str | None]:
+    """(folder or Hub id, GGUF file name or None) to load a model's tokenizer from."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise UserError(f"{path}: no such GGUF file.")
+        return str(path.parent), path.name
+    if path.is_dir():
+        return str(path), None
+    builtin = BUILTIN_MODELS.get(name_or_path)
+    if builtin is not None:
+        if not builtin.prepared:
+            raise UserError(
+                f"The built-in model `{name_or_path}` is not prepared yet.",
+                hint=f"Run `ftwizard models prepare {name_or_path}` once (about 20 s).",
+            )
+        return str(builtin.folder), None
+    return name_or_path, None
+
+
 def resolve_model_facts(name_or_path: str, revision: str | None = None) -> ModelFacts:
     """Facts for a model name, folder or file; a clear UserError when it cannot be found."""
     path = Path(name_or_path).expanduser()

@@ -9,9 +9,16 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from ftwizard.cli.commands.data import parse_map
 from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.targets import resolve_target
-from ftwizard.core.config_io import Override, dump_config, load_config, save_config
+from ftwizard.core.config_io import (
+    Override,
+    config_from_dict,
+    dump_config,
+    load_config,
+    save_config,
+)
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
 from ftwizard.core.gpus import GPU_TABLE, target_from_spec
@@ -81,7 +88,7 @@ def render(plan: Plan, target_label: str) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.rows < 1:
+    if args.rows is not None and args.rows < 1:
         raise UserError(f"--rows {args.rows}: a dataset needs at least one example.")
     preset = find_preset(args.preset) if args.preset else None
     overrides: list[Override] = [
@@ -91,14 +98,31 @@ def run(args: argparse.Namespace) -> int:
     base = load_config(preset, overrides)
     facts = resolve_model_facts(base.model.model_name_or_path, base.model.revision)
     target = resolve_target(args)
-    data = DatasetFacts(rows=args.rows, kind=args.data_kind)
+    if args.data:
+        from ftwizard.cli.commands.data import dataset_facts
+
+        data = dataset_facts(args, base.model.model_name_or_path, base.training.max_length)
+    else:
+        data = DatasetFacts(rows=args.rows, kind=args.data_kind)
     plan = recommend(target, facts, data, args.purpose, base=base)
+    if args.data:  # the plan trains on this dataset
+        resolved = plan.config.to_dict()
+        resolved["data"].update(
+            path=args.data,
+            format=args.format,
+            column_map=parse_map(args.map),
+            skip_invalid=args.skip_invalid,
+            name=args.name,
+            split=args.split,
+        )
+        plan.config = config_from_dict(resolved, "the plan")
     cards = smallest_cards(facts, plan) if args.which_gpu else None
     if args.save_preset:
         save_config(plan.config, args.save_preset)
 
     if args.json:
         data_out = plan.to_dict()
+        data_out["data"] = data.to_dict()
         data_out["target"] = {
             "name": target.label,
             "count": target.count,
@@ -109,6 +133,17 @@ def run(args: argparse.Namespace) -> int:
             data_out["which_gpu"] = cards
         print_json(data_out)
         return 0
+    out.print(
+        Text(
+            f"data: {data.rows:,} {data.kind} examples"
+            + (
+                f", about {data.tokens_mean:,.0f} tokens each ({data.source})"
+                if data.tokens_mean
+                else ""
+            ),
+            style="bold",
+        )
+    )
     for part in render(plan, target.label):
         out.print(part)
     if cards is not None:

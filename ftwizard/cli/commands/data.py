@@ -1,0 +1,274 @@
+"""``ftwizard data PATH``: what a dataset is, what is wrong with it, what the model will see."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ftwizard.cli.console import err, out, print_json
+from ftwizard.core.data.split import split_counts
+from ftwizard.core.data.validate import validate_path
+from ftwizard.core.dataset_facts import DataKind, DatasetFacts
+from ftwizard.core.errors import UserError
+from ftwizard.core.model_source import resolve_model_facts
+
+EXIT_OK, EXIT_UNUSABLE = 0, 2
+
+
+def parse_map(text: str | None) -> dict[str, str]:
+    """``instruction=question,output=answer`` -> {"instruction": "question", ...}."""
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for part in text.split(","):
+        expected, sep, yours = (p.strip() for p in part.partition("="))
+        if not sep or not expected or not yours:
+            raise UserError(
+                f"--map {text}: write EXPECTED=YOURS pairs separated by commas, "
+                "e.g. --map instruction=question,output=answer"
+            )
+        mapping[expected] = yours
+    return mapping
+
+
+KIND_OF_SHAPE: dict[str, DataKind] = {
+    "messages": "chat",
+    "prompt-completion": "chat",
+    "preference": "preference",
+    "kto": "kto",
+    "text": "text",
+}
+
+
+def dataset_facts(args: argparse.Namespace, model: str, max_length: int) -> DatasetFacts:
+    """What the planner needs from a dataset file; token lengths when the tokenizer is here."""
+    column_map = parse_map(args.map)
+    try:
+        result = _stats_subprocess(
+            args, column_map, model=model, max_length=max_length, example=0, path=args.data
+        )
+        report, stats = result["report"], result["stats"]
+        tokens_mean, tokens_p95, source = stats["tokens_mean"], stats["tokens_p95"], "tokenizer"
+    except UserError as error:
+        if "tokenizer" not in error.message and "not prepared" not in error.message:
+            raise
+        report = validate_path(
+            Path(args.data),
+            args.format,
+            column_map,
+            args.text_split,
+            name=args.name,
+            split=args.split,
+        ).to_dict()
+        # No tokenizer offline: about 4 characters per token in English text.
+        valid = max(1, report["rows_valid"])
+        tokens_mean, tokens_p95, source = (
+            report["chars_total"] / 4 / valid,
+            None,
+            "characters / 4 (the model's tokenizer is not available here)",
+        )
+    if report["rows_invalid"] and not args.skip_invalid:
+        raise UserError(
+            f"{args.data}: {report['rows_invalid']:,} invalid rows.",
+            hint=f"See them with `ftwizard data {args.data}`, or pass --skip-invalid.",
+        )
+    return DatasetFacts(
+        rows=report["rows_valid"],
+        kind=KIND_OF_SHAPE[report["trainer_shape"]],
+        tokens_mean=tokens_mean,
+        tokens_p95=tokens_p95,
+        source=source,
+    )
+
+
+def _stats_subprocess(
+    args: argparse.Namespace,
+    column_map: dict[str, str],
+    model: str,
+    max_length: int,
+    example: int,
+    path: str,
+) -> dict[str, Any]:
+    """Token statistics need transformers: they run in their own process."""
+    facts = resolve_model_facts(model)
+    command = [
+        sys.executable,
+        "-m",
+        "ftwizard.trainer.data_stats",
+        "--path",
+        str(path),
+        "--model",
+        model,
+        "--max-length",
+        str(max_length),
+        "--format",
+        args.format,
+        "--map",
+        json.dumps(column_map),
+        "--text-split",
+        args.text_split,
+        "--example",
+        str(example),
+        "--split",
+        args.split,
+    ]
+    if args.name:
+        command += ["--name", args.name]
+    if facts.max_context:
+        command += ["--context", str(facts.max_context)]
+    with err.status("Tokenising with the model's tokenizer..."):
+        result = subprocess.run(command, capture_output=True, text=True)
+    try:
+        data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        raise UserError(f"Token statistics failed: {result.stderr.strip()[-500:]}") from None
+    if "error" in data:
+        raise UserError(data["error"], hint=data.get("hint"))
+    return data
+
+
+def _report_view(report: dict[str, Any]) -> RenderableType:
+    lines: list[RenderableType] = [
+        Text.assemble(
+            ("format: ", "bold"),
+            f"{report['format']} ({report['layout']}), "
+            f"confidence {report['confidence']:.0%}, trains as `{report['trainer_shape']}`",
+        ),
+    ]
+    lines += [Text(f"  evidence: {e}") for e in report["evidence"]]
+    lines.append(
+        Text(
+            f"rows: {report['rows_read']:,} read, {report['rows_valid']:,} valid, "
+            f"{report['rows_invalid']:,} invalid",
+            style="bold",
+        )
+    )
+    if report["problem_counts"]:
+        counts = Table(
+            "problem", "rows", "blocks training", title="Problems by kind", title_justify="left"
+        )
+        blocking = {p["kind"]: p["blocking"] for p in report["problems"]}
+        for kind, count in sorted(report["problem_counts"].items()):
+            counts.add_row(
+                kind.replace("_", " "), f"{count:,}", "yes" if blocking.get(kind) else "no"
+            )
+        lines.append(counts)
+        for problem in report["problems"]:
+            mark = "x" if problem["blocking"] else "!"
+            lines.append(
+                Text(
+                    f"  {mark} {problem['where']}: {problem['message']}",
+                    style="red" if problem["blocking"] else "yellow",
+                )
+            )
+        shown = len(report["problems"])
+        total = sum(report["problem_counts"].values())
+        if total > shown:
+            lines.append(
+                Text(f"  ... {total - shown:,} more (the first 20 of each kind are listed)")
+            )
+    lines += [Text(f"note: {n}", style="dim") for n in report.get("notes", [])]
+    return Group(*lines)
+
+
+def _stats_view(stats: dict[str, Any]) -> RenderableType:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(
+        "tokens per example",
+        f"p50 {stats['tokens_p50']:,}, p95 {stats['tokens_p95']:,}, max {stats['tokens_max']:,}",
+    )
+    table.add_row(
+        "truncated",
+        f"{stats['truncated_rows']:,} rows ({stats['truncated_share']:.1%}) "
+        f"are longer than max_length {stats['max_length']:,}",
+    )
+    table.add_row("tokens per epoch", f"{stats['tokens_per_epoch']:,}")
+    table.add_row("tokens with loss", f"{stats['loss_token_share']:.0%}")
+    table.add_row(
+        "suggested max_length",
+        f"{stats['suggested_max_length']:,} (p95 rounded up to 128, capped by the model's context)",
+    )
+    return table
+
+
+def _preview_view(preview: dict[str, Any]) -> RenderableType:
+    text = Text(preview["text"])
+    for start, end in preview["loss_spans"]:
+        text.stylize("black on green", start, end)
+    legend = Text(
+        f"Example {preview['example']} as the trainer sees it (template: "
+        f"{preview['template']}); the loss covers the highlighted text, "
+        f"{len(preview['loss_spans'])} span(s), also marked with >> below.",
+        style="bold",
+    )
+    marks = Text("\n".join(f">> {preview['text'][s:e][:120]!r}" for s, e in preview["loss_spans"]))
+    return Group(legend, text, marks)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    column_map = parse_map(args.map)
+    if not 0 <= args.val_size < 1:
+        raise UserError(f"--val-size {args.val_size}: give a share from 0 up to (not including) 1.")
+    if args.model:
+        result = _stats_subprocess(
+            args, column_map, args.model, args.max_length, args.example, args.path
+        )
+        report = result["report"]
+    else:
+        report_object = validate_path(
+            path, args.format, column_map, args.text_split, name=args.name, split=args.split
+        )
+        result = {"report": report_object.to_dict()}
+        report = result["report"]
+    train, held = split_counts(report["rows_valid"], args.seed, args.val_size)
+    result["split"] = {
+        "train": train,
+        "validation": held,
+        "val_size": args.val_size,
+        "seed": args.seed,
+    }
+    usable = report["rows_valid"] > 0 and (report["rows_invalid"] == 0 or args.skip_invalid)
+    result["usable"] = usable
+    result["skipped_invalid"] = report["rows_invalid"] if args.skip_invalid else 0
+
+    if args.json:
+        print_json(result)
+        return EXIT_OK if usable else EXIT_UNUSABLE
+    out.print(_report_view(report))
+    if "stats" in result:
+        out.print(_stats_view(result["stats"]))
+        for warning in result["warnings"]:
+            out.print(f"warning: {warning}", style="yellow")
+        if result["preview"]:
+            out.print(_preview_view(result["preview"]))
+    else:
+        out.print(
+            "Add --model MODEL for token statistics and the chat-template preview.", style="dim"
+        )
+    out.print(f"split: {train:,} train / {held:,} validation (seed {args.seed})")
+    if usable:
+        skipped = (
+            f"; {report['rows_invalid']:,} invalid rows will be skipped"
+            if args.skip_invalid and report["rows_invalid"]
+            else ""
+        )
+        out.print(Text(f"usable{skipped}", style="bold green"))
+        return EXIT_OK
+    reason = (
+        "no valid row"
+        if report["rows_valid"] == 0
+        else f"{report['rows_invalid']:,} invalid rows (fix them, or pass --skip-invalid)"
+    )
+    out.print(Text(f"not usable: {reason}", style="bold red"))
+    return EXIT_UNUSABLE

@@ -1,0 +1,1 @@
+"""Datasets as people have them: reading, format detection, validation, normalisation."""

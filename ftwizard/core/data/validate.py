@@ -1,0 +1,203 @@
+"""Read a whole dataset once: detect its layout, normalise every row, report every problem.
+
+Nothing is dropped silently: invalid rows are counted by kind and listed with
+their location; a run may skip them only when the person says so
+(``--skip-invalid``), and the number skipped travels with the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from ftwizard.core.data.formats import (
+    FORMATS,
+    Detection,
+    RowProblem,
+    apply_column_map,
+    detect,
+    normaliser,
+)
+from ftwizard.core.data.sources import ParseError, Row, TextSplit, read_items
+from ftwizard.core.errors import UserError
+
+SAMPLE_ROWS = 200
+SHOWN_PER_KIND = 20  # problems listed per kind; the counts are always complete
+BLOCKING = {
+    "unparsable",
+    "missing_field",
+    "wrong_type",
+    "empty_text",
+    "unknown_role",
+    "role_order",
+    "last_turn_not_assistant",
+    "non_string_content",
+    "unsupported_content",
+    "incomplete_pair",
+    "not_an_object",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    kind: str
+    message: str
+
+    @property
+    def blocking(self) -> bool:
+        return self.kind in BLOCKING
+
+
+@dataclass
+class DataReport:
+    path: str
+    detection: Detection
+    rows_read: int = 0
+    rows_valid: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    """The first problems of each kind, with their locations."""
+    chars_total: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_invalid(self) -> int:
+        return sum(n for kind, n in self.counts.items() if kind in BLOCKING)
+
+    @property
+    def usable(self) -> bool:
+        return self.rows_valid > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.detection.format,
+            "layout": self.detection.layout,
+            "trainer_shape": self.detection.trainer_shape,
+            "confidence": self.detection.confidence,
+            "evidence": self.detection.evidence,
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_invalid": self.rows_invalid,
+            "problem_counts": dict(self.counts),
+            "problems": [vars(p) | {"blocking": p.blocking} for p in self.problems],
+            "notes": self.notes,
+            "chars_total": self.chars_total,
+        }
+
+
+def _rows(
+    path: Path, text_split: TextSplit, name: str | None = None, split: str = "train"
+) -> Iterator[Row | ParseError]:
+    yield from read_items(path, text_split, name, split)
+
+
+def _digest(normalised: Mapping[str, Any]) -> bytes:
+    # Normalised rows are built in one key order, so repr is a canonical (and fast) form.
+    return hashlib.blake2b(repr(normalised).encode(), digest_size=8).digest()
+
+
+def _chars(normalised: Mapping[str, Any]) -> int:
+    total = 0
+    for value in normalised.values():
+        if isinstance(value, str):
+            total += len(value)
+        elif isinstance(value, list):
+            total += sum(len(m.get("content") or "") for m in value if isinstance(m, dict))
+    return total
+
+
+def detect_path(
+    path: Path,
+    fmt: str = "auto",
+    column_map: Mapping[str, str] | None = None,
+    text_split: TextSplit = "auto",
+    name: str | None = None,
+    split: str = "train",
+) -> Detection:
+    """Detect the layout from the first rows; a UserError that names the columns otherwise."""
+    sample: list[dict[str, Any]] = []
+    for item in islice(_rows(path, text_split, name, split), SAMPLE_ROWS * 2):
+        if isinstance(item, Row) and isinstance(item.data, dict):
+            sample.append(apply_column_map(item.data, column_map or {}))
+        if len(sample) >= SAMPLE_ROWS:
+            break
+    if not sample:
+        raise UserError(
+            f"{path}: no readable example in the first rows (each example must be a "
+            "JSON object or a CSV row)."
+        )
+    found = detect(sample, fmt)
+    if found is None:
+        columns = sorted({k for row in sample for k in row})
+        wanted = "" if fmt == "auto" else f" as `{fmt}`"
+        raise UserError(
+            f"{path}: cannot tell the dataset layout{wanted} from its columns: "
+            f"{', '.join(columns)}.",
+            hint="Known layouts: alpaca (instruction/input/output), sharegpt (conversations), "
+            "messages, prompt/completion, text, preference (chosen/rejected), kto (label). "
+            "Map your columns, e.g. --map instruction=question,output=answer",
+        )
+    return found
+
+
+def validate_path(
+    path: Path,
+    fmt: str = "auto",
+    column_map: Mapping[str, str] | None = None,
+    text_split: TextSplit = "auto",
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    name: str | None = None,
+    split: str = "train",
+) -> DataReport:
+    """Every row, once, streaming. Each valid normalised row goes to ``on_row`` when given."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: unknown; use one of auto, {', '.join(FORMATS)}.")
+    detection = detect_path(path, fmt, column_map, text_split, name, split)
+    normalise = normaliser(detection)
+    report = DataReport(str(path), detection)
+    seen: dict[bytes, str] = {}
+    report.notes.extend(detection.notes)
+    shown: Counter[str] = Counter()
+
+    def record(problem: Problem) -> None:
+        report.counts[problem.kind] += 1
+        if shown[problem.kind] < SHOWN_PER_KIND:
+            shown[problem.kind] += 1
+            report.problems.append(problem)
+
+    for item in _rows(path, text_split, name, split):
+        report.rows_read += 1
+        if isinstance(item, ParseError):
+            record(Problem(item.where, "unparsable", item.message))
+            continue
+        if not isinstance(item.data, dict):
+            record(
+                Problem(
+                    item.where,
+                    "not_an_object",
+                    f"an example must be an object, not {type(item.data).__name__}",
+                )
+            )
+            continue
+        try:
+            normalised = normalise(apply_column_map(item.data, column_map or {}))
+        except RowProblem as problem:
+            record(Problem(item.where, problem.kind, problem.message))
+            continue
+        digest = _digest(normalised)
+        if digest in seen:
+            record(Problem(item.where, "duplicate", f"the same as {seen[digest]}"))
+        else:
+            seen[digest] = item.where
+        report.rows_valid += 1
+        report.chars_total += _chars(normalised)
+        if on_row is not None:
+            on_row(normalised)
+    return report
