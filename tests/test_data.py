@@ -293,3 +293,45 @@ def test_hub_rows_flow_through_the_same_checks(monkeypatch) -> None:
 def test_unknown_format_flag() -> None:
     with pytest.raises(UserError, match="--format csvish"):
         validate_path(BAD / "custom_columns.jsonl", fmt="csvish")
+
+
+def test_separate_validation_file_must_have_the_same_shape() -> None:
+    alpaca, identity = shared("alpaca_en_demo.json"), shared("identity.json")
+    ok = json.loads(run_cli("data", str(alpaca), "--val-path", str(identity), "--json").stdout)
+    assert ok["split"]["validation"] == 91 and ok["split"]["train"] == 999
+    bad = run_cli("data", str(alpaca), "--val-path", str(shared("c4_demo.jsonl")))
+    assert bad.returncode == 2 and "same shape" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_rows_with_token_statistics(tmp_path: Path, demo_model_folder) -> None:
+    """Correctness at scale; bench/data_bench.py prints how long it takes."""
+    from bench.data_bench import write_rows
+    from tests.conftest import TEST_CACHE
+
+    path = tmp_path / "chat.jsonl"
+    write_rows(path, 100_000)
+    with path.open("a") as handle:  # one duplicate and one broken line at the end
+        handle.write(path.open().readline())
+        handle.write('{"messages": [\n')
+    result = run_cli(
+        "data",
+        str(path),
+        "--model",
+        "smollm2-135m-instruct",
+        "--json",
+        "--max-length",
+        "128",
+        env={"FTWIZARD_CACHE": str(TEST_CACHE)},
+    )
+    data = json.loads(result.stdout)
+    report, stats = data["report"], data["stats"]
+    assert result.returncode == 2  # the broken line blocks, and says where
+    assert report["rows_read"] == 100_002 and report["rows_valid"] == 100_001
+    assert report["problem_counts"] == {"duplicate": 1, "unparsable": 1}
+    assert any(p["where"] == "chat.jsonl, line 100002" for p in report["problems"])
+    assert stats["rows"] == 100_001
+    assert stats["tokens_p50"] < stats["tokens_p95"] <= stats["tokens_max"]
+    assert 0 < stats["truncated_rows"] < 100_001
+    assert stats["tokens_per_epoch"] <= 128 * 100_001
+    assert 0.5 < stats["loss_token_share"] < 1

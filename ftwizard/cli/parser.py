@@ -289,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="share held out for validation, e.g. 0.1 (split by --seed)",
     )
     data.add_argument("--seed", type=int, default=42, help="seed of the split (default: 42)")
+    data.add_argument(
+        "--val-path", metavar="FILE", help="a separate validation file, checked the same way"
+    )
     _add_json(data)
 
     presets = commands.add_parser(

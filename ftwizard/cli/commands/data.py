@@ -231,7 +231,19 @@ def run(args: argparse.Namespace) -> int:
         )
         result = {"report": report_object.to_dict()}
         report = result["report"]
-    train, held = split_counts(report["rows_valid"], args.seed, args.val_size)
+    if args.val_path and args.val_size:
+        raise UserError("Give either --val-size or --val-path, not both.")
+    if args.val_path:
+        validation = validate_path(Path(args.val_path), args.format, column_map, args.text_split)
+        if validation.detection.trainer_shape != report["trainer_shape"]:
+            raise UserError(
+                f"{args.val_path}: a {validation.detection.format} file, but the "
+                f"training data is {report['format']}; both must have the same shape."
+            )
+        result["validation_report"] = validation.to_dict()
+        train, held = report["rows_valid"], validation.rows_valid
+    else:
+        train, held = split_counts(report["rows_valid"], args.seed, args.val_size)
     result["split"] = {
         "train": train,
         "validation": held,
@@ -256,7 +268,8 @@ def run(args: argparse.Namespace) -> int:
         out.print(
             "Add --model MODEL for token statistics and the chat-template preview.", style="dim"
         )
-    out.print(f"split: {train:,} train / {held:,} validation (seed {args.seed})")
+    source = f"from {args.val_path}" if args.val_path else f"seed {args.seed}"
+    out.print(f"split: {train:,} train / {held:,} validation ({source})")
     if usable:
         skipped = (
             f"; {report['rows_invalid']:,} invalid rows will be skipped"

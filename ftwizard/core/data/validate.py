@@ -28,6 +28,7 @@ from ftwizard.core.errors import UserError
 
 SAMPLE_ROWS = 200
 SHOWN_PER_KIND = 20  # problems listed per kind; the counts are always complete
+REMEMBER_WHERE = 100_000  # past this many rows, duplicates are found but not located
 BLOCKING = {
     "unparsable",
     "missing_field",
@@ -162,7 +163,7 @@ def validate_path(
     detection = detect_path(path, fmt, column_map, text_split, name, split)
     normalise = normaliser(detection)
     report = DataReport(str(path), detection)
-    seen: dict[bytes, str] = {}
+    seen: dict[bytes, str | None] = {}  # 8-byte digests keep a 1 GB file's set small
     report.notes.extend(detection.notes)
     shown: Counter[str] = Counter()
 
@@ -193,9 +194,16 @@ def validate_path(
             continue
         digest = _digest(normalised)
         if digest in seen:
-            record(Problem(item.where, "duplicate", f"the same as {seen[digest]}"))
+            first = seen[digest]
+            record(
+                Problem(
+                    item.where,
+                    "duplicate",
+                    f"the same as {first}" if first else "the same as an earlier example",
+                )
+            )
         else:
-            seen[digest] = item.where
+            seen[digest] = item.where if report.rows_read <= REMEMBER_WHERE else None
         report.rows_valid += 1
         report.chars_total += _chars(normalised)
         if on_row is not None:
