@@ -99,3 +99,47 @@ def demo_model_folder() -> Path:
         )
         assert result.returncode == 0, result.stdout + result.stderr
     return model.folder
+
+
+def build_random_model(source: Path, target: Path, **shape: int) -> Path:
+    """A randomly initialised model of the demo model's family, with its real tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(source)
+    for key, value in shape.items():
+        setattr(config, key, value)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(target)
+    AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_model(demo_model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 layers, hidden size 64: every objective trains on it in seconds."""
+    return build_random_model(
+        demo_model_folder,
+        tmp_path_factory.mktemp("tiny-model"),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+    )
+
+
+@pytest.fixture(scope="session")
+def small_model(demo_model_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Slow enough per step (a few tenths of a second) to be killed mid-run in fault tests."""
+    return build_random_model(
+        demo_model_folder,
+        tmp_path_factory.mktemp("small-model"),
+        hidden_size=256,
+        intermediate_size=768,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=64,
+    )

@@ -31,7 +31,11 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands.headless import run_preset
 
         return run_preset(
-            args.run_preset, args.run_overrides, dry_run=args.dry_run, as_json=args.run_json
+            args.run_preset,
+            args.run_overrides,
+            dry_run=args.dry_run,
+            as_json=args.run_json,
+            detach=args.detach,
         )
     if args.run_preset is not None or args.run_overrides or args.dry_run:
         parser.error(
@@ -55,6 +59,14 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import data
 
         return data.run(args)
+    if args.command in ("runs", "attach", "stop", "resume"):
+        from ftwizard.cli.commands import runs
+
+        return runs.dispatch(args)
+    if args.command in ("sample", "merge"):
+        from ftwizard.cli.commands import outputs
+
+        return outputs.run(args)
     if args.command == "presets":
         from ftwizard.cli.commands import presets
 

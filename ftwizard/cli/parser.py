@@ -19,6 +19,9 @@ commands:
   estimate   predict the GPU memory of a training run, with a breakdown
   plan       recommend objective, method and settings for a model and a dataset
   data       check a dataset: its layout, every problem, token statistics, a preview
+  runs       list runs and checkpoints; attach, stop and resume them
+  sample     compare the base and the fine-tuned model on prompts
+  merge      fold an adapter into the base model
   presets    list, show and validate run configurations (YAML)
   models     list the model catalog, prepare the built-in demo model
 
@@ -168,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="validate and print the resolved configuration only"
     )
     _add_json(parser, dest="run_json")
+    parser.add_argument(
+        "--detach", action="store_true", help="with --preset: start training and return at once"
+    )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -293,6 +299,77 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-path", metavar="FILE", help="a separate validation file, checked the same way"
     )
     _add_json(data)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list runs and their checkpoints",
+        description="Runs under the runs root with state, progress, last loss, age and size; "
+        "with a name, that run's checkpoints (step, loss, time, size, resumable or not).",
+    )
+    runs.add_argument("name", nargs="?", metavar="RUN", help="show this run's checkpoints")
+    runs.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    _add_json(runs)
+
+    for name, text in (
+        ("attach", "follow a running training again"),
+        ("stop", "save a resumable checkpoint and stop a training"),
+    ):
+        command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        command.add_argument("name", metavar="RUN", help="run name or folder")
+        command.add_argument(
+            "--root", default="runs", metavar="DIR", help="runs root (default: runs)"
+        )
+        if name == "stop":
+            command.add_argument(
+                "--no-wait",
+                action="store_true",
+                help="return at once instead of waiting for the checkpoint",
+            )
+
+    resume = commands.add_parser(
+        "resume",
+        help="continue a stopped or failed run from a checkpoint",
+        description="Continue from the newest complete checkpoint (or --checkpoint STEP) with the "
+        "same data order and schedule. Changed settings are shown as a diff and refused unless "
+        "--allow-changes, and only for keys that can safely change.",
+    )
+    resume.add_argument("name", metavar="RUN", help="run name or folder")
+    resume.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    resume.add_argument("--checkpoint", type=int, metavar="STEP", help="resume from this step")
+    _add_overrides(resume)
+    resume.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="accept --set changes to keys that can safely change (epochs, "
+        "max_steps, save/eval/logging intervals)",
+    )
+    resume.add_argument(
+        "--apply-oom-advice",
+        action="store_true",
+        help="after an out-of-memory failure, apply the first advice",
+    )
+    resume.add_argument("--detach", action="store_true", help="return at once")
+
+    sample = commands.add_parser(
+        "sample", help="answer prompts with the base and the fine-tuned model, side by side"
+    )
+    sample.add_argument("name", metavar="RUN", help="run name or folder")
+    sample.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a prompt (repeatable; default: Who are you?)",
+    )
+    sample.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
+    sample.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    _add_json(sample)
+    merge = commands.add_parser(
+        "merge", help="fold the adapter into the base: a full model transformers loads as is"
+    )
+    merge.add_argument("name", metavar="RUN", help="run name or folder")
+    merge.add_argument("--output", metavar="DIR", help="where to write it (default: RUN/merged)")
+    merge.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
 
     presets = commands.add_parser(
         "presets",

@@ -213,6 +213,14 @@ def load_config(path: str | Path | None, overrides: Sequence[Override] = ()) -> 
     return _validate(data, origins)
 
 
+def with_overrides(config: RunConfig, overrides: Sequence[Override], source: str) -> RunConfig:
+    """``config`` with ``section.key=value`` changes applied and everything validated again."""
+    data = config.to_dict()
+    origins = _Origins(source)
+    _apply_overrides(data, origins, overrides)
+    return _validate(data, origins)
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "the configuration") -> RunConfig:
     """Validate plain data (a resolved config read back from a run folder, a form)."""
     return _validate(dict(data), _Origins(source))

@@ -13,6 +13,45 @@ CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
+# The same, with the `{% generation %}` markers transformers uses to mask the loss to
+# the assistant's turns; the trainer installs it on models without a template.
+CHATML_TRAINING_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+# Which data shapes each objective trains on.
+OBJECTIVE_SHAPES = {
+    "sft": ("messages", "prompt-completion", "text"),
+    "cpt": ("text",),
+    "dpo": ("preference",),
+    "orpo": ("preference",),
+    "kto": ("kto",),
+}
+
+
+def check_objective(objective: str, shape: str, fmt: str) -> str | None:
+    """Why ``objective`` cannot train on data of ``shape``, or None when it can."""
+    allowed = OBJECTIVE_SHAPES[objective]
+    if shape in allowed:
+        return None
+    need = {
+        "dpo": "preference pairs (chosen/rejected)",
+        "orpo": "preference pairs (chosen/rejected)",
+        "kto": "examples labelled good or bad (label)",
+        "cpt": "raw text",
+        "sft": "instructions, conversations, prompt/completion or text",
+    }[objective]
+    return f"the objective {objective} trains on {need}, but this dataset is {fmt}"
+
+
 _SPECIAL = re.compile(r"<\|[^|>]{1,40}\|>|<(?:start|end)_of_turn>|\[/?INST\]")
 
 

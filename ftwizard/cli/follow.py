@@ -1,0 +1,211 @@
+"""Following a run folder from the terminal: a Rich live view, or plain lines without a TTY.
+
+The view only reads ``events.jsonl`` (from where it left off) and ``status.json``;
+Ctrl+C asks the trainer to save a checkpoint and stop, and closing the terminal
+leaves it training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ftwizard.cli.console import out
+from ftwizard.core.launch import stop
+from ftwizard.core.runs import ACTIVE, RunFolder
+
+POLL_S = 0.5
+SPARK = "▁▂▃▄▅▆▇█"
+EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in values)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One line for one event, the same in the plain and the live view."""
+    kind = event.get("type")
+    if kind == "log":
+        memory = (
+            f"GPU {event['gpu_allocated_gb']:.1f} GB"
+            if "gpu_allocated_gb" in event
+            else f"RAM {event.get('ram_gb', 0):.1f} GB"
+        )
+        speed = f", {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else ""
+        grad = f", grad {event['grad_norm']:.2f}" if event.get("grad_norm") is not None else ""
+        return (
+            f"step {event['step']}/{event['max_steps']}: loss {event['loss']:.4f}, "
+            f"lr {event['learning_rate']:.2e}{grad}{speed}, {memory}"
+        )
+    if kind == "eval":
+        return (
+            f"eval at step {event['step']}: loss {event['eval_loss']:.4f}, "
+            f"perplexity {event['perplexity']:.2f}"
+        )
+    if kind == "checkpoint":
+        return f"checkpoint saved at step {event['step']}"
+    if kind == "error":
+        return f"error ({event.get('kind')}): {event.get('message', '')[:300]}"
+    if kind == "data":
+        return (
+            f"data: {event['rows_train']} train / {event['rows_eval']} validation rows "
+            f"({event['format']}), loss on {event['loss']}"
+            + (f", {event['skipped_invalid']} invalid skipped" if event["skipped_invalid"] else "")
+        )
+    if kind == "train_begin":
+        return f"training: {event['max_steps']} steps from step {event['step']}"
+    if kind == "status":
+        extra = event.get("reason") or event.get("phase") or event.get("note") or ""
+        return f"{event.get('state')}{f': {extra}' if extra else ''}"
+    if kind == "launch":
+        return f"trainer started (pid {event['pid']})"
+    return str(event)
+
+
+class Follower:
+    def __init__(self, run: RunFolder) -> None:
+        self.run = run
+        self.offset = 0
+        self.losses: list[float] = []
+        self.last_log: dict[str, Any] = {}
+        self.recent: deque[str] = deque(maxlen=6)
+        self.last_error: dict[str, Any] | None = None
+
+    def poll(self) -> list[dict[str, Any]]:
+        events, self.offset = self.run.read_events(self.offset)
+        for event in events:
+            if event.get("type") == "log":
+                self.last_log = event
+                if isinstance(event.get("loss"), (int, float)):
+                    self.losses.append(event["loss"])
+            if event.get("type") == "error":
+                self.last_error = event
+            if event.get("type") != "log":
+                self.recent.append(describe(event))
+        return events
+
+    def view(self, status: dict[str, Any]) -> RenderableType:
+        step, total = status.get("step") or 0, status.get("max_steps") or 0
+        started = status.get("started_at")
+        elapsed = time.time() - started if started else None
+        header = Text.assemble(
+            (f"{self.run.name}", "bold"),
+            f"  {status.get('state')}",
+            f" ({status.get('phase')})" if status.get("phase") else "",
+        )
+        bar = ProgressBar(total=max(total, 1), completed=step, width=50)
+        progress = Text(
+            f"step {step}/{total or '?'}   elapsed {duration(elapsed)}   "
+            f"ETA {duration(status.get('eta_s'))} (estimate)"
+        )
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        log = self.last_log
+        if self.losses:
+            grid.add_row("loss", f"{self.losses[-1]:.4f}  {sparkline(self.losses)}")
+        if status.get("last_eval_loss") is not None:
+            grid.add_row("eval loss", f"{status['last_eval_loss']:.4f}")
+        if log.get("tokens_per_s"):
+            grid.add_row("tokens/s", f"{log['tokens_per_s']:.0f}")
+        if "gpu_allocated_gb" in log:
+            grid.add_row(
+                "GPU memory",
+                f"{log['gpu_allocated_gb']:.1f} GB allocated, peak {log['gpu_peak_gb']:.1f} GB",
+            )
+        elif "ram_gb" in log:
+            grid.add_row("RAM", f"{log['ram_gb']:.1f} GB")
+        events = Text("\n".join(self.recent), style="dim")
+        hint = Text(
+            "Ctrl+C stops with a checkpoint; closing the terminal leaves it training "
+            f"(ftwizard attach {self.run.name}).",
+            style="dim",
+        )
+        return Group(header, bar, progress, grid, events, hint)
+
+
+def _exit_code(run: RunFolder, follower: Follower) -> int:
+    status = run.read_status()
+    state = status.get("state")
+    if state == "finished":
+        out.print(
+            Text(
+                f"finished: final loss {status.get('final_loss')}, eval loss "
+                f"{status.get('final_eval_loss')}; output in {status.get('output')}",
+                style="bold green",
+            )
+        )
+        return EXIT_FINISHED
+    if state == "stopped":
+        out.print(
+            Text(
+                f"stopped at step {status.get('step')} with a resumable checkpoint; "
+                f"continue with `ftwizard resume {run.name}`",
+                style="bold yellow",
+            )
+        )
+        return EXIT_STOPPED
+    out.print(Text(f"failed: {status.get('error')}", style="bold red"))
+    for advice in status.get("advice") or []:
+        out.print(f"  - {advice['text']} (saves about {advice['saves_gib']:.1f} GB)")
+    if status.get("advice"):
+        out.print(f"Apply the first with `ftwizard resume {run.name} --apply-oom-advice`.")
+    out.print(f"The trainer's log: {run.log_path}", style="dim")
+    error = follower.last_error or {}
+    return EXIT_BAD_INPUT if error.get("kind") == "input" else EXIT_FAILED
+
+
+def follow(run: RunFolder, live: bool | None = None) -> int:
+    """Follow until the run ends; Ctrl+C stops it with a checkpoint. Returns the exit code."""
+    follower = Follower(run)
+    live = out.is_terminal if live is None else live
+    try:
+        if live:
+            with Live(
+                follower.view(run.read_status()), console=out, refresh_per_second=4, transient=False
+            ) as screen:
+                while True:
+                    follower.poll()
+                    status = run.read_status()
+                    screen.update(follower.view(status))
+                    if status.get("state") not in ACTIVE:
+                        break
+                    time.sleep(POLL_S)
+        else:
+            while True:
+                for event in follower.poll():
+                    out.print(describe(event), markup=False, highlight=False)
+                if run.read_status().get("state") not in ACTIVE:
+                    for event in follower.poll():
+                        out.print(describe(event), markup=False, highlight=False)
+                    break
+                time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        out.print("stopping: the trainer saves a checkpoint first...")
+        try:
+            stop(run, wait_s=600)
+        except Exception as error:  # noqa: BLE001 - report and fall through to the status
+            out.print(f"could not stop it: {error}")
+    return _exit_code(run, follower)

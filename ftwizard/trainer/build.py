@@ -1,0 +1,133 @@
+"""Build the trl trainer for a RunConfig: SFT, DPO, ORPO, KTO or continued pre-training."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import torch
+
+from ftwizard.core.config import RunConfig
+from ftwizard.core.runs import CHECKPOINT, RunFolder
+from ftwizard.trainer.data import PreparedData
+
+
+class AtomicCheckpoints:
+    """Checkpoints are written under ``checkpoints/.staging`` and renamed when complete,
+    so a kill at any moment leaves the last complete checkpoint intact."""
+
+    ftwizard_run: RunFolder
+    ftwizard_keep: int | None
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        super()._save_checkpoint(model, trial)  # type: ignore[misc]
+        state = self.state  # type: ignore[attr-defined]
+        name = f"checkpoint-{state.global_step}"
+        staged = self.ftwizard_run.staging_dir / name
+        target = self.ftwizard_run.checkpoints_dir / name
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staged, target)
+        logged = [h["loss"] for h in state.log_history if "loss" in h]
+        self.ftwizard_run.append_event(
+            "checkpoint",
+            step=state.global_step,
+            path=str(target),
+            loss=logged[-1] if logged else None,
+        )
+        self._rotate()
+
+    def _rotate(self) -> None:
+        if not self.ftwizard_keep:
+            return
+        steps = sorted(
+            int(m.group(1))
+            for p in self.ftwizard_run.checkpoints_dir.iterdir()
+            if (m := CHECKPOINT.match(p.name))
+        )
+        for step in steps[: -self.ftwizard_keep]:
+            shutil.rmtree(
+                self.ftwizard_run.checkpoints_dir / f"checkpoint-{step}", ignore_errors=True
+            )
+
+
+def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str, Any]:
+    t, e, c = config.training, config.evaluation, config.checkpointing
+    return {
+        "output_dir": str(run.staging_dir),
+        "learning_rate": t.learning_rate,
+        "num_train_epochs": t.num_train_epochs,
+        "max_steps": t.max_steps,
+        "per_device_train_batch_size": t.per_device_train_batch_size,
+        "per_device_eval_batch_size": e.per_device_eval_batch_size,
+        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "warmup_steps": t.warmup_ratio,  # a float below 1 is a share of the steps
+        "lr_scheduler_type": t.lr_scheduler_type,
+        "optim": t.optim,
+        "weight_decay": t.weight_decay,
+        "max_grad_norm": t.max_grad_norm,
+        "gradient_checkpointing": t.gradient_checkpointing,
+        "bf16": t.bf16,
+        "fp16": t.fp16,
+        "seed": t.seed,
+        "logging_steps": t.logging_steps,
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": e.eval_steps,
+        "save_strategy": "steps",
+        "save_steps": c.save_steps,
+        "save_total_limit": None,  # rotation happens after the atomic rename
+        "report_to": [] if config.output.report_to == "none" else [config.output.report_to],
+        "use_cpu": not torch.cuda.is_available(),
+        "disable_tqdm": True,
+        "include_num_input_tokens_seen": True,
+        "dataloader_num_workers": 0,
+        "max_length": t.max_length,
+    }
+
+
+def build_trainer(
+    config: RunConfig,
+    run: RunFolder,
+    model: Any,
+    tokenizer: Any,
+    peft_config: Any,
+    data: PreparedData,
+    callbacks: list[Any],
+) -> Any:
+    objective = config.method.objective
+    common = _common_args(config, run, data.eval is not None)
+    if objective in ("sft", "cpt"):
+        from trl import SFTConfig, SFTTrainer
+
+        args: Any = SFTConfig(
+            **common,
+            packing=config.training.packing,
+            assistant_only_loss=data.loss_mode == "assistant",
+        )
+        base: Any = SFTTrainer
+    elif objective == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        args, base = DPOConfig(**common, beta=config.method.beta), DPOTrainer
+    elif objective == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        args, base = KTOConfig(**common, beta=config.method.beta), KTOTrainer
+    else:
+        from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+        args, base = ORPOConfig(**common, beta=config.method.beta), ORPOTrainer
+    trainer_class = type(f"Ftwizard{base.__name__}", (AtomicCheckpoints, base), {})
+    trainer = trainer_class(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    trainer.ftwizard_run = run
+    trainer.ftwizard_keep = config.checkpointing.save_total_limit
+    return trainer

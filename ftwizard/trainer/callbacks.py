@@ -1,0 +1,140 @@
+"""Trainer callbacks: events and status for viewers, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from typing import Any
+
+import psutil
+import torch
+from transformers import TrainerCallback
+
+from ftwizard.core.runs import RunFolder
+
+
+def memory_figures() -> dict[str, float]:
+    """GPU memory (GiB) on CUDA, the process's RSS otherwise."""
+    gib = 1024**3
+    figures = {"ram_gb": round(psutil.Process().memory_info().rss / gib, 3)}
+    if torch.cuda.is_available():
+        figures.update(
+            gpu_allocated_gb=round(torch.cuda.memory_allocated() / gib, 3),
+            gpu_reserved_gb=round(torch.cuda.memory_reserved() / gib, 3),
+            gpu_peak_gb=round(torch.cuda.max_memory_allocated() / gib, 3),
+        )
+    return figures
+
+
+class EventsCallback(TrainerCallback):  # type: ignore[misc]
+    """Writes one event per log, evaluation and phase, and keeps status.json current."""
+
+    def __init__(self, run: RunFolder) -> None:
+        self.run = run
+        self.started = time.time()
+        self.first_step: int | None = None
+        self.last_tokens = 0.0
+        self.last_time = time.time()
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.first_step = state.global_step
+        self.started = self.last_time = time.time()
+        self.last_tokens = float(getattr(state, "num_input_tokens_seen", 0) or 0)
+        self.run.write_status(
+            state="running",
+            pid=os.getpid(),
+            step=state.global_step,
+            max_steps=state.max_steps,
+            started_at=self.started,
+        )
+        self.run.append_event(
+            "train_begin",
+            step=state.global_step,
+            max_steps=state.max_steps,
+            epochs=args.num_train_epochs,
+        )
+
+    def _eta(self, state: Any) -> float | None:
+        done = state.global_step - (self.first_step or 0)
+        if done <= 0:
+            return None
+        per_step = (time.time() - self.started) / done
+        return round(per_step * (state.max_steps - state.global_step), 1)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        logs = dict(logs or {})
+        now = time.time()
+        if "eval_loss" in logs:
+            loss = logs["eval_loss"]
+            self.run.append_event(
+                "eval",
+                step=state.global_step,
+                eval_loss=loss,
+                perplexity=round(math.exp(min(loss, 50)), 3),
+            )
+            self.run.write_status(last_eval_loss=loss)
+            return
+        if "loss" not in logs:
+            return
+        tokens = float(getattr(state, "num_input_tokens_seen", 0) or 0)
+        elapsed = max(now - self.last_time, 1e-9)
+        tokens_per_s = (tokens - self.last_tokens) / elapsed if tokens else None
+        self.last_tokens, self.last_time = tokens, now
+        event = {
+            "step": state.global_step,
+            "max_steps": state.max_steps,
+            "epoch": round(state.epoch or 0.0, 4),
+            "loss": logs.get("loss"),
+            "learning_rate": logs.get("learning_rate"),
+            "grad_norm": logs.get("grad_norm"),
+            "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s, 1),
+            **memory_figures(),
+        }
+        self.run.append_event("log", **event)
+        self.run.write_status(
+            state="running",
+            step=state.global_step,
+            max_steps=state.max_steps,
+            last_loss=logs.get("loss"),
+            eta_s=self._eta(state),
+            tokens_per_s=event["tokens_per_s"],
+        )
+
+
+class StopOnSignal(TrainerCallback):  # type: ignore[misc]
+    """SIGTERM asks for a checkpoint at the current step and a clean end.
+
+    A second SIGTERM falls back to the default handler (exit at once); the last
+    complete checkpoint stays intact because checkpoints are renamed into place.
+    """
+
+    def __init__(self, run: RunFolder) -> None:
+        self.run = run
+        self.requested = False
+        self.save_now = False
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGUSR1, self._on_save)
+        # The trainer has its own session; a hang-up elsewhere is not for it.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.run.write_status(state="stopping")
+        self.run.append_event("status", state="stopping", reason="stop requested (SIGTERM)")
+
+    def _on_save(self, signum: int, frame: Any) -> None:
+        self.save_now = True
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+        elif self.save_now:
+            self.save_now = False
+            control.should_save = True
+        return control

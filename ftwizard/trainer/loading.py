@@ -1,0 +1,124 @@
+"""Loading the base model, its tokenizer and the adapter configuration from a RunConfig."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ftwizard.core.builtin_models import resolve_builtin
+from ftwizard.core.config import RunConfig
+from ftwizard.core.errors import UserError
+from ftwizard.core.estimator import load_dtype
+
+log = logging.getLogger("ftwizard.trainer")
+
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def model_location(name: str) -> tuple[str, str | None]:
+    """(folder or Hub id, GGUF file name or None)."""
+    builtin = resolve_builtin(name)
+    if builtin is not None:
+        return str(builtin), None
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        return str(path.parent), path.name
+    return name, None
+
+
+def compute_dtype(config: RunConfig) -> torch.dtype:
+    if config.training.bf16:
+        return torch.bfloat16
+    if config.training.fp16:
+        return torch.float16
+    return torch.float32
+
+
+def _quantization(config: RunConfig) -> Any:
+    from transformers import BitsAndBytesConfig
+
+    method = config.method
+    if method.bits == 8:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=method.bnb_4bit_quant_type,
+        bnb_4bit_use_double_quant=method.bnb_4bit_use_double_quant,
+        bnb_4bit_compute_dtype=compute_dtype(config),
+    )
+
+
+def load_tokenizer(config: RunConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    location, gguf_file = model_location(config.model.model_name_or_path)
+    kwargs: dict[str, Any] = {"trust_remote_code": config.model.trust_remote_code}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    if config.model.revision:
+        kwargs["revision"] = config.model.revision
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(config: RunConfig) -> Any:
+    """The base model, quantised for QLoRA and prepared for k-bit training."""
+    from transformers import AutoModelForCausalLM
+
+    if config.model.trust_remote_code:
+        log.warning("trust_remote_code is on: running Python code shipped with the model")
+    location, gguf_file = model_location(config.model.model_name_or_path)
+    kwargs: dict[str, Any] = {
+        "dtype": TORCH_DTYPES[load_dtype(config)],
+        "attn_implementation": config.training.attn_implementation,
+        "trust_remote_code": config.model.trust_remote_code,
+    }
+    if config.model.revision:
+        kwargs["revision"] = config.model.revision
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    if config.method.adapter == "qlora":
+        kwargs["quantization_config"] = _quantization(config)
+        if torch.cuda.is_available():
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot load the model `{config.model.model_name_or_path}` ({exc})."
+        ) from None
+    if gguf_file:
+        # Dequantised GGUF weights are plain floats: drop the quantisation marker.
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    if config.method.adapter == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.training.gradient_checkpointing
+        )
+    return model
+
+
+def lora_config(config: RunConfig) -> Any:
+    if config.method.adapter == "full":
+        return None
+    from peft import LoraConfig
+
+    lora = config.lora
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.lora_alpha,
+        lora_dropout=lora.lora_dropout,
+        target_modules=lora.target_modules,
+        use_dora=lora.use_dora,
+        use_rslora=lora.use_rslora,
+        task_type="CAUSAL_LM",
+    )

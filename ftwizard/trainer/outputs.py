@@ -1,0 +1,133 @@
+"""After training: sample the base and the fine-tuned model side by side, and merge adapters.
+
+python -m ftwizard.trainer.outputs sample RUN_DIR --prompt "Who are you?" [--json]
+python -m ftwizard.trainer.outputs merge RUN_DIR [--output DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ftwizard.core.errors import UserError
+from ftwizard.core.runs import RunFolder
+from ftwizard.trainer.loading import TORCH_DTYPES, load_tokenizer, model_location
+
+
+def _base_model(run: RunFolder) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    config = run.read_config()
+    location, gguf_file = model_location(config.model.model_name_or_path)
+    dtype = TORCH_DTYPES["float32" if not torch.cuda.is_available() else "bfloat16"]
+    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": config.model.trust_remote_code}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    if gguf_file:
+        model.hf_quantizer = None
+        model.is_quantized = False
+    return model.to("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _tuned_model(run: RunFolder, base: Any) -> Any:
+    if not run.final_dir.exists():
+        raise UserError(
+            f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
+        )
+    if (run.final_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base, str(run.final_dir))
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(run.final_dir), dtype=base.dtype).to(
+        base.device
+    )
+
+
+def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
+    if tokenizer.chat_template:
+        inputs = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+    else:
+        inputs = tokenizer(prompt, return_tensors="pt")
+    inputs = {k: v.to(model.device) for k, v in inputs.items()}
+    with torch.no_grad():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return str(
+        tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    ).strip()
+
+
+def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict[str, str]]:
+    config = run.read_config()
+    tokenizer = load_tokenizer(config)
+    base = _base_model(run)
+    before = [_generate(base, tokenizer, p, max_new_tokens) for p in prompts]
+    tuned = _tuned_model(run, base)
+    if (run.final_dir / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
+    after = [_generate(tuned, tokenizer, p, max_new_tokens) for p in prompts]
+    return [
+        {"prompt": p, "base": b, "fine_tuned": a}
+        for p, b, a in zip(prompts, before, after, strict=True)
+    ]
+
+
+def merge(run: RunFolder, output: Path) -> Path:
+    """A full model with the adapter folded in: safetensors, tokenizer and chat template."""
+    if not (run.final_dir / "adapter_config.json").exists():
+        raise UserError(
+            f"{run.name} trained every weight: {run.final_dir} is already a full "
+            "model, nothing to merge."
+        )
+    base = _base_model(run)
+    tuned = _tuned_model(run, base).merge_and_unload()
+    output.mkdir(parents=True, exist_ok=True)
+    tuned.save_pretrained(str(output), safe_serialization=True)
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(str(run.final_dir)).save_pretrained(str(output))
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ftwizard.trainer.outputs")
+    parser.add_argument("action", choices=["sample", "merge"])
+    parser.add_argument("run_dir")
+    parser.add_argument("--prompt", action="append", default=[])
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--output")
+    args = parser.parse_args(argv)
+    run = RunFolder(Path(args.run_dir))
+    try:
+        if args.action == "sample":
+            result: Any = sample(run, args.prompt or ["Who are you?"], args.max_new_tokens)
+        else:
+            result = {"output": str(merge(run, Path(args.output or run.path / "merged")))}
+    except UserError as error:
+        print(json.dumps({"error": error.message, "hint": error.hint}))
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
