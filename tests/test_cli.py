@@ -119,10 +119,6 @@ def test_dry_run_prints_the_resolved_configuration() -> None:
     assert as_json["method"]["objective"] == "sft"
 
 
-def test_preset_without_dry_run_says_training_is_not_here_yet() -> None:
-    assert_clean_failure(run_cli("--preset", "demo-cpu"), "--dry-run")
-
-
 def test_validate_reports_ok() -> None:
     result = run_cli("presets", "validate", "presets/lora-24gb.yaml")
     assert result.returncode == 0 and "valid" in result.stdout

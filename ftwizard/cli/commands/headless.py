@@ -28,12 +28,6 @@ from ftwizard.core.runs import create_run
 
 def check_before_launch(config: RunConfig, prepare: bool = True) -> tuple[ModelFacts, DatasetFacts]:
     """Everything that can be wrong with the input, found before any weight is loaded."""
-    builtin = BUILTIN_MODELS.get(config.model.model_name_or_path)
-    if prepare and builtin is not None and not builtin.prepared:
-        from ftwizard.cli.commands.models import prepare_command
-
-        if prepare_command(builtin.short_name, force=False) != 0:
-            raise UserError(f"Could not prepare the built-in model {builtin.short_name}.")
     facts = resolve_model_facts(config.model.model_name_or_path, config.model.revision)
     if config.method.adapter != "full":
         targeted_modules(facts, config.lora.target_modules)
@@ -65,6 +59,13 @@ def check_before_launch(config: RunConfig, prepare: bool = True) -> tuple[ModelF
             hint=f"See them all with `ftwizard data {config.data.path}`, fix them, or "
             "set data.skip_invalid: true to train without them (they are counted).",
         )
+    # Converting a built-in model takes a while: only once the input is known good.
+    builtin = BUILTIN_MODELS.get(config.model.model_name_or_path)
+    if prepare and builtin is not None and not builtin.prepared:
+        from ftwizard.cli.commands.models import prepare_command
+
+        if prepare_command(builtin.short_name, force=False) != 0:
+            raise UserError(f"Could not prepare the built-in model {builtin.short_name}.")
     tokens = report.chars_total / 4 / max(1, report.rows_valid)
     return facts, DatasetFacts(rows=report.rows_valid, tokens_mean=tokens, source="characters / 4")
 
@@ -94,6 +95,10 @@ def print_plan(config: RunConfig, facts: ModelFacts, data: DatasetFacts) -> None
             f"; ETA {duration(eta)} (an estimate)",
         )
     )
+    if config.model.trust_remote_code:
+        err.print(
+            "  trust_remote_code is on: the model's own Python code will run.", style="bold yellow"
+        )
     if word == "does not fit":
         err.print(
             "  It may run out of memory; `ftwizard estimate --preset ...` shows the breakdown.",

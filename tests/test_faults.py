@@ -1,0 +1,193 @@
+"""Faults a training meets in real life: kills, stops, hang-ups, two writers, broken files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ftwizard.core.launch import launch, stop
+from ftwizard.core.runs import RunFolder, latest_resumable, list_checkpoints
+from tests.conftest import ROOT, TEST_CACHE, run_cli
+from tests.test_training import DEMO_DATA, events, make_run, train
+
+pytestmark = pytest.mark.slow
+MAX_STEPS = 40
+
+
+def start(tmp_path: Path, model: Path) -> RunFolder:
+    run = make_run(
+        tmp_path,
+        model,
+        DEMO_DATA,
+        f"training.max_steps={MAX_STEPS}",
+        "checkpointing.save_steps=10",
+        "checkpointing.save_total_limit=10",
+        "training.max_length=128",
+        "training.per_device_train_batch_size=4",
+    )
+    launch(run)
+    return run
+
+
+def wait_for(condition, timeout: float = 300, what: str = "") -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def last_step(run: RunFolder) -> int:
+    logs = events(run, "log")
+    return logs[-1]["step"] if logs else 0
+
+
+def pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie child of this process counts as gone
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return False
+
+
+def test_sigkill_then_resume_continues_at_the_checkpoint(tmp_path, small_model) -> None:
+    run = start(tmp_path, small_model)
+    wait_for(lambda: last_step(run) >= 23, what="step 23")
+    pid = run.read_status()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: pid_gone(pid), what="the trainer to die")
+    assert run.read_status()["state"] == "failed"  # a dead pid is not "running"
+    checkpoint = latest_resumable(run)
+    assert checkpoint.step == 20
+    launch(run, resume=checkpoint.path)
+    wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run to finish")
+    launches = [i for i, e in enumerate(run.read_events()[0]) if e["type"] == "launch"]
+    after = [e["step"] for e in run.read_events()[0][launches[-1] :] if e["type"] == "log"]
+    assert after == list(range(checkpoint.step + 1, MAX_STEPS + 1))  # no lost or repeated step
+    assert run.read_status()["step"] == MAX_STEPS
+
+
+def test_sigterm_saves_a_resumable_checkpoint_and_stops(tmp_path, small_model) -> None:
+    run = start(tmp_path, small_model)
+    wait_for(lambda: last_step(run) >= 5, what="step 5")
+    assert stop(run, wait_s=300) == "stopped"
+    status = run.read_status()
+    newest = list_checkpoints(run)[-1]
+    assert newest.step == status["step"] and newest.resumable
+    assert not run.lock_path.exists()
+    resumed = run_cli("resume", run.name, "--root", str(run.path.parent), "--detach")
+    assert resumed.returncode == 0, resumed.stderr
+    wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run")
+
+
+def test_hangup_of_the_launching_terminal_does_not_stop_training(tmp_path, small_model) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"model_name_or_path": str(small_model), "dtype": "float32"},
+                "data": {"path": str(DEMO_DATA)},
+                "training": {
+                    "max_steps": 25,
+                    "per_device_train_batch_size": 4,
+                    "max_length": 128,
+                    "gradient_checkpointing": False,
+                },
+                "checkpointing": {"save_steps": 10},
+                "output": {"runs_root": str(tmp_path / "runs"), "run_name": "hup"},
+            }
+        )
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "ftwizard.cli.main", "--preset", str(preset)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    run = RunFolder(tmp_path / "runs" / "hup")
+    wait_for(lambda: run.events_path.exists() and last_step(run) >= 3, what="step 3")
+    launcher.send_signal(signal.SIGHUP)
+    assert launcher.wait(timeout=30) != 0  # the viewer is gone...
+    wait_for(lambda: run.read_status()["state"] == "finished", what="training to go on")
+    assert run.read_status()["step"] == 25  # ...and training went on
+
+
+def test_a_second_trainer_on_the_same_run_is_refused(tmp_path, small_model) -> None:
+    run = start(tmp_path, small_model)
+    wait_for(lambda: run.lock_path.exists(), what="the lock")
+    assert train(run) == 2
+    stop(run, wait_s=300)
+
+
+def test_a_stale_lock_is_cleared_with_a_note(tmp_path, tiny_model) -> None:
+    run = make_run(tmp_path, tiny_model, DEMO_DATA)
+    run.lock_path.write_text("999999")  # no such process
+    assert train(run) == 0
+    notes = [e.get("note", "") for e in events(run, "status")]
+    assert any("stale lock" in note for note in notes)
+
+
+def test_a_truncated_checkpoint_is_skipped(tmp_path, tiny_model) -> None:
+    run = make_run(
+        tmp_path, tiny_model, DEMO_DATA, "training.max_steps=4", "checkpointing.save_steps=2"
+    )
+    assert train(run) == 0
+    newest = run.checkpoints_dir / "checkpoint-4" / "adapter_model.safetensors"
+    newest.write_bytes(b"")
+    checkpoints = {c.step: c for c in list_checkpoints(run)}
+    assert checkpoints[4].kind == "incomplete" and "empty" in (checkpoints[4].problem or "")
+    assert latest_resumable(run).step == 2
+    shown = run_cli("runs", run.name, "--root", str(run.path.parent))
+    assert "incomplete" in shown.stdout
+
+
+BAD_PRESETS = {
+    "missing-model": (["model.model_name_or_path=nobody/not-a-model"], "not found"),
+    "invalid-data": (
+        [f"data.path={ROOT / 'tests' / 'data_bad' / 'number_output.jsonl'}"],
+        "1 invalid rows",
+    ),
+    "bad-targets": (["lora.target_modules=c_attn,q_proj"], "Its decoder layers have: q_proj"),
+    "objective-mismatch": (["method.objective=dpo"], "trains on preference pairs"),
+    "no-data": (["data.path="], "data.path is empty"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PRESETS)
+def test_bad_presets_stop_before_any_weight_loads(tmp_path, case) -> None:
+    """Found before the built-in model is even converted: no FTWIZARD_CACHE is needed."""
+    overrides, expected = BAD_PRESETS[case]
+    args = ["--preset", "demo-cpu", "--set", f"output.runs_root={tmp_path / 'runs'}"]
+    for override in overrides:
+        args += ["--set", override]
+    result = run_cli(*args, env={"FTWIZARD_CACHE": str(tmp_path / "empty-cache")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_unwritable_runs_root_and_unknown_run(tmp_path, demo_model_folder) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli(
+        "--preset",
+        "demo-cpu",
+        "--set",
+        f"output.runs_root={blocker / 'runs'}",
+        env={"FTWIZARD_CACHE": str(TEST_CACHE)},
+    )
+    assert result.returncode == 2 and "runs root is not writable" in result.stderr
+    missing = run_cli("resume", "no-such-run", "--root", str(tmp_path))
+    assert missing.returncode == 2 and "No run `no-such-run`" in missing.stderr
