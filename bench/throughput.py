@@ -45,7 +45,10 @@ class Clock(TrainerCallback):
 args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=4,
                  gradient_accumulation_steps=1, learning_rate=5e-4, logging_steps=1,
                  save_strategy="no", report_to=[], max_length=256, use_cpu=True,
-                 disable_tqdm=True, seed=42, warmup_steps=0.05, lr_scheduler_type="cosine")
+                 disable_tqdm=True, seed=42, warmup_steps=0.05, lr_scheduler_type="cosine",
+                 # everything else as the preset says (trl's own defaults differ)
+                 gradient_checkpointing=False, optim="adamw_torch", bf16=False, fp16=False,
+                 weight_decay=0.0, max_grad_norm=1.0, dataloader_num_workers=0)
 trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
                      args=args, train_dataset=Dataset.from_list(rows),
                      processing_class=AutoTokenizer.from_pretrained(folder),
