@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftwizard import __version__
+from ftwizard.cli.flags import add_data_flags, add_json, add_overrides, add_run_flags, add_target
 
 DESCRIPTION = """\
 Plan and run LoRA / QLoRA / full fine-tunes of language models from a terminal.
@@ -29,127 +30,6 @@ Exit codes: 0 success, 1 a job failed, 2 bad input, 130 stopped by the user.
 """
 
 
-def _add_overrides(parser: argparse.ArgumentParser, dest: str = "overrides") -> None:
-    parser.add_argument(
-        "--set",
-        dest=dest,
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one configuration value, e.g. training.learning_rate=1e-4 "
-        "(repeatable; values are read as YAML: true, 3, [q_proj, v_proj])",
-    )
-
-
-def _add_json(parser: argparse.ArgumentParser, dest: str = "json") -> None:
-    parser.add_argument("--json", dest=dest, action="store_true", help="print JSON for scripts")
-
-
-def _add_data_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format",
-        default="auto",
-        metavar="FORMAT",
-        help="alpaca, sharegpt, messages, prompt_completion, text, preference, kto "
-        "(default: auto-detect)",
-    )
-    parser.add_argument(
-        "--map",
-        metavar="EXPECTED=YOURS,...",
-        help="read your columns as the expected ones, e.g. instruction=question,output=answer",
-    )
-    parser.add_argument(
-        "--text-split",
-        choices=["auto", "paragraph", "line"],
-        default="auto",
-        help=".txt files: one document per blank-line-separated block or per line "
-        "(default: blocks if the file has blank lines)",
-    )
-    parser.add_argument("--name", metavar="CONFIG", help="configuration of a Hub dataset")
-    parser.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="accept the dataset even with invalid rows (they are skipped and counted)",
-    )
-
-
-def _add_target(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("hardware to plan for (default: the GPUs detected here)")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--gpu",
-        metavar="NAME",
-        help="a card from the built-in table: T4, L4, A10G, RTX 3090, RTX 4090, "
-        "RTX 5090, A6000, L40S, A100 40GB, A100 80GB, H100, H200",
-    )
-    choice.add_argument("--vram-gb", type=float, metavar="N", help="any card with N GB of memory")
-    group.add_argument(
-        "--no-bf16",
-        action="store_true",
-        help="with --vram-gb: the card lacks bf16 (compute capability < 8.0)",
-    )
-    group.add_argument(
-        "--gpus",
-        type=int,
-        metavar="K",
-        help="number of GPUs (default: 1, or all "
-        "detected); DDP keeps a full copy per GPU, so memory is per GPU",
-    )
-
-
-def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("the run (each flag is a shortcut for one --set)")
-    group.add_argument("--method", choices=["full", "lora", "qlora"], help="method.adapter")
-    group.add_argument(
-        "--objective",
-        choices=["sft", "dpo", "orpo", "kto", "cpt"],
-        help="method.objective (dpo/orpo run chosen and rejected together)",
-    )
-    group.add_argument("--bits", type=int, choices=[4, 8], help="method.bits for qlora")
-    group.add_argument(
-        "--double-quant",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="method.bnb_4bit_use_double_quant",
-    )
-    group.add_argument("--lora-r", metavar="R", help="lora.r")
-    group.add_argument(
-        "--lora-target-modules",
-        metavar="MODULES",
-        help="lora.target_modules: all-linear or q_proj,v_proj,...",
-    )
-    group.add_argument("--lora-dropout", metavar="P", help="lora.lora_dropout")
-    group.add_argument("--batch-size", metavar="B", help="training.per_device_train_batch_size")
-    group.add_argument("--max-length", metavar="S", help="training.max_length (tokens)")
-    group.add_argument(
-        "--gradient-checkpointing",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="training.gradient_checkpointing",
-    )
-    group.add_argument(
-        "--optim",
-        metavar="NAME",
-        help="training.optim, e.g. adamw_torch, adamw_8bit, paged_adamw_8bit, adafactor",
-    )
-    group.add_argument(
-        "--precision", choices=["bf16", "fp16", "fp32"], help="training.bf16 / training.fp16"
-    )
-    group.add_argument(
-        "--attn",
-        choices=["eager", "sdpa", "flash_attention_2"],
-        help="training.attn_implementation",
-    )
-    group.add_argument(
-        "--loss",
-        choices=["full", "chunked"],
-        default="full",
-        help="full: the model's own loss holds every logit (default, as stock "
-        "transformers does); chunked: trl's fused LM head, far less for big vocabularies",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftwizard",
@@ -166,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="run this configuration headless (a path, or the name of a built-in preset)",
     )
-    _add_overrides(parser, dest="run_overrides")
+    add_overrides(parser, dest="run_overrides")
     parser.add_argument(
         "--dry-run", action="store_true", help="validate and print the resolved configuration only"
     )
-    _add_json(parser, dest="run_json")
+    add_json(parser, dest="run_json")
     parser.add_argument(
         "--detach", action="store_true", help="with --preset: start training and return at once"
     )
@@ -186,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument(
         "--runs-root", default="runs", metavar="DIR", help="report free disk here (default: runs)"
     )
-    _add_json(detect)
+    add_json(detect)
 
     estimate = commands.add_parser(
         "estimate",
@@ -201,10 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Hub id, catalog name, local folder or .gguf file (default: the preset's model)",
     )
     estimate.add_argument("--preset", metavar="FILE", help="start from this configuration")
-    _add_overrides(estimate)
-    _add_run_flags(estimate)
-    _add_target(estimate)
-    _add_json(estimate)
+    add_overrides(estimate)
+    add_run_flags(estimate)
+    add_target(estimate)
+    add_json(estimate)
 
     plan = commands.add_parser(
         "plan",
@@ -234,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --rows: chat (instructions/conversations), preference (chosen/rejected "
         "pairs), kto (good/bad labels) or text (default: chat)",
     )
-    _add_data_flags(plan)
+    add_data_flags(plan)
     plan.add_argument(
         "--purpose",
         choices=["domain", "chat", "prototype", "production", "alignment"],
@@ -242,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the fine-tune is for (default: domain)",
     )
     plan.add_argument("--preset", metavar="FILE", help="start from this configuration")
-    _add_overrides(plan)
+    add_overrides(plan)
     plan.add_argument(
         "--save-preset", metavar="FILE", help="write the recommended configuration as a preset"
     )
@@ -251,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for each method, the smallest cards in the table on which it fits",
     )
-    _add_target(plan)
-    _add_json(plan)
+    add_target(plan)
+    add_json(plan)
 
     data = commands.add_parser(
         "data",
@@ -267,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a .json/.jsonl/.csv/.tsv/.parquet/.txt file or a folder of them",
     )
-    _add_data_flags(data)
+    add_data_flags(data)
     data.add_argument(
         "--model",
         metavar="MODEL",
@@ -298,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--val-path", metavar="FILE", help="a separate validation file, checked the same way"
     )
-    _add_json(data)
+    add_json(data)
 
     runs = commands.add_parser(
         "runs",
@@ -308,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs.add_argument("name", nargs="?", metavar="RUN", help="show this run's checkpoints")
     runs.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
-    _add_json(runs)
+    add_json(runs)
 
     for name, text in (
         ("attach", "follow a running training again"),
@@ -336,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("name", metavar="RUN", help="run name or folder")
     resume.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
     resume.add_argument("--checkpoint", type=int, metavar="STEP", help="resume from this step")
-    _add_overrides(resume)
+    add_overrides(resume)
     resume.add_argument(
         "--allow-changes",
         action="store_true",
@@ -363,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
     sample.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
-    _add_json(sample)
+    add_json(sample)
     merge = commands.add_parser(
         "merge", help="fold the adapter into the base: a full model transformers loads as is"
     )
@@ -378,19 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preset_actions = presets.add_subparsers(dest="action", metavar="ACTION")
     listing = preset_actions.add_parser("list", help="list the built-in presets")
-    _add_json(listing)
+    add_json(listing)
     show = preset_actions.add_parser(
         "show", help="print a preset, every field with its description"
     )
     show.add_argument("name", metavar="NAME", help="preset name (demo-cpu) or path to a YAML file")
-    _add_overrides(show)
-    _add_json(show)
+    add_overrides(show)
+    add_json(show)
     validate = preset_actions.add_parser(
         "validate", help="check a preset file and report every problem at once"
     )
     validate.add_argument("name", metavar="FILE", help="path to a YAML file, or a preset name")
-    _add_overrides(validate)
-    _add_json(validate)
+    add_overrides(validate)
+    add_json(validate)
 
     models = commands.add_parser(
         "models",
@@ -401,14 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_actions = models.add_subparsers(dest="action", metavar="ACTION")
     model_list = model_actions.add_parser("list", help="list the built-in models")
-    _add_json(model_list)
+    add_json(model_list)
     model_catalog = model_actions.add_parser(
         "catalog", help="list the catalog of popular models you can plan for offline"
     )
-    _add_json(model_catalog)
+    add_json(model_catalog)
     model_show = model_actions.add_parser("show", help="facts of a model, without its weights")
     model_show.add_argument("name", metavar="MODEL", help="Hub id, folder, .gguf file or name")
-    _add_json(model_show)
+    add_json(model_show)
     prepare = model_actions.add_parser(
         "prepare", help="convert a built-in model into a Hugging Face folder (once)"
     )

@@ -1,0 +1,126 @@
+"""Flag groups shared by several commands: overrides, JSON, data reading, hardware, run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_overrides(parser: argparse.ArgumentParser, dest: str = "overrides") -> None:
+    parser.add_argument(
+        "--set",
+        dest=dest,
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one configuration value, e.g. training.learning_rate=1e-4 "
+        "(repeatable; values are read as YAML: true, 3, [q_proj, v_proj])",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser, dest: str = "json") -> None:
+    parser.add_argument("--json", dest=dest, action="store_true", help="print JSON for scripts")
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        default="auto",
+        metavar="FORMAT",
+        help="alpaca, sharegpt, messages, prompt_completion, text, preference, kto "
+        "(default: auto-detect)",
+    )
+    parser.add_argument(
+        "--map",
+        metavar="EXPECTED=YOURS,...",
+        help="read your columns as the expected ones, e.g. instruction=question,output=answer",
+    )
+    parser.add_argument(
+        "--text-split",
+        choices=["auto", "paragraph", "line"],
+        default="auto",
+        help=".txt files: one document per blank-line-separated block or per line "
+        "(default: blocks if the file has blank lines)",
+    )
+    parser.add_argument("--name", metavar="CONFIG", help="configuration of a Hub dataset")
+    parser.add_argument("--split", default="train", help="split of a Hub dataset (default: train)")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="accept the dataset even with invalid rows (they are skipped and counted)",
+    )
+
+
+def add_target(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hardware to plan for (default: the GPUs detected here)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--gpu",
+        metavar="NAME",
+        help="a card from the built-in table: T4, L4, A10G, RTX 3090, RTX 4090, "
+        "RTX 5090, A6000, L40S, A100 40GB, A100 80GB, H100, H200",
+    )
+    choice.add_argument("--vram-gb", type=float, metavar="N", help="any card with N GB of memory")
+    group.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="with --vram-gb: the card lacks bf16 (compute capability < 8.0)",
+    )
+    group.add_argument(
+        "--gpus",
+        type=int,
+        metavar="K",
+        help="number of GPUs (default: 1, or all "
+        "detected); DDP keeps a full copy per GPU, so memory is per GPU",
+    )
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the run (each flag is a shortcut for one --set)")
+    group.add_argument("--method", choices=["full", "lora", "qlora"], help="method.adapter")
+    group.add_argument(
+        "--objective",
+        choices=["sft", "dpo", "orpo", "kto", "cpt"],
+        help="method.objective (dpo/orpo run chosen and rejected together)",
+    )
+    group.add_argument("--bits", type=int, choices=[4, 8], help="method.bits for qlora")
+    group.add_argument(
+        "--double-quant",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="method.bnb_4bit_use_double_quant",
+    )
+    group.add_argument("--lora-r", metavar="R", help="lora.r")
+    group.add_argument(
+        "--lora-target-modules",
+        metavar="MODULES",
+        help="lora.target_modules: all-linear or q_proj,v_proj,...",
+    )
+    group.add_argument("--lora-dropout", metavar="P", help="lora.lora_dropout")
+    group.add_argument("--batch-size", metavar="B", help="training.per_device_train_batch_size")
+    group.add_argument("--max-length", metavar="S", help="training.max_length (tokens)")
+    group.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="training.gradient_checkpointing",
+    )
+    group.add_argument(
+        "--optim",
+        metavar="NAME",
+        help="training.optim, e.g. adamw_torch, adamw_8bit, paged_adamw_8bit, adafactor",
+    )
+    group.add_argument(
+        "--precision", choices=["bf16", "fp16", "fp32"], help="training.bf16 / training.fp16"
+    )
+    group.add_argument(
+        "--attn",
+        choices=["eager", "sdpa", "flash_attention_2"],
+        help="training.attn_implementation",
+    )
+    group.add_argument(
+        "--loss",
+        choices=["full", "chunked"],
+        default="full",
+        help="full: the model's own loss holds every logit (default, as stock "
+        "transformers does); chunked: trl's fused LM head, far less for big vocabularies",
+    )

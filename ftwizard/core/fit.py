@@ -1,0 +1,144 @@
+"""Fitting a method to a card: the fastest setting that fits, what to change when none does,
+and how long training will take.
+
+Used by the recommendation engine and by ``ftwizard plan --which-gpu``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ftwizard.core.config import Adapter, RunConfig
+from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.estimator import Estimate, estimate
+from ftwizard.core.gpus import Target, verdict
+from ftwizard.core.model_facts import ModelFacts
+
+EFFECTIVE_BATCH = 16
+MICRO_BATCHES = (16, 8, 4, 2, 1)
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    adapter: Adapter
+    estimate: Estimate
+    verdict: str
+    micro_batch: int
+    gradient_checkpointing: bool
+
+
+def default_optim(adapter: Adapter, target: Target) -> str:
+    """Fused AdamW on GPUs; QLoRA's usual paged 8-bit AdamW; plain AdamW on the CPU."""
+    if target.cpu:
+        return "adamw_torch"
+    return "paged_adamw_8bit" if adapter == "qlora" else "adamw_torch_fused"
+
+
+def with_sections(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
+    data = config.to_dict()
+    for section, values in sections.items():
+        data[section].update(values)
+    return RunConfig.model_validate(data)
+
+
+def device_for(target: Target) -> Literal["cuda", "cpu"]:
+    return "cpu" if target.cpu else "cuda"
+
+
+def fit_method(
+    model: ModelFacts, config: RunConfig, adapter: Adapter, target: Target
+) -> MethodOption:
+    """The fastest setting of ``adapter`` that fits: biggest micro-batch, checkpointing last."""
+    candidate = with_sections(
+        config, method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
+    )
+    best: MethodOption | None = None
+    for checkpointing in (False, True):
+        for micro in MICRO_BATCHES:
+            accumulation = max(1, EFFECTIVE_BATCH // micro)
+            trial = with_sections(
+                candidate,
+                training={
+                    "per_device_train_batch_size": micro,
+                    "gradient_accumulation_steps": accumulation,
+                    "gradient_checkpointing": checkpointing,
+                },
+            )
+            result = estimate(model, trial, device=device_for(target))
+            option = MethodOption(
+                adapter, result, verdict(result.device_total_gib, target), micro, checkpointing
+            )
+            if option.verdict == "fits":
+                return option
+            if best is None or result.device_total_gib < best.estimate.device_total_gib:
+                best = option
+    assert best is not None
+    return best
+
+
+def changes_to_fit(
+    model: ModelFacts, option: MethodOption, config: RunConfig, target: Target
+) -> list[str]:
+    """What would bring the smallest option under budget, with the estimator's figures."""
+    current = option.estimate.device_total_gib
+    base = with_sections(
+        config,
+        method={"adapter": option.adapter},
+        training={
+            "per_device_train_batch_size": 1,
+            "gradient_checkpointing": True,
+            "gradient_accumulation_steps": EFFECTIVE_BATCH,
+        },
+    )
+    ideas: list[tuple[str, RunConfig]] = []
+    if option.adapter != "qlora":
+        ideas.append(("use QLoRA (4-bit base)", with_sections(base, method={"adapter": "qlora"})))
+    for length in sorted({base.training.max_length // 2, 512}, reverse=True):
+        if 128 <= length < base.training.max_length:
+            ideas.append(
+                (
+                    f"cut max_length to {length}",
+                    with_sections(base, training={"max_length": length}),
+                )
+            )
+    if base.training.optim not in ("paged_adamw_8bit", "adamw_8bit"):
+        ideas.append(
+            (
+                "use the 8-bit optimizer paged_adamw_8bit",
+                with_sections(base, training={"optim": "paged_adamw_8bit"}),
+            )
+        )
+    changes = []
+    for text, trial in ideas:
+        total = estimate(model, trial, device=device_for(target)).device_total_gib
+        changes.append(
+            f"{text}: {current:.1f} -> {total:.1f} GB "
+            f"({'fits' if total <= target.budget_gib else 'still too big'})"
+        )
+    changes.append(
+        f"or a smaller model, or a card with at least "
+        f"{current / 0.9:.0f} GB (`ftwizard plan --which-gpu`)"
+    )
+    return changes
+
+
+# --- ETA --------------------------------------------------------------------------
+
+MFU = {"full": 0.35, "lora": 0.35, "qlora": 0.25}  # share of peak FLOPs reached in practice
+
+
+def eta_seconds(model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target) -> float:
+    """Training time from tokens to process and a FLOPs-per-token throughput model."""
+    tokens_per_row = data.tokens_mean or min(config.training.max_length, 512)
+    if config.method.objective in ("dpo", "orpo"):
+        tokens_per_row *= 2
+    tokens = data.rows * (1 - config.evaluation.val_size) * config.training.num_train_epochs
+    tokens *= tokens_per_row
+    passes = 6.0 if config.method.adapter == "full" else 4.0  # LoRA skips weight gradients
+    if config.training.gradient_checkpointing:
+        passes += 2.0  # one more forward
+    flops = passes * model.params_total * tokens
+    devices = max(target.count, 1)
+    mfu = 1.0 if target.cpu else MFU[config.method.adapter]
+    return flops / (target.tflops * 1e12 * mfu * devices)
