@@ -22,6 +22,7 @@ from ftwizard.core.data.templates import CHATML_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import UserError
 from ftwizard.core.model_source import tokenizer_location
+from ftwizard.trainer.reply import reply
 
 BATCH = 2048
 LOSS_SAMPLE_ROWS = 20_000  # beyond this, the loss share is measured on an even sample
@@ -359,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None)
     parser.add_argument("--split", default="train")
     args = parser.parse_args(argv)
-    try:
-        result = compute(
+    return reply(
+        lambda: compute(
             Path(args.path),
             args.model,
             args.max_length,
@@ -372,11 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             args.name,
             args.split,
         )
-    except UserError as error:
-        print(json.dumps({"error": error.message, "hint": error.hint}))
-        return 2
-    print(json.dumps(result))
-    return 0
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ python -m ftwizard.trainer.outputs merge RUN_DIR [--output DIR]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
 from ftwizard.trainer.loading import TORCH_DTYPES, load_tokenizer, model_location
+from ftwizard.trainer.reply import reply
 
 
 def _base_model(run: RunFolder) -> Any:
@@ -117,16 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     run = RunFolder(Path(args.run_dir))
-    try:
-        if args.action == "sample":
-            result: Any = sample(run, args.prompt or ["Who are you?"], args.max_new_tokens)
-        else:
-            result = {"output": str(merge(run, Path(args.output or run.path / "merged")))}
-    except UserError as error:
-        print(json.dumps({"error": error.message, "hint": error.hint}))
-        return 2
-    print(json.dumps(result))
-    return 0
+    if args.action == "sample":
+        return reply(lambda: sample(run, args.prompt or ["Who are you?"], args.max_new_tokens))
+    return reply(lambda: {"output": str(merge(run, Path(args.output or run.path / "merged")))})
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ftwizard.cli.console import err, out, print_json
+from ftwizard.cli.console import out, print_json
+from ftwizard.cli.trainer_call import call_trainer_module
 from ftwizard.core.data.split import split_counts
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.dataset_facts import DataKind, DatasetFacts
@@ -100,9 +99,6 @@ def _stats_subprocess(
     """Token statistics need transformers: they run in their own process."""
     facts = resolve_model_facts(model)
     command = [
-        sys.executable,
-        "-m",
-        "ftwizard.trainer.data_stats",
         "--path",
         str(path),
         "--model",
@@ -124,14 +120,9 @@ def _stats_subprocess(
         command += ["--name", args.name]
     if facts.max_context:
         command += ["--context", str(facts.max_context)]
-    with err.status("Tokenising with the model's tokenizer..."):
-        result = subprocess.run(command, capture_output=True, text=True)
-    try:
-        data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        raise UserError(f"Token statistics failed: {result.stderr.strip()[-500:]}") from None
-    if "error" in data:
-        raise UserError(data["error"], hint=data.get("hint"))
+    data: dict[str, Any] = call_trainer_module(
+        "data_stats", command, "Tokenising with the model's tokenizer..."
+    )
     return data
 
 
