@@ -335,3 +335,16 @@ def test_a_hundred_thousand_rows_with_token_statistics(tmp_path: Path, demo_mode
     assert 0 < stats["truncated_rows"] < 100_001
     assert stats["tokens_per_epoch"] <= 128 * 100_001
     assert 0.5 < stats["loss_token_share"] < 1
+
+
+@pytest.mark.slow
+def test_preview_marks_what_the_trainer_trains(demo_model_folder: Path) -> None:
+    """SmolLM2's template cannot be marked per turn: the trainer trains the final answer."""
+    from tests.conftest import TEST_CACHE
+
+    result = run_cli("data", str(shared("glaive_toolcall_en_demo.json")), "--model",
+                     "smollm2-135m-instruct", "--json", env={"FTWIZARD_CACHE": str(TEST_CACHE)})
+    preview = json.loads(result.stdout)["preview"]
+    assert preview["loss"] == "the final answer" and len(preview["loss_spans"]) == 1
+    start, end = preview["loss_spans"][0]
+    assert preview["text"][end:].strip() == ""  # the last turn, nothing after it

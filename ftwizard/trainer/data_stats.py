@@ -71,9 +71,11 @@ def load_tokenizer(model: str) -> Any:
 class Renderer:
     """Turns normalised rows into the text the trainer tokenises, and the loss-carrying parts."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, last_turn_only: bool = False) -> None:
         self.tokenizer = tokenizer
         self.template = tokenizer.chat_template or CHATML_TEMPLATE
+        # As the trainer does when the template cannot mark assistant turns.
+        self.last_turn_only = last_turn_only
         self._fast: Any = None  # the compiled template, once checked against the reference
         self._checked = False
 
@@ -147,14 +149,21 @@ class Renderer:
                 )
             texts = dict(zip(plain, rendered, strict=True))
         return [
-            (texts[i], _answers(row)) if i in texts else self.render(row)
+            (texts[i], self._answers(row)) if i in texts else self.render(row)
             for i, row in enumerate(rows)
         ]
+
+    def _answers(self, row: dict[str, Any]) -> list[str]:
+        """The assistant texts that carry loss: all of them, or the final one."""
+        answers = [m for m in row["messages"] if m["role"] == "assistant"]
+        if self.last_turn_only:
+            answers = answers[-1:]
+        return [m["content"] or json.dumps(m.get("tool_calls", "")) for m in answers]
 
     def render(self, row: dict[str, Any]) -> tuple[str, list[str]]:
         """(full text, the texts that carry loss)."""
         if "messages" in row:
-            return self.chat(row["messages"], row.get("tools")), _answers(row)
+            return self.chat(row["messages"], row.get("tools")), self._answers(row)
         if "text" in row:
             return row["text"], [row["text"]]
         if "chosen" in row:
@@ -174,6 +183,8 @@ class Renderer:
             for index, message in enumerate(messages):
                 if message["role"] != "assistant":
                     continue
+                if self.last_turn_only and index != len(messages) - 1:
+                    continue
                 before = self.chat(messages[:index], row.get("tools"), generation_prompt=True)
                 upto = self.chat(messages[: index + 1], row.get("tools"))
                 if upto.startswith(before) and text.startswith(upto):
@@ -184,14 +195,6 @@ class Renderer:
             return text, spans
         start = len(text) - len(answers[0]) if answers else len(text)
         return text, [(0 if "text" in row else start, len(text))]
-
-
-def _answers(row: dict[str, Any]) -> list[str]:
-    return [
-        m["content"] or json.dumps(m.get("tool_calls", ""))
-        for m in row["messages"]
-        if m["role"] == "assistant"
-    ]
 
 
 def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
@@ -222,7 +225,15 @@ def compute(
     split: str = "train",
 ) -> dict[str, Any]:
     tokenizer = load_tokenizer(model)
-    renderer = Renderer(tokenizer)
+    last_turn_only = False
+    if tokenizer.chat_template:
+        from ftwizard.core.data.validate import detect_path
+        from ftwizard.trainer.data import chat_loss_mode
+
+        shape = detect_path(path, fmt, column_map, text_split, name, split).trainer_shape  # type: ignore[arg-type]
+        # The loss the trainer will use: every assistant turn, or the final answer only.
+        last_turn_only = shape == "messages" and chat_loss_mode(tokenizer) == "last_turn"
+    renderer = Renderer(tokenizer, last_turn_only)
     warnings: list[str] = []
     lengths: list[int] = []
     loss_sample = [0, 0]  # loss-carrying tokens, all tokens, in the rows sampled for it
@@ -343,6 +354,7 @@ def compute(
             "text": text,
             "loss_spans": spans,
             "template": "model" if tokenizer.chat_template else "ChatML (fallback)",
+            "loss": "the final answer" if last_turn_only else "every answer",
         }
     return {"report": report.to_dict(), "stats": stats, "preview": preview, "warnings": warnings}
 

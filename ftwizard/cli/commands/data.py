@@ -196,10 +196,11 @@ def _preview_view(preview: dict[str, Any]) -> RenderableType:
     text = Text(preview["text"])
     for start, end in preview["loss_spans"]:
         text.stylize("black on green", start, end)
+    covers = preview.get("loss", "every answer")
     legend = Text(
-        f"Example {preview['example']} as the trainer sees it (template: "
-        f"{preview['template']}); the loss covers the highlighted text, "
-        f"{len(preview['loss_spans'])} span(s), also marked with >> below.",
+        f"Example {preview['example']} as the trainer sees it (template: {preview['template']}); "
+        f"the loss covers {covers}: the highlighted text, {len(preview['loss_spans'])} span(s), "
+        "also marked with >> below.",
         style="bold",
     )
     marks = Text("\n".join(f">> {preview['text'][s:e][:120]!r}" for s, e in preview["loss_spans"]))
