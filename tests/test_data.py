@@ -342,8 +342,14 @@ def test_preview_marks_what_the_trainer_trains(demo_model_folder: Path) -> None:
     """SmolLM2's template cannot be marked per turn: the trainer trains the final answer."""
     from tests.conftest import TEST_CACHE
 
-    result = run_cli("data", str(shared("glaive_toolcall_en_demo.json")), "--model",
-                     "smollm2-135m-instruct", "--json", env={"FTWIZARD_CACHE": str(TEST_CACHE)})
+    result = run_cli(
+        "data",
+        str(shared("glaive_toolcall_en_demo.json")),
+        "--model",
+        "smollm2-135m-instruct",
+        "--json",
+        env={"FTWIZARD_CACHE": str(TEST_CACHE)},
+    )
     preview = json.loads(result.stdout)["preview"]
     assert preview["loss"] == "the final answer" and len(preview["loss_spans"]) == 1
     start, end = preview["loss_spans"][0]
