@@ -7,11 +7,10 @@ import pytest
 from ftwizard.core import catalog
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
+from ftwizard.core.fit import EFFECTIVE_BATCH, eta_seconds
 from ftwizard.core.gpus import find_gpu, target_from_size, target_from_spec, verdict
 from ftwizard.core.model_facts import facts_from_config
 from ftwizard.core.recommend import (
-    EFFECTIVE_BATCH,
-    eta_seconds,
     hardware_methods,
     learning_rate,
     objective_for,

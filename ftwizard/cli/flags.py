@@ -124,3 +124,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
         help="full: the model's own loss holds every logit (default, as stock "
         "transformers does); chunked: trl's fused LM head, far less for big vocabularies",
     )
+
+
+def add_runs_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")

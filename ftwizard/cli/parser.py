@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ftwizard import __version__
-from ftwizard.cli.flags import add_data_flags, add_json, add_overrides, add_run_flags, add_target
+from ftwizard.cli.flags import (
+    add_data_flags,
+    add_json,
+    add_overrides,
+    add_run_flags,
+    add_runs_root,
+    add_target,
+)
 
 DESCRIPTION = """\
 Plan and run LoRA / QLoRA / full fine-tunes of language models from a terminal.
@@ -187,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a name, that run's checkpoints (step, loss, time, size, resumable or not).",
     )
     runs.add_argument("name", nargs="?", metavar="RUN", help="show this run's checkpoints")
-    runs.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    add_runs_root(runs)
     add_json(runs)
 
     for name, text in (
@@ -196,9 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         command.add_argument("name", metavar="RUN", help="run name or folder")
-        command.add_argument(
-            "--root", default="runs", metavar="DIR", help="runs root (default: runs)"
-        )
+        add_runs_root(command)
         if name == "stop":
             command.add_argument(
                 "--no-wait",
@@ -214,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-changes, and only for keys that can safely change.",
     )
     resume.add_argument("name", metavar="RUN", help="run name or folder")
-    resume.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    add_runs_root(resume)
     resume.add_argument("--checkpoint", type=int, metavar="STEP", help="resume from this step")
     add_overrides(resume)
     resume.add_argument(
@@ -242,14 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a prompt (repeatable; default: Who are you?)",
     )
     sample.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
-    sample.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    add_runs_root(sample)
     add_json(sample)
     merge = commands.add_parser(
         "merge", help="fold the adapter into the base: a full model transformers loads as is"
     )
     merge.add_argument("name", metavar="RUN", help="run name or folder")
     merge.add_argument("--output", metavar="DIR", help="where to write it (default: RUN/merged)")
-    merge.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+    add_runs_root(merge)
 
     presets = commands.add_parser(
         "presets",

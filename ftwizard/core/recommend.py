@@ -27,16 +27,6 @@ from ftwizard.core.fit import (
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
 
-__all__ = [
-    "EFFECTIVE_BATCH",
-    "METHODS",
-    "MethodOption",
-    "Plan",
-    "eta_seconds",
-    "fit_method",
-    "recommend",
-]
-
 Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
 PURPOSES: dict[Purpose, str] = {
     "domain": "teach a field's knowledge and style (SFT + LoRA: stable, fast)",

@@ -16,13 +16,13 @@ from ftwizard.core.data.validate import validate_path
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import estimate, targeted_modules
+from ftwizard.core.fit import eta_seconds
 from ftwizard.core.gpus import target_from_report, verdict
 from ftwizard.core.hardware import probe
 from ftwizard.core.launch import launch
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.presets import find_preset
-from ftwizard.core.recommend import eta_seconds
 from ftwizard.core.runs import create_run
 
 

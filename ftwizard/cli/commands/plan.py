@@ -21,11 +21,12 @@ from ftwizard.core.config_io import (
 )
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
+from ftwizard.core.fit import fit_method
 from ftwizard.core.gpus import GPU_TABLE, target_from_spec
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.presets import find_preset
-from ftwizard.core.recommend import METHODS, Plan, fit_method, recommend
+from ftwizard.core.recommend import METHODS, Plan, recommend
 
 
 def smallest_cards(facts: ModelFacts, plan: Plan) -> dict[str, list[str]]:

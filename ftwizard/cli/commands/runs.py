@@ -152,7 +152,12 @@ def resume_command(args: argparse.Namespace) -> int:
             f"{run.name} is still {status.get('state')}.",
             hint=f"Follow it with `ftwizard attach {run.name}`.",
         )
-    if status.get("state") == "finished" and not args.set_more_steps_given:
+    asks_for_more = any(
+        isinstance(o, str)
+        and o.split("=")[0] in ("training.num_train_epochs", "training.max_steps")
+        for o in args.overrides
+    )
+    if status.get("state") == "finished" and not asks_for_more:
         raise UserError(
             f"{run.name} has finished.",
             hint="To train longer: --set training.num_train_epochs=N --allow-changes",
@@ -210,8 +215,4 @@ def dispatch(args: argparse.Namespace) -> int:
         state = stop(run, wait_s=0 if args.no_wait else 600)
         out.print(f"{run.name}: {state}")
         return 0
-    args.set_more_steps_given = any(
-        o.split("=")[0] in ("training.num_train_epochs", "training.max_steps")
-        for o in args.overrides
-    )
     return resume_command(args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -93,12 +93,6 @@ class DataReport:
         }
 
 
-def _rows(
-    path: Path, text_split: TextSplit, name: str | None = None, split: str = "train"
-) -> Iterator[Row | ParseError]:
-    yield from read_items(path, text_split, name, split)
-
-
 def _digest(normalised: Mapping[str, Any]) -> bytes:
     # Normalised rows are built in one key order, so repr is a canonical (and fast) form.
     return hashlib.blake2b(repr(normalised).encode(), digest_size=8).digest()
@@ -124,7 +118,7 @@ def detect_path(
 ) -> Detection:
     """Detect the layout from the first rows; a UserError that names the columns otherwise."""
     sample: list[dict[str, Any]] = []
-    for item in islice(_rows(path, text_split, name, split), SAMPLE_ROWS * 2):
+    for item in islice(read_items(path, text_split, name, split), SAMPLE_ROWS * 2):
         if isinstance(item, Row) and isinstance(item.data, dict):
             sample.append(apply_column_map(item.data, column_map or {}))
         if len(sample) >= SAMPLE_ROWS:
@@ -173,7 +167,7 @@ def validate_path(
             shown[problem.kind] += 1
             report.problems.append(problem)
 
-    for item in _rows(path, text_split, name, split):
+    for item in read_items(path, text_split, name, split):
         report.rows_read += 1
         if isinstance(item, ParseError):
             record(Problem(item.where, "unparsable", item.message))
