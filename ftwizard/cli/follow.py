@@ -8,7 +8,6 @@ leaves it training.
 from __future__ import annotations
 
 import time
-from collections import deque
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -19,6 +18,7 @@ from rich.text import Text
 
 from ftwizard.cli.console import out
 from ftwizard.core.launch import stop
+from ftwizard.core.run_watch import RunWatch, describe, duration
 from ftwizard.core.runs import ACTIVE, RunFolder
 
 POLL_S = 0.5
@@ -35,76 +35,19 @@ def sparkline(values: list[float], width: int = 24) -> str:
     return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in values)
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def describe(event: dict[str, Any]) -> str:
-    """One line for one event, the same in the plain and the live view."""
-    kind = event.get("type")
-    if kind == "log":
-        memory = (
-            f"GPU {event['gpu_allocated_gb']:.1f} GB"
-            if "gpu_allocated_gb" in event
-            else f"RAM {event.get('ram_gb', 0):.1f} GB"
-        )
-        speed = f", {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else ""
-        grad = f", grad {event['grad_norm']:.2f}" if event.get("grad_norm") is not None else ""
-        return (
-            f"step {event['step']}/{event['max_steps']}: loss {event['loss']:.4f}, "
-            f"lr {event['learning_rate']:.2e}{grad}{speed}, {memory}"
-        )
-    if kind == "eval":
-        return (
-            f"eval at step {event['step']}: loss {event['eval_loss']:.4f}, "
-            f"perplexity {event['perplexity']:.2f}"
-        )
-    if kind == "checkpoint":
-        return f"checkpoint saved at step {event['step']}"
-    if kind == "error":
-        return f"error ({event.get('kind')}): {event.get('message', '')[:300]}"
-    if kind == "data":
-        return (
-            f"data: {event['rows_train']} train / {event['rows_eval']} validation rows "
-            f"({event['format']}), loss on {event['loss']}"
-            + (f", {event['skipped_invalid']} invalid skipped" if event["skipped_invalid"] else "")
-        )
-    if kind == "train_begin":
-        return f"training: {event['max_steps']} steps from step {event['step']}"
-    if kind == "status":
-        extra = event.get("reason") or event.get("phase") or event.get("note") or ""
-        return f"{event.get('state')}{f': {extra}' if extra else ''}"
-    if kind == "launch":
-        return f"trainer started (pid {event['pid']})"
-    return str(event)
-
-
 class Follower:
+    """The Rich view of a :class:`RunWatch`."""
+
     def __init__(self, run: RunFolder) -> None:
         self.run = run
-        self.offset = 0
-        self.losses: list[float] = []
-        self.last_log: dict[str, Any] = {}
-        self.recent: deque[str] = deque(maxlen=6)
-        self.last_error: dict[str, Any] | None = None
+        self.watch = RunWatch(run, log_lines=6)
 
     def poll(self) -> list[dict[str, Any]]:
-        events, self.offset = self.run.read_events(self.offset)
-        for event in events:
-            if event.get("type") == "log":
-                self.last_log = event
-                if isinstance(event.get("loss"), (int, float)):
-                    self.losses.append(event["loss"])
-            if event.get("type") == "error":
-                self.last_error = event
-            if event.get("type") != "log":
-                self.recent.append(describe(event))
-        return events
+        return self.watch.poll()
+
+    @property
+    def last_error(self) -> dict[str, Any] | None:
+        return self.watch.last_error
 
     def view(self, status: dict[str, Any]) -> RenderableType:
         step, total = status.get("step") or 0, status.get("max_steps") or 0
@@ -123,9 +66,10 @@ class Follower:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column()
-        log = self.last_log
-        if self.losses:
-            grid.add_row("loss", f"{self.losses[-1]:.4f}  {sparkline(self.losses)}")
+        log = self.watch.last_log
+        losses = [value for _, value in self.watch.train_loss]
+        if losses:
+            grid.add_row("loss", f"{losses[-1]:.4f}  {sparkline(losses)}")
         if status.get("last_eval_loss") is not None:
             grid.add_row("eval loss", f"{status['last_eval_loss']:.4f}")
         if log.get("tokens_per_s"):
@@ -137,7 +81,7 @@ class Follower:
             )
         elif "ram_gb" in log:
             grid.add_row("RAM", f"{log['ram_gb']:.1f} GB")
-        events = Text("\n".join(self.recent), style="dim")
+        events = Text("\n".join(self.watch.recent), style="dim")
         hint = Text(
             "Ctrl+C stops with a checkpoint; closing the terminal leaves it training "
             f"(ftwizard attach {self.run.name}).",

@@ -264,3 +264,29 @@ def save_config(config: RunConfig, path: str | Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(dump_config(config), encoding="utf-8")
     tmp.replace(target)
+
+
+def field_problems(data: Mapping[str, Any]) -> tuple[RunConfig | None, dict[str, str]]:
+    """Validate form data: the configuration, or one message per dotted key.
+
+    Checks across fields (such as bf16 with fp16) have no single key: they come back
+    under ``""``. The TUI form shows each message beside its field.
+    """
+    try:
+        return RunConfig.model_validate(dict(data)), {}
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            path = tuple(str(p) for p in error["loc"] if not isinstance(p, int))
+            message = str(error["msg"]).replace("Input should be", "must be")
+            message = message.removeprefix("Value error, ")
+            allowed = allowed_values(path)
+            if allowed and error["type"] != "literal_error":
+                message += f"; allowed: {allowed}"
+            problems.setdefault(".".join(path), message)
+        return None, problems
+
+
+def parse_field_text(text: str) -> Any:
+    """What a typed value means, the same way ``--set key=value`` reads it."""
+    return parse_override(f"x={text}")[1]

@@ -11,6 +11,14 @@ from typing import Any, Literal
 
 DataKind = Literal["chat", "preference", "kto", "text"]
 DATA_KINDS: tuple[DataKind, ...] = ("chat", "preference", "kto", "text")
+# The trainer shape a detected format normalises to -> the planner's kind of data.
+KIND_OF_SHAPE: dict[str, DataKind] = {
+    "messages": "chat",
+    "prompt-completion": "chat",
+    "preference": "preference",
+    "kto": "kto",
+    "text": "text",
+}
 
 
 @dataclass(frozen=True)
@@ -25,3 +33,17 @@ class DatasetFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def facts_from_report(report: dict[str, Any], stats: dict[str, Any] | None = None) -> DatasetFacts:
+    """From a validation report (and token statistics, when the tokenizer was here)."""
+    valid = max(1, int(report["rows_valid"]))
+    kind = KIND_OF_SHAPE[report["trainer_shape"]]
+    if stats:
+        return DatasetFacts(
+            int(report["rows_valid"]), kind, stats["tokens_mean"], stats["tokens_p95"], "tokenizer"
+        )
+    # No tokenizer: about 4 characters per token in English text.
+    return DatasetFacts(
+        int(report["rows_valid"]), kind, report["chars_total"] / 4 / valid, None, "characters / 4"
+    )

@@ -33,3 +33,11 @@ class ConfigError(UserError):
         noun = "problem" if count == 1 else "problems"
         header = f"Invalid run configuration from {source} ({count} {noun}):"
         super().__init__("\n".join([header, *(f"  - {p}" for p in self.problems)]))
+
+
+def in_words(error: BaseException) -> str:
+    """One line for a person: a UserError's message and hint, or what else went wrong
+    (for views that must show every failure, such as the wizard's workers)."""
+    if isinstance(error, UserError):
+        return error.message if not error.hint else f"{error.message} {error.hint}"
+    return f"{type(error).__name__}: {error}"

@@ -131,3 +131,28 @@ class FakeNvml:
     def nvmlDeviceGetUtilizationRates(self, handle: Any) -> SimpleNamespace:  # noqa: N802
         self._check("nvmlDeviceGetUtilizationRates")
         return SimpleNamespace(gpu=self._gpu(handle).utilization, memory=0)
+
+
+def fixed_report(*memory_gib: float, name: str = "NVIDIA GeForce RTX 4090") -> Any:
+    """A hardware report with every figure fixed (GPUs, RAM, disk): stable pictures and
+    tests. No GPUs gives the CPU-mode report of a machine without the NVIDIA driver."""
+    from ftwizard.core.hardware import HardwareReport, probe
+
+    gpus = [
+        FakeGpu(name=name, memory_gib=m, compute_capability=(8, 9), used_gib=1.25, utilization=7)
+        for m in memory_gib
+    ]
+    nvml = FakeNvml(gpus=gpus) if gpus else FakeNvml(library_missing=True)
+    report = probe(runs_root="/", nvml_module=nvml)
+    return HardwareReport(
+        gpus=report.gpus,
+        gpu_reason=report.gpu_reason,
+        driver_version=report.driver_version,
+        cuda_driver_version=report.cuda_driver_version,
+        cpu_cores_logical=16,
+        cpu_cores_physical=8,
+        ram_total_bytes=64 * GIB,
+        ram_available_bytes=48 * GIB,
+        disk_path="/data/runs",
+        disk_free_bytes=512 * GIB,
+    )

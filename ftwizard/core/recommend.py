@@ -190,8 +190,13 @@ def recommend(
     data: DatasetFacts,
     purpose: Purpose,
     base: RunConfig | None = None,
+    method: Adapter | None = None,
 ) -> Plan:
-    """Choose objective, method and hyperparameters for this hardware, model and data."""
+    """Choose objective, method and hyperparameters for this hardware, model and data.
+
+    ``method`` overrides the choice of adapter (the person picked it); the rest of
+    the plan (batch, checkpointing, learning rate) then follows for that method.
+    """
     config = base or RunConfig()
     decisions: list[Decision] = []
     notes: list[str] = []
@@ -254,7 +259,19 @@ def recommend(
     by_adapter = {m.adapter: m for m in methods}
     chosen = next((by_adapter[a] for a in order if by_adapter[a].verdict == "fits"), None)
     changes: list[str] = []
-    if chosen is None:
+    if method is not None:
+        chosen = by_adapter[method]
+        decisions.append(
+            Decision(
+                "method",
+                method,
+                f"your choice; estimate {chosen.estimate.device_total_gib:.1f} GB "
+                f"({chosen.verdict} in {target.free_gib:.1f} GB free)",
+            )
+        )
+        if chosen.verdict != "fits":
+            changes = changes_to_fit(model, chosen, config, target)
+    elif chosen is None:
         smallest = min(methods, key=lambda m: m.estimate.device_total_gib)
         changes = changes_to_fit(model, smallest, config, target)
         chosen = smallest

@@ -216,7 +216,7 @@ def list_runs(root: str | Path = "runs") -> list[RunFolder]:
     if not base.is_dir():
         return []
     runs = [RunFolder(p) for p in base.iterdir() if (p / "config.yaml").exists()]
-    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime)
+    return sorted(runs, key=lambda r: (r.config_path.stat().st_mtime, r.name))
 
 
 # --- checkpoints -----------------------------------------------------------------

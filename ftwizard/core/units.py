@@ -21,3 +21,15 @@ def plain(value: object) -> str:
 
 def yes_no(value: bool | None) -> str:
     return NA if value is None else ("yes" if value else "no")
+
+
+def human_size(value: int | None) -> str:
+    """Bytes in the largest unit that keeps a figure of at least 1: ``4.0 KiB``, ``1.2 GiB``."""
+    if value is None:
+        return NA
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if amount < 1024 or unit == "GiB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")

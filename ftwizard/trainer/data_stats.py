@@ -205,6 +205,20 @@ def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
+HISTOGRAM_BUCKETS = 16
+
+
+def length_histogram(lengths: list[int], max_length: int) -> dict[str, Any]:
+    """Example counts by token length, from 0 to just past the longest example (at
+    most twice ``max_length``, the last bar holding everything longer)."""
+    top = min((lengths[-1] if lengths else 0) + 1, max_length * 2)
+    width = max(1, -(-top // HISTOGRAM_BUCKETS))
+    counts = [0] * HISTOGRAM_BUCKETS
+    for n in lengths:
+        counts[min(n // width, HISTOGRAM_BUCKETS - 1)] += 1
+    return {"bucket_tokens": width, "counts": counts, "max_length": max_length}
+
+
 def _percentile(sorted_values: Sequence[int], share: float) -> int:
     if not sorted_values:
         return 0
@@ -345,6 +359,7 @@ def compute(
         if loss_sample[1]
         else 0.0,
         "suggested_max_length": suggested,
+        "length_histogram": length_histogram(ordered, max_length),
     }
     preview: dict[str, Any] | None = None
     if preview_row is not None:

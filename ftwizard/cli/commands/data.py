@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
-from ftwizard.cli.console import out, print_json
-from ftwizard.cli.trainer_call import call_trainer_module
+from ftwizard.cli.console import err, out, print_json
 from ftwizard.core.data.split import split_counts
-from ftwizard.core.data.validate import validate_path
-from ftwizard.core.dataset_facts import DataKind, DatasetFacts
+from ftwizard.core.data.validate import trainable, validate_path
+from ftwizard.core.dataset_facts import KIND_OF_SHAPE, DatasetFacts
 from ftwizard.core.errors import UserError
-from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.trainer_calls import token_stats
+from ftwizard.views.data import preview_view, report_view, stats_view
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 
@@ -36,15 +33,6 @@ def parse_map(text: str | None) -> dict[str, str]:
             )
         mapping[expected] = yours
     return mapping
-
-
-KIND_OF_SHAPE: dict[str, DataKind] = {
-    "messages": "chat",
-    "prompt-completion": "chat",
-    "preference": "preference",
-    "kto": "kto",
-    "text": "text",
-}
 
 
 def dataset_facts(args: argparse.Namespace, model: str, max_length: int) -> DatasetFacts:
@@ -97,114 +85,18 @@ def _stats_subprocess(
     path: str,
 ) -> dict[str, Any]:
     """Token statistics need transformers: they run in their own process."""
-    facts = resolve_model_facts(model)
-    command = [
-        "--path",
-        str(path),
-        "--model",
-        model,
-        "--max-length",
-        str(max_length),
-        "--format",
-        args.format,
-        "--map",
-        json.dumps(column_map),
-        "--text-split",
-        args.text_split,
-        "--example",
-        str(example),
-        "--split",
-        args.split,
-    ]
-    if args.name:
-        command += ["--name", args.name]
-    if facts.max_context:
-        command += ["--context", str(facts.max_context)]
-    data: dict[str, Any] = call_trainer_module(
-        "data_stats", command, "Tokenising with the model's tokenizer..."
-    )
-    return data
-
-
-def _report_view(report: dict[str, Any]) -> RenderableType:
-    lines: list[RenderableType] = [
-        Text.assemble(
-            ("format: ", "bold"),
-            f"{report['format']} ({report['layout']}), "
-            f"confidence {report['confidence']:.0%}, trains as `{report['trainer_shape']}`",
-        ),
-    ]
-    lines += [Text(f"  evidence: {e}") for e in report["evidence"]]
-    lines.append(
-        Text(
-            f"rows: {report['rows_read']:,} read, {report['rows_valid']:,} valid, "
-            f"{report['rows_invalid']:,} invalid",
-            style="bold",
+    with err.status("Tokenising with the model's tokenizer..."):
+        return token_stats(
+            path,
+            model,
+            max_length,
+            data_format=args.format,
+            column_map=column_map,
+            text_split=args.text_split,
+            example=example,
+            split=args.split,
+            name=args.name,
         )
-    )
-    if report["problem_counts"]:
-        counts = Table(
-            "problem", "rows", "blocks training", title="Problems by kind", title_justify="left"
-        )
-        blocking = {p["kind"]: p["blocking"] for p in report["problems"]}
-        for kind, count in sorted(report["problem_counts"].items()):
-            counts.add_row(
-                kind.replace("_", " "), f"{count:,}", "yes" if blocking.get(kind) else "no"
-            )
-        lines.append(counts)
-        for problem in report["problems"]:
-            mark = "x" if problem["blocking"] else "!"
-            lines.append(
-                Text(
-                    f"  {mark} {problem['where']}: {problem['message']}",
-                    style="red" if problem["blocking"] else "yellow",
-                )
-            )
-        shown = len(report["problems"])
-        total = sum(report["problem_counts"].values())
-        if total > shown:
-            lines.append(
-                Text(f"  ... {total - shown:,} more (the first 20 of each kind are listed)")
-            )
-    lines += [Text(f"note: {n}", style="dim") for n in report.get("notes", [])]
-    return Group(*lines)
-
-
-def _stats_view(stats: dict[str, Any]) -> RenderableType:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row(
-        "tokens per example",
-        f"p50 {stats['tokens_p50']:,}, p95 {stats['tokens_p95']:,}, max {stats['tokens_max']:,}",
-    )
-    table.add_row(
-        "truncated",
-        f"{stats['truncated_rows']:,} rows ({stats['truncated_share']:.1%}) "
-        f"are longer than max_length {stats['max_length']:,}",
-    )
-    table.add_row("tokens per epoch", f"{stats['tokens_per_epoch']:,}")
-    table.add_row("tokens with loss", f"{stats['loss_token_share']:.0%}")
-    table.add_row(
-        "suggested max_length",
-        f"{stats['suggested_max_length']:,} (p95 rounded up to 128, capped by the model's context)",
-    )
-    return table
-
-
-def _preview_view(preview: dict[str, Any]) -> RenderableType:
-    text = Text(preview["text"])
-    for start, end in preview["loss_spans"]:
-        text.stylize("black on green", start, end)
-    covers = preview.get("loss", "every answer")
-    legend = Text(
-        f"Example {preview['example']} as the trainer sees it (template: {preview['template']}); "
-        f"the loss covers {covers}: the highlighted text, {len(preview['loss_spans'])} span(s), "
-        "also marked with >> below.",
-        style="bold",
-    )
-    marks = Text("\n".join(f">> {preview['text'][s:e][:120]!r}" for s, e in preview["loss_spans"]))
-    return Group(legend, text, marks)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,20 +134,18 @@ def run(args: argparse.Namespace) -> int:
         "val_size": args.val_size,
         "seed": args.seed,
     }
-    usable = report["rows_valid"] > 0 and (report["rows_invalid"] == 0 or args.skip_invalid)
+    usable = trainable(report, args.skip_invalid)
     result["usable"] = usable
     result["skipped_invalid"] = report["rows_invalid"] if args.skip_invalid else 0
 
     if args.json:
         print_json(result)
         return EXIT_OK if usable else EXIT_UNUSABLE
-    out.print(_report_view(report))
+    out.print(report_view(report))
     if "stats" in result:
-        out.print(_stats_view(result["stats"]))
-        for warning in result["warnings"]:
-            out.print(f"warning: {warning}", style="yellow")
+        out.print(stats_view(result["stats"], result["warnings"]))
         if result["preview"]:
-            out.print(_preview_view(result["preview"]))
+            out.print(preview_view(result["preview"]))
     else:
         out.print(
             "Add --model MODEL for token statistics and the chat-template preview.", style="dim"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 
 from rich.table import Table
@@ -13,8 +11,8 @@ from rich.text import Text
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.core import catalog
 from ftwizard.core.builtin_models import BUILTIN_MODELS
-from ftwizard.core.errors import UserError
 from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.trainer_calls import TrainerProcessFailed, prepare_builtin_model
 from ftwizard.core.units import plain, yes_no
 
 
@@ -44,24 +42,21 @@ def list_command(as_json: bool) -> int:
 
 def prepare_command(name: str, force: bool) -> int:
     model = BUILTIN_MODELS.get(name)
-    if model is None:
-        raise UserError(
-            f"`{name}` is not a built-in model. Built-in: {', '.join(sorted(BUILTIN_MODELS))}."
-        )
-    if model.prepared and not force:
+    if model is not None and model.prepared and not force:
         out.print(f"{name} is ready at {model.folder}")
         return 0
-    model.gguf_path()  # a clear message now if the package is missing
-    # The conversion needs torch and transformers: it runs in its own process.
-    command = [sys.executable, "-m", "ftwizard.trainer.prepare_model", name]
     started = time.perf_counter()
-    with err.status(f"Converting {name} to a Hugging Face folder (about 20 s on 2 cores)..."):
-        result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        err.print(result.stdout + result.stderr, markup=False, highlight=False)
-        err.print(f"Converting {name} failed (exit code {result.returncode}).", style="red")
+    # The conversion needs torch and transformers: it runs in its own process.
+    try:
+        with err.status(f"Converting {name} to a Hugging Face folder (about 20 s on 2 cores)..."):
+            prepare_builtin_model(name, force)
+    except TrainerProcessFailed as failure:
+        err.print(failure.output, markup=False, highlight=False)
+        err.print(str(failure), style="red")
         return 1
-    out.print(f"{name} is ready at {model.folder} ({time.perf_counter() - started:.0f} s)")
+    out.print(
+        f"{name} is ready at {BUILTIN_MODELS[name].folder} ({time.perf_counter() - started:.0f} s)"
+    )
     return 0
 
 

@@ -6,31 +6,24 @@ import argparse
 
 from rich.table import Table
 
-from ftwizard.cli.console import out, print_json
-from ftwizard.cli.trainer_call import call_trainer_module
+from ftwizard.cli.console import err, out, print_json
 from ftwizard.core.runs import find_run
+from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
 
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
     if args.command == "merge":
-        arguments = ["merge", str(folder.path)]
-        if args.output:
-            arguments += ["--output", args.output]
-        data = call_trainer_module(
-            "outputs", arguments, "Merging the adapter into the base model..."
-        )
+        with err.status("Merging the adapter into the base model..."):
+            written = merge_outputs(str(folder.path), args.output)
         out.print(
-            f"merged model written to {data['output']} (safetensors, with the tokenizer "
-            "and chat template)"
+            f"merged model written to {written} (safetensors, with the tokenizer and chat template)"
         )
         return 0
-    arguments = ["sample", str(folder.path), "--max-new-tokens", str(args.max_new_tokens)]
-    for prompt in args.prompt or ["Who are you?"]:
-        arguments += ["--prompt", prompt]
-    rows = call_trainer_module(
-        "outputs", arguments, "Generating with the base and the fine-tuned model..."
-    )
+    with err.status("Generating with the base and the fine-tuned model..."):
+        rows = sample_outputs(
+            str(folder.path), args.prompt or ["Who are you?"], args.max_new_tokens
+        )
     if args.json:
         print_json(rows)
         return 0

@@ -93,6 +93,12 @@ class DataReport:
         }
 
 
+def trainable(report: Mapping[str, Any], skip_invalid: bool) -> bool:
+    """A report (``DataReport.to_dict()``) the trainer would accept: valid rows, and
+    invalid ones only when they are to be skipped."""
+    return bool(report["rows_valid"] > 0 and (report["rows_invalid"] == 0 or skip_invalid))
+
+
 def _digest(normalised: Mapping[str, Any]) -> bytes:
     # Normalised rows are built in one key order, so repr is a canonical (and fast) form.
     return hashlib.blake2b(repr(normalised).encode(), digest_size=8).digest()

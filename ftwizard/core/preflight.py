@@ -1,0 +1,114 @@
+"""Checks before a run starts: the same for ``ftwizard --preset`` and the wizard's launch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftwizard.core.builtin_models import BUILTIN_MODELS
+from ftwizard.core.config import RunConfig
+from ftwizard.core.data.templates import check_objective
+from ftwizard.core.data.validate import validate_path
+from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.errors import UserError
+from ftwizard.core.estimator import estimate, targeted_modules
+from ftwizard.core.fit import eta_seconds
+from ftwizard.core.gpus import Target, Verdict, verdict
+from ftwizard.core.launch import launch
+from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.run_watch import duration
+from ftwizard.core.runs import RunFolder, create_run
+from ftwizard.core.trainer_calls import prepare_builtin_model
+
+
+def check_before_launch(
+    config: RunConfig, prepare: Callable[[str], object] | None = prepare_builtin_model
+) -> tuple[ModelFacts, DatasetFacts]:
+    """Everything that can be wrong with the input, found before any weight is loaded.
+
+    ``prepare`` converts a built-in model that is not converted yet (``None``: skip,
+    for dry runs); the CLI passes one with a spinner.
+    """
+    facts = resolve_model_facts(config.model.model_name_or_path, config.model.revision)
+    if config.method.adapter != "full":
+        targeted_modules(facts, config.lora.target_modules)
+    if not config.data.path:
+        raise UserError(
+            "data.path is empty: say what to train on.",
+            hint="Add `data: {path: my-data.jsonl}` to the preset, or "
+            "--set data.path=my-data.jsonl",
+        )
+    report = validate_path(
+        Path(config.data.path),
+        config.data.format,
+        config.data.column_map,
+        name=config.data.name,
+        split=config.data.split,
+    )
+    problem = check_objective(
+        config.method.objective, report.detection.trainer_shape, report.detection.format
+    )
+    if problem:
+        raise UserError(
+            f"{config.data.path}: {problem}.",
+            hint="Set method.objective to match the data, or use other data.",
+        )
+    if report.rows_invalid and not config.data.skip_invalid:
+        shown = "; ".join(f"{p.where}: {p.message}" for p in report.problems if p.blocking)[:600]
+        raise UserError(
+            f"{config.data.path}: {report.rows_invalid} invalid rows ({shown}).",
+            hint=f"See them all with `ftwizard data {config.data.path}`, fix them, or "
+            "set data.skip_invalid: true to train without them (they are counted).",
+        )
+    # Converting a built-in model takes a while: only once the input is known good.
+    builtin = BUILTIN_MODELS.get(config.model.model_name_or_path)
+    if prepare is not None and builtin is not None and not builtin.prepared:
+        prepare(builtin.short_name)
+    tokens = report.chars_total / 4 / max(1, report.rows_valid)
+    return facts, DatasetFacts(rows=report.rows_valid, tokens_mean=tokens, source="characters / 4")
+
+
+@dataclass(frozen=True)
+class LaunchSummary:
+    """The one-line plan shown before a run starts (headless and wizard alike)."""
+
+    where: str
+    memory_label: str
+    estimate_gib: float
+    free_gib: float
+    verdict: Verdict
+    eta_s: float
+    rows: int
+
+    def words(self) -> str:
+        return (
+            f"{self.memory_label}: about {self.estimate_gib:.1f} GB of {self.free_gib:.1f} GB "
+            f"free - {self.verdict}; ETA {duration(self.eta_s)} (an estimate)"
+        )
+
+
+def summarise(
+    config: RunConfig, facts: ModelFacts, data: DatasetFacts, target: Target
+) -> LaunchSummary:
+    result = estimate(facts, config, device="cpu" if target.cpu else "cuda")
+    return LaunchSummary(
+        where="CPU (no NVIDIA GPU)" if target.cpu else f"{target.count} x {target.label}",
+        memory_label="RAM" if target.cpu else "GPU memory",
+        estimate_gib=result.device_total_gib,
+        free_gib=target.free_gib,
+        verdict=verdict(result.device_total_gib, target),
+        eta_s=eta_seconds(facts, config, data, target),
+        rows=data.rows,
+    )
+
+
+def start_run(config: RunConfig, summary: LaunchSummary | None = None) -> RunFolder:
+    """Create the run folder, note the plan's estimate in its status, start the trainer."""
+    run = create_run(config)
+    if summary is not None:
+        # The dashboard shows the measured peak beside what the plan expected.
+        run.write_status(estimate_gb=round(summary.estimate_gib, 2), estimate_eta_s=summary.eta_s)
+    launch(run)
+    return run

@@ -1,0 +1,21 @@
+"""A run's checkpoints as table rows, the same in ``ftwizard runs NAME`` and the resume picker."""
+
+from __future__ import annotations
+
+import time
+
+from ftwizard.core.runs import Checkpoint
+from ftwizard.core.units import human_size
+
+CHECKPOINT_COLUMNS = ("step", "loss", "saved", "size", "kind")
+
+
+def checkpoint_cells(checkpoint: Checkpoint) -> tuple[str, ...]:
+    kind = checkpoint.kind + (f" ({checkpoint.problem})" if checkpoint.problem else "")
+    return (
+        str(checkpoint.step),
+        "n/a" if checkpoint.loss is None else f"{checkpoint.loss:.4f}",
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(checkpoint.time)),
+        human_size(checkpoint.size_bytes),
+        kind,
+    )
