@@ -68,6 +68,7 @@ test: lint typecheck
 
 bench: install-dev
 	$(PY) bench/startup.py
+	$(PY) bench/tui.py
 
 screenshots: install-dev
 	$(PY) scripts/screenshots.py

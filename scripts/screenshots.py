@@ -1,42 +1,120 @@
 """Regenerate ``screenshots/*.svg`` from the real app (``make screenshots``).
 
-Hardware is simulated through the fake NVML so the pictures show a GPU server
-whatever machine runs this; RAM and disk figures are this machine's.
+One picture per wizard step, driven through the app with Textual's pilot the way
+a person would (keys, typed text), plus the dashboard mid-run, the resume picker
+and the done screen from recorded run folders. Hardware is simulated through the
+fake NVML (two RTX 4090s) so the pictures show a GPU server whatever machine runs
+this; times are fixed so the pictures only change when the app does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sys
+import tempfile
 from pathlib import Path
 
-from ftwizard.core.fake_nvml import FakeNvml
-from ftwizard.core.hardware import HardwareReport, probe
-from ftwizard.tui.app import FtwizardApp
+from textual.pilot import Pilot
 
-OUT = Path(__file__).resolve().parents[1] / "screenshots"
-SIZE = (100, 30)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ftwizard.core.fake_nvml import fixed_report  # noqa: E402
+from ftwizard.tui.app import FtwizardApp  # noqa: E402
+from tests.recorded_runs import T0, record_run  # noqa: E402
+
+OUT = ROOT / "screenshots"
+SIZE = (100, 32)
+DATA = "data/demo/wizard-identity.jsonl"
 
 
-async def shoot(name: str, hardware: Callable[[], HardwareReport]) -> Path:
-    app = FtwizardApp(hardware_probe=hardware)
+async def settle(pilot: Pilot[int]) -> None:
+    """Let workers (probe, catalog, validation, token statistics) finish and the screen redraw."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+
+def save(app: FtwizardApp, name: str) -> None:
+    app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+    print(OUT / f"{name}.svg")
+
+
+def recorded_runs(root: Path) -> dict[str, Path]:
+    return {
+        "running": record_run(root, "smollm2-sft-lora-demo", "running", 86, checkpoints=(50,)),
+        "oom": record_run(
+            root,
+            "qwen2.5-7b-sft-lora",
+            "failed",
+            41,
+            checkpoints=(20, 40),
+            incomplete=(40,),
+            oom=True,
+        ),
+        "finished": record_run(root, "smollm2-identity", "finished", 120, checkpoints=(100, 120)),
+    }
+
+
+async def wizard_steps(root: Path) -> None:
+    app = FtwizardApp(
+        hardware_probe=lambda: fixed_report(24, 24), runs_root=str(root), clock=lambda: T0 + 400
+    )
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        path = OUT / f"{name}.svg"
-        app.save_screenshot(filename=path.name, path=str(OUT))
-    return path
+        await settle(pilot)
+        save(app, "01-start")
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press(*"smollm2", "enter")
+        await settle(pilot)
+        save(app, "02-model")
+        await pilot.press("ctrl+n")
+        await pilot.press(*DATA, "enter")
+        await settle(pilot)
+        save(app, "03-data")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        save(app, "04-purpose")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        save(app, "05-settings")
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        save(app, "06-review")
+
+
+async def run_screens(root: Path, runs: dict[str, Path]) -> None:
+    from ftwizard.core.runs import RunFolder
+    from ftwizard.tui.screens.done import DoneScreen
+    from ftwizard.tui.screens.resume import ResumeScreen
+
+    app = FtwizardApp(
+        hardware_probe=lambda: fixed_report(24, 24), runs_root=str(root), clock=lambda: T0 + 400
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_dashboard(RunFolder(runs["running"]))
+        await settle(pilot)
+        save(app, "07-dashboard")
+        app.open_dashboard(RunFolder(runs["oom"]))
+        await settle(pilot)
+        save(app, "08-dashboard-oom")
+        app.push_screen(ResumeScreen(RunFolder(runs["oom"])))
+        await settle(pilot)
+        save(app, "09-resume")
+        app.pop_screen()
+        app.push_screen(DoneScreen(RunFolder(runs["finished"])))
+        await settle(pilot)
+        save(app, "10-done")
 
 
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    gpus = "NVIDIA GeForce RTX 4090:24:8.9,x2"
-    shots = {
-        "01-start-gpu": lambda: probe(nvml_module=FakeNvml.from_spec(gpus)),
-        "01-start-cpu": lambda: probe(nvml_module=FakeNvml(library_missing=True)),
-    }
-    for name, hardware in shots.items():
-        print(await shoot(name, hardware))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "runs"
+        runs = recorded_runs(root)
+        await wizard_steps(root)
+        await run_screens(root, runs)
 
 
 if __name__ == "__main__":

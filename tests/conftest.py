@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from ftwizard.core.fake_nvml import FakeGpu, FakeNvml
-from ftwizard.core.hardware import HardwareReport, probe
+from ftwizard.core.fake_nvml import fixed_report as demo_report
+from ftwizard.core.hardware import HardwareReport
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -40,35 +41,7 @@ def fake_nvml() -> Callable[..., FakeNvml]:
 @pytest.fixture
 def fixed_report() -> Callable[..., HardwareReport]:
     """A fully fixed report (no live RAM or disk figures) for stable pictures."""
-
-    def build(*memory_gib: float) -> HardwareReport:
-        gpus = [
-            FakeGpu(
-                name="NVIDIA GeForce RTX 4090",
-                memory_gib=m,
-                compute_capability=(8, 9),
-                used_gib=1.25,
-                utilization=7,
-            )
-            for m in memory_gib
-        ]
-        nvml = FakeNvml(gpus=gpus) if gpus else FakeNvml(library_missing=True)
-        report = probe(runs_root="/", nvml_module=nvml)
-        gib = 1024**3
-        return HardwareReport(
-            gpus=report.gpus,
-            gpu_reason=report.gpu_reason,
-            driver_version=report.driver_version,
-            cuda_driver_version=report.cuda_driver_version,
-            cpu_cores_logical=16,
-            cpu_cores_physical=8,
-            ram_total_bytes=64 * gib,
-            ram_available_bytes=48 * gib,
-            disk_path="/data/runs",
-            disk_free_bytes=512 * gib,
-        )
-
-    return build
+    return demo_report
 
 
 def run_cli(

@@ -64,3 +64,38 @@ def test_core_and_cli_never_import_textual() -> None:
     for folder in ("core", "cli"):
         for path in (ROOT / "ftwizard" / folder).rglob("*.py"):
             assert "textual" not in _top_level_imports(path), path
+
+
+def _ftwizard_imports(path: Path) -> set[str]:
+    """The ftwizard packages a file imports anywhere in it (``ftwizard.cli``...)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ftwizard."):
+            found.add(".".join(node.module.split(".")[:2]))
+    return found
+
+
+def test_views_and_tui_depend_on_the_core_not_on_each_other() -> None:
+    # The TUI and the headless CLI share the core and the Rich views, never each other.
+    for path in (ROOT / "ftwizard" / "tui").rglob("*.py"):
+        assert "ftwizard.cli" not in _ftwizard_imports(path), path
+    for path in (ROOT / "ftwizard" / "views").rglob("*.py"):
+        assert not {"ftwizard.cli", "ftwizard.tui"} & _ftwizard_imports(path), path
+        assert "textual" not in _top_level_imports(path), path
+
+
+def test_the_wizard_process_loads_no_training_library() -> None:
+    """Every screen imported and the app built: still no torch, transformers or peft."""
+    import ftwizard.tui.screens as screens
+
+    modules = [f"ftwizard.tui.screens.{m.name}" for m in pkgutil.iter_modules(screens.__path__)]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "from ftwizard.tui.app import FtwizardApp\n"
+        "FtwizardApp()\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
+from textual.binding import Binding
 
 from ftwizard import __version__
+from ftwizard.core.config import RunConfig
 from ftwizard.core.hardware import HardwareReport, probe
+from ftwizard.core.launch import stop
+from ftwizard.core.runs import ACTIVE, RunFolder
 from ftwizard.tui.screens.start import StartScreen
+from ftwizard.tui.state import WizardState
 
 HardwareProbe = Callable[[], HardwareReport]
 
@@ -20,17 +26,95 @@ class FtwizardApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "ftwizard"
     SUB_TITLE = f"fine-tuning wizard {__version__}"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True, show=False)]
 
-    def __init__(self, hardware_probe: HardwareProbe = probe) -> None:
+    def __init__(
+        self,
+        hardware_probe: HardwareProbe = probe,
+        runs_root: str = "runs",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
-        # Injected so tests and screenshots can show any hardware.
+        # Injected so tests and screenshots can show any hardware at a fixed time.
         self.hardware_probe = hardware_probe
+        self.clock = clock
+        self.state = WizardState(runs_root=runs_root)
 
     def on_mount(self) -> None:
         self.push_screen(StartScreen(self.hardware_probe))
 
+    def _back_to_start(self) -> None:
+        while not isinstance(self.screen, StartScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
 
-def run_app() -> int:
+    def start_wizard(self) -> None:
+        from ftwizard.tui.screens.model import ModelScreen
+
+        self.push_screen(ModelScreen())
+
+    def open_dashboard(self, run: RunFolder) -> None:
+        """Show a run's dashboard on top of the start screen (Esc goes back to the runs)."""
+        from ftwizard.tui.screens.dashboard import DashboardScreen
+
+        self._back_to_start()
+        self.push_screen(DashboardScreen(run))
+
+    def new_run_from(self, config: RunConfig) -> None:
+        """The wizard again, filled in from ``config`` (a finished run's)."""
+        self.state = WizardState(
+            runs_root=self.state.runs_root,
+            report=self.state.report,
+            model_id=config.model.model_name_or_path,
+            data_path=config.data.path or None,
+            config=config.model_copy(
+                update={"output": config.output.model_copy(update={"run_name": None})}
+            ),
+        )
+        self._back_to_start()
+        self.start_wizard()
+
+    def watched_active_run(self) -> RunFolder | None:
+        """A run shown in a dashboard that is still training."""
+        from ftwizard.tui.screens.dashboard import DashboardScreen
+
+        for screen in self.screen_stack:
+            if (
+                isinstance(screen, DashboardScreen)
+                and screen.run.read_status().get("state") in ACTIVE
+            ):
+                return screen.run
+        return None
+
+    async def action_quit(self) -> None:
+        """Quitting never stops a trainer without asking."""
+        from ftwizard.tui.screens.prompt import Choose
+
+        run = self.watched_active_run()
+        if run is None:
+            self.exit(0)
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "detach":
+                self.exit(0, message=f"{run.name} keeps training: `ftwizard attach {run.name}`.")
+            elif answer == "stop":
+                stop(run)
+                self.exit(0, message=f"{run.name} is stopping with a resumable checkpoint.")
+
+        self.push_screen(
+            Choose(
+                f"{run.name} is training. Quit how?",
+                [
+                    ("detach", "Quit, keep training"),
+                    ("stop", "Stop training and quit"),
+                    ("cancel", "Cancel"),
+                ],
+            ),
+            answered,
+        )
+
+
+def run_app(runs_root: str = "runs") -> int:
     """Open the wizard; returns the exit code."""
-    result = FtwizardApp().run()
+    result = FtwizardApp(runs_root=runs_root).run()
     return result if isinstance(result, int) else 0

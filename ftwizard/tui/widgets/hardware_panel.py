@@ -10,20 +10,7 @@ from textual.widgets import Static
 
 from ftwizard.core.hardware import GpuInfo, HardwareReport
 from ftwizard.core.units import gib, percent, plain, yes_no
-
-BAR_WIDTH = 20
-
-
-def memory_bar(used: int | None, total: int | None, width: int = BAR_WIDTH) -> Text:
-    """``[#######.............]`` with the share in words beside it (no colour-only signal)."""
-    if used is None or not total:
-        return Text("[" + "?" * width + "]", style="dim")
-    filled = round(width * used / total)
-    bar = Text("[")
-    bar.append("#" * filled, style="bold")
-    bar.append("." * (width - filled), style="dim")
-    bar.append("]")
-    return bar
+from ftwizard.tui.widgets.bars import share_bar
 
 
 def _gpu_rows(gpu: GpuInfo) -> Table:
@@ -32,7 +19,7 @@ def _gpu_rows(gpu: GpuInfo) -> Table:
     grid.add_column(style="bold", min_width=6)
     grid.add_column()
     grid.add_row(f"GPU {gpu.index}", Text(plain(gpu.name), style="bold"))
-    usage = memory_bar(gpu.memory_used_bytes, gpu.memory_total_bytes)
+    usage = share_bar(gpu.memory_used_bytes, gpu.memory_total_bytes)
     usage.append(f" {gib(gpu.memory_used_bytes)} used of {gib(gpu.memory_total_bytes)}")
     grid.add_row("", usage)
     grid.add_row(

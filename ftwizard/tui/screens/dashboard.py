@@ -1,0 +1,185 @@
+"""The training dashboard: a live view of one run folder, also reached by attach.
+
+It reads the run's files only (events and status), so it can be closed and opened
+again at any time; stop and save-checkpoint are signals to the trainer process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Footer, Header, RichLog, Static
+
+from ftwizard.core.errors import in_words
+from ftwizard.core.hardware import HardwareReport
+from ftwizard.core.launch import request_checkpoint, stop
+from ftwizard.core.resume import plan_resume, start_resume
+from ftwizard.core.run_watch import RunWatch, describe
+from ftwizard.core.runs import ACTIVE, RunFolder
+from ftwizard.tui.screens.base import WizardScreen
+from ftwizard.tui.screens.prompt import Choose
+from ftwizard.tui.widgets.loss_chart import LossChart
+from ftwizard.tui.widgets.run_stats import problem_view, stats_view
+
+POLL_S = 0.5
+HARDWARE_POLL_S = 3.0
+
+
+class DashboardScreen(WizardScreen):
+    BINDINGS = [
+        Binding("s", "stop", "Stop"),
+        Binding("c", "checkpoint", "Checkpoint now"),
+        Binding("d", "detach", "Detach"),
+        Binding("o", "folder", "Folder"),
+        Binding("a", "apply_advice", "Resume with advice"),
+        Binding("u", "resume_picker", "Resume..."),
+        Binding("enter", "results", "Results"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class HardwareRead(Message):
+        def __init__(self, report: HardwareReport) -> None:
+            super().__init__()
+            self.report = report
+
+    def __init__(self, run: RunFolder) -> None:
+        super().__init__()
+        self.run = run
+        self.tail = RunWatch(run)
+        self.status: dict[str, Any] = {}
+        self.report: HardwareReport | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"run {self.run.name}   folder {self.run.path}", id="run-title")
+        yield Static(
+            "s: stop with a checkpoint   d: leave it training (attach again later)",
+            classes="help",
+        )
+        yield Static("", id="run-problem", classes="problem")
+        with Horizontal(id="dash-top"):
+            yield LossChart(id="loss-chart")
+            yield Static("", id="run-stats")
+        yield RichLog(id="event-log", max_lines=500, wrap=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#loss-chart").border_title = "Loss"
+        self.query_one("#event-log").border_title = "Events"
+        self.refresh_view()
+        self.set_interval(POLL_S, self.refresh_view)
+        self.set_interval(HARDWARE_POLL_S, self._read_hardware)
+        self._read_hardware()
+
+    @property
+    def active(self) -> bool:
+        return self.status.get("state") in ACTIVE
+
+    def refresh_view(self) -> None:
+        """Read what the trainer wrote since the last look (a small file read)."""
+        events = self.tail.poll()
+        self.status = self.run.read_status()
+        log = self.query_one("#event-log", RichLog)
+        for event in events:
+            log.write(describe(event))
+        self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
+        self.query_one("#run-stats", Static).update(
+            stats_view(self.status, self.tail, self.report, now=self.app.clock())  # type: ignore[attr-defined]
+        )
+        problem = problem_view(self.status, str(self.run.path))
+        banner = self.query_one("#run-problem", Static)
+        if problem is not None:
+            banner.update(problem)
+        elif self.status.get("state") == "finished":
+            banner.update("finished: press Enter for the results (merge, sample, new run).")
+        elif self.status.get("state") == "stopped":
+            banner.update("stopped with a resumable checkpoint: press u to resume.")
+        else:
+            banner.update("")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.status.get("state")
+        if action in ("stop", "checkpoint"):
+            return state in ACTIVE
+        if action == "apply_advice":
+            return state == "failed" and bool(self.status.get("advice"))
+        if action == "resume_picker":
+            return state in ("failed", "stopped")
+        if action == "results":
+            return state == "finished"
+        return True
+
+    @work(thread=True, exclusive=True, group="hardware")
+    def _read_hardware(self) -> None:
+        self.post_message(self.HardwareRead(self.app.hardware_probe()))  # type: ignore[attr-defined]
+
+    def on_dashboard_screen_hardware_read(self, message: HardwareRead) -> None:
+        self.report = message.report
+
+    def action_stop(self) -> None:
+        def answered(answer: str | None) -> None:
+            if answer != "stop":
+                return
+            try:
+                stop(self.run)
+            except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
+                self.notify(in_words(error), severity="error")
+                return
+            self.notify("Stopping: the trainer saves a resumable checkpoint first.")
+
+        self.app.push_screen(
+            Choose(
+                f"Stop {self.run.name}? It saves a resumable checkpoint first.",
+                [("stop", "Stop training"), ("cancel", "Keep training")],
+            ),
+            answered,
+        )
+
+    def action_checkpoint(self) -> None:
+        try:
+            request_checkpoint(self.run)
+        except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
+            self.notify(in_words(error), severity="error")
+            return
+        self.notify("Asked for a checkpoint: it is saved after the current step.")
+
+    def action_detach(self) -> None:
+        self.app.exit(
+            0,
+            message=f"Detached; {self.run.name} keeps training. "
+            f"Attach again with `ftwizard` or `ftwizard attach {self.run.name}`.",
+        )
+
+    def action_folder(self) -> None:
+        self.app.copy_to_clipboard(str(self.run.path.resolve()))
+        self.notify(
+            f"{self.run.path.resolve()} (copied to the clipboard where the terminal allows)"
+        )
+
+    def action_apply_advice(self) -> None:
+        try:
+            plan = plan_resume(self.run, apply_oom_advice=True)
+            start_resume(plan)
+        except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
+            self.notify(in_words(error), severity="error", timeout=10)
+            return
+        self.notify(f"Resuming from step {plan.checkpoint.step} with: {plan.advice}")
+
+    def action_resume_picker(self) -> None:
+        from ftwizard.tui.screens.resume import ResumeScreen
+
+        self.app.push_screen(ResumeScreen(self.run))
+
+    def action_results(self) -> None:
+        from ftwizard.tui.screens.done import DoneScreen
+
+        self.app.push_screen(DoneScreen(self.run))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,113 @@
+"""A finished run: its losses, where the adapter is, merge, sample, and a new run from it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+
+from ftwizard.core.errors import in_words
+from ftwizard.core.runs import RunFolder
+from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
+from ftwizard.tui.screens.base import WizardScreen
+
+PROMPTS = ["Who are you?", "What can you help me with?"]
+
+
+def _loss(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+
+
+class DoneScreen(WizardScreen):
+    BINDINGS = [
+        Binding("m", "merge", "Merge into base"),
+        Binding("s", "sample", "Sample base vs tuned"),
+        Binding("n", "new_run", "New run from this"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    class Finished(Message):
+        def __init__(self, what: str, result: object, error: str | None) -> None:
+            super().__init__()
+            self.what, self.result, self.error = what, result, error
+
+    def __init__(self, run: RunFolder) -> None:
+        super().__init__()
+        self.run = run
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        status = self.run.read_status()
+        summary = Table.grid(padding=(0, 2))
+        summary.add_column(style="bold")
+        summary.add_column()
+        summary.add_row("run", self.run.name)
+        summary.add_row("state", str(status.get("state")))
+        summary.add_row("final train loss", _loss(status.get("final_loss")))
+        summary.add_row("final eval loss", _loss(status.get("final_eval_loss")))
+        summary.add_row("adapter / model", str(self.run.final_dir))
+        summary.add_row(
+            "use it", f"ftwizard sample {self.run.name}   ftwizard merge {self.run.name}"
+        )
+        yield Static(summary, id="done-summary", classes="panel")
+        yield Static(
+            "m merges the adapter into the base model; s answers two prompts with the base and "
+            "the fine-tuned model side by side; n starts a new run from this configuration.",
+            classes="help",
+        )
+        yield Static("", id="done-output", classes="panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#done-summary").border_title = "Finished"
+
+    def _busy(self, text: str) -> None:
+        output = self.query_one("#done-output", Static)
+        output.update(text)
+        output.loading = True
+
+    def action_merge(self) -> None:
+        self._busy("Merging...")
+        self._work("merge")
+
+    def action_sample(self) -> None:
+        self._busy("Generating with both models...")
+        self._work("sample")
+
+    @work(thread=True, exclusive=True, group="outputs")
+    def _work(self, what: str) -> None:
+        # Both load the model in the trainer package's own process.
+        try:
+            result: object = (
+                merge_outputs(str(self.run.path))
+                if what == "merge"
+                else sample_outputs(str(self.run.path), PROMPTS)
+            )
+        except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
+            self.post_message(self.Finished(what, None, in_words(error)))
+            return
+        self.post_message(self.Finished(what, result, None))
+
+    def on_done_screen_finished(self, message: Finished) -> None:
+        output = self.query_one("#done-output", Static)
+        output.loading = False
+        if message.error:
+            output.update(Text(f"x {message.what} failed: {message.error}", style="bold red"))
+        elif message.what == "merge":
+            output.update(f"merged model written to {message.result}")
+        else:
+            table = Table("prompt", "base model", "fine-tuned", show_lines=True, expand=True)
+            assert isinstance(message.result, list)
+            for row in message.result:
+                table.add_row(row["prompt"], row["base"], row["fine_tuned"])
+            output.update(table)
+
+    def action_new_run(self) -> None:
+        self.wizard.new_run_from(self.run.read_config())
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

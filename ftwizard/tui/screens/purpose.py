@@ -1,0 +1,124 @@
+"""Step 3: what the fine-tune is for, and the plan that follows (the same as `ftwizard plan`)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, RadioButton, RadioSet, Static
+
+from ftwizard.core.config import Adapter
+from ftwizard.core.recommend import PURPOSES, Plan, Purpose, recommend
+from ftwizard.core.run_watch import duration
+from ftwizard.tui.screens.step import StepScreen
+
+
+def decisions_view(plan: Plan) -> RenderableType:
+    table = Table(
+        "decision", "choice", "why", expand=True, title="Recommendation", box=box.SIMPLE_HEAD
+    )
+    for decision in plan.decisions:
+        table.add_row(decision.topic, decision.choice, decision.reason)
+    parts: list[RenderableType] = [table]
+    if plan.estimate is not None:
+        parts.append(
+            Text(
+                f"estimate {plan.estimate.device_total_gib:.1f} GB - "
+                f"{'fits' if plan.fits else 'does NOT fit'}; ETA {duration(plan.eta_seconds)}",
+                style="bold" if plan.fits else "bold red",
+            )
+        )
+    parts += [Text(f"to fit: {change}", style="yellow") for change in plan.changes_needed]
+    parts += [Text(f"note: {note}", style="dim") for note in plan.notes]
+    return Group(*parts)
+
+
+class PurposeScreen(StepScreen):
+    STEP = "Purpose"
+
+    class Planned(Message):
+        def __init__(self, plan: Plan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._method: Adapter | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("What is this fine-tune for? (arrows, Enter)", classes="help")
+        with RadioSet(id="purpose"):
+            for name, words in PURPOSES.items():
+                yield RadioButton(f"{name}: {words}", value=name == self.state.purpose, name=name)
+        yield Static("", id="plan-decisions", classes="panel")
+        yield Static(
+            "Every method on this machine (Enter on a row picks it instead):", classes="help"
+        )
+        table: DataTable[str] = DataTable(id="methods", cursor_type="row")
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#methods", DataTable)
+        table.add_columns("method", "estimate", "verdict", "micro-batch", "checkpointing")
+        self.set_ready(False)
+        self._plan()
+
+    @on(RadioSet.Changed, "#purpose")
+    def _purpose_changed(self, event: RadioSet.Changed) -> None:
+        self.state.purpose = cast(Purpose, event.pressed.name)
+        self._method = None
+        self._plan()
+
+    @on(DataTable.RowSelected, "#methods")
+    def _method_picked(self, event: DataTable.RowSelected) -> None:
+        self._method = cast(Adapter, event.row_key.value)
+        self._plan()
+
+    def _plan(self) -> None:
+        self.query_one("#plan-decisions", Static).loading = True
+        self._run_plan(self.state.purpose, self._method)
+
+    @work(thread=True, exclusive=True, group="plan")
+    def _run_plan(self, purpose: Purpose, method: Adapter | None) -> None:
+        state = self.state
+        assert state.model_facts is not None and state.data_facts is not None
+        plan = recommend(
+            state.target, state.model_facts, state.data_facts, purpose, state.base_config(), method
+        )
+        self.post_message(self.Planned(plan))
+
+    def on_purpose_screen_planned(self, message: Planned) -> None:
+        plan = message.plan
+        self.state.plan = plan
+        panel = self.query_one("#plan-decisions", Static)
+        panel.loading = False
+        panel.update(decisions_view(plan))
+        table = self.query_one("#methods", DataTable)
+        table.clear()
+        for option in plan.methods:
+            chosen = " (chosen)" if option.adapter == plan.config.method.adapter else ""
+            table.add_row(
+                option.adapter + chosen,
+                f"{option.estimate.device_total_gib:.1f} GB",
+                option.verdict,
+                str(option.micro_batch),
+                "on" if option.gradient_checkpointing else "off",
+                key=option.adapter,
+            )
+        self.set_ready(True)
+        self.say_problem(
+            "" if plan.fits else "The chosen method may run out of memory: see 'to fit' above."
+        )
+
+    def go_next(self) -> None:
+        from ftwizard.tui.screens.params import ParamsScreen
+
+        assert self.state.plan is not None
+        self.state.config = self.state.plan.config
+        self.app.push_screen(ParamsScreen())

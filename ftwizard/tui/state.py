@@ -1,0 +1,54 @@
+"""What the wizard has learned so far, step by step.
+
+Screens read and fill one :class:`WizardState`; every figure they show comes
+from the core functions the headless commands use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftwizard.core.config import RunConfig
+from ftwizard.core.dataset_facts import DatasetFacts, facts_from_report
+from ftwizard.core.fit import with_sections
+from ftwizard.core.gpus import Target, target_from_report
+from ftwizard.core.hardware import HardwareReport
+from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.recommend import Plan, Purpose
+
+
+@dataclass
+class WizardState:
+    runs_root: str = "runs"
+    report: HardwareReport | None = None
+    model_id: str | None = None
+    model_facts: ModelFacts | None = None
+    data_path: str | None = None
+    data_report: dict[str, Any] | None = None
+    data_stats: dict[str, Any] | None = None
+    purpose: Purpose = "domain"
+    plan: Plan | None = None
+    config: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def target(self) -> Target:
+        if self.report is None:
+            raise RuntimeError("the hardware has not been probed yet")
+        return target_from_report(self.report)
+
+    @property
+    def data_facts(self) -> DatasetFacts | None:
+        if self.data_report is None:
+            return None
+        stats = self.data_stats.get("stats") if self.data_stats else None
+        return facts_from_report(self.data_report, stats)
+
+    def base_config(self) -> RunConfig:
+        """The configuration so far: model and data chosen, the runs root kept."""
+        return with_sections(
+            self.config,
+            model={"model_name_or_path": self.model_id or self.config.model.model_name_or_path},
+            data={"path": self.data_path or self.config.data.path},
+            output={"runs_root": self.runs_root},
+        )

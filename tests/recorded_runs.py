@@ -1,0 +1,170 @@
+"""Run folders as the trainer leaves them, written without training: for dashboard,
+resume-picker and start-screen tests and for the screenshots.
+
+Every time in them is fixed (``T0``), so pictures of them are stable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ftwizard.core.config import RunConfig
+from ftwizard.core.config_io import dump_config
+from ftwizard.core.fit import with_sections
+
+T0 = 1_764_000_000.0  # 2025-11-24 16:00 UTC
+STEP_S = 2.0
+
+
+def _loss(step: int) -> float:
+    return round(0.35 + 3.2 * math.exp(-step / 18) + 0.04 * math.sin(step * 1.7), 4)
+
+
+def record_run(
+    root: Path,
+    name: str,
+    state: str,
+    steps_done: int,
+    max_steps: int = 120,
+    checkpoints: tuple[int, ...] = (),
+    incomplete: tuple[int, ...] = (),
+    eval_every: int = 20,
+    oom: bool = False,
+    config: RunConfig | None = None,
+) -> Path:
+    """A run folder ``root/name`` in ``state`` after ``steps_done`` logged steps."""
+    path = root / name
+    (path / "checkpoints").mkdir(parents=True)
+    config = with_sections(
+        config or RunConfig(),
+        data={"path": "data/demo/wizard-identity.jsonl"},
+        output={"run_name": name, "runs_root": str(root)},
+    )
+    (path / "config.yaml").write_text(dump_config(config))
+    events: list[dict[str, Any]] = [
+        {"time": T0, "type": "launch", "pid": 4242, "resume_from": None},
+        {"time": T0 + 1, "type": "status", "state": "starting", "phase": "loading model"},
+        {
+            "time": T0 + 5,
+            "type": "data",
+            "rows_train": 72,
+            "rows_eval": 8,
+            "skipped_invalid": 0,
+            "format": "messages",
+            "loss": "the final answer",
+        },
+        {"time": T0 + 6, "type": "train_begin", "step": 0, "max_steps": max_steps, "epochs": 3},
+    ]
+    for step in range(1, steps_done + 1):
+        events.append(
+            {
+                "time": T0 + 6 + step * STEP_S,
+                "type": "log",
+                "step": step,
+                "max_steps": max_steps,
+                "epoch": round(step / 40, 4),
+                "loss": _loss(step),
+                "learning_rate": round(2e-4 * (1 - step / max_steps), 8),
+                "grad_norm": round(1.5 * math.exp(-step / 40) + 0.2, 4),
+                "tokens_per_s": 2400.0,
+                "ram_gb": round(1.9 + step / 1000, 3),
+            }
+        )
+        if step % eval_every == 0:
+            eval_loss = round(_loss(step) + 0.12, 4)
+            events.append(
+                {
+                    "time": T0 + 7 + step * STEP_S,
+                    "type": "eval",
+                    "step": step,
+                    "eval_loss": eval_loss,
+                    "perplexity": round(math.exp(eval_loss), 3),
+                }
+            )
+        if step in checkpoints:
+            events.append({"time": T0 + 8 + step * STEP_S, "type": "checkpoint", "step": step})
+    last = T0 + 6 + steps_done * STEP_S
+    status: dict[str, Any] = {
+        "state": state,
+        "step": steps_done,
+        "max_steps": max_steps,
+        "created_at": T0,
+        "started_at": T0 + 6,
+        "updated_at": last,
+        "last_loss": _loss(steps_done),
+        "eta_s": (max_steps - steps_done) * STEP_S,
+        "estimate_gb": 2.3,
+        # Running runs need a live process: this one (the test or the script).
+        "pid": os.getpid() if state in ("starting", "running", "stopping") else 4242,
+    }
+    if state == "stopped":
+        status["stopped_at"] = last
+        events.append(
+            {
+                "time": last + 1,
+                "type": "status",
+                "state": "stopped",
+                "step": steps_done,
+                "reason": "stopped by the user; a resumable checkpoint was saved",
+            }
+        )
+    if state == "finished":
+        status.update(
+            final_loss=_loss(steps_done),
+            final_eval_loss=_loss(steps_done) + 0.1,
+            finished_at=last,
+            output=str(path / "final"),
+        )
+        (path / "final").mkdir()
+    if oom:
+        advice = [
+            {
+                "text": "halve the micro-batch to 2 and double accumulation to 8",
+                "saves_gib": 3.1,
+                "overrides": [
+                    "training.per_device_train_batch_size=2",
+                    "training.gradient_accumulation_steps=8",
+                ],
+            },
+            {
+                "text": "turn on gradient checkpointing",
+                "saves_gib": 2.4,
+                "overrides": ["training.gradient_checkpointing=true"],
+            },
+        ]
+        status.update(
+            error=f"out of memory at step {steps_done}", oom=True, advice=advice, finished_at=last
+        )
+        events.append(
+            {
+                "time": last + 1,
+                "type": "error",
+                "kind": "oom",
+                "step": steps_done,
+                "message": "CUDA out of memory. Tried to allocate 2.00 GiB",
+                "advice": advice,
+            }
+        )
+    with (path / "events.jsonl").open("w") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+    (path / "status.json").write_text(json.dumps(status, indent=2))
+    for step in checkpoints:
+        _checkpoint(path / "checkpoints" / f"checkpoint-{step}", step, step in incomplete)
+    os.utime(path / "config.yaml", (T0, T0))
+    return path
+
+
+def _checkpoint(folder: Path, step: int, incomplete: bool) -> None:
+    folder.mkdir()
+    history = [{"step": s, "loss": _loss(s)} for s in range(1, step + 1)]
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    (folder / "adapter_model.safetensors").write_bytes(b"" if incomplete else b"w" * 4096)
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (folder / name).write_bytes(b"s" * 1024)
+    stamp = T0 + 6 + step * STEP_S
+    os.utime(folder, (stamp, stamp))

@@ -1,0 +1,192 @@
+"""The dashboard, the resume picker and the done screen against recorded run folders,
+and the pure parts behind them (the event tail, the chart)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import DataTable, RichLog, Switch
+
+from ftwizard.core.run_watch import RunWatch, downsample
+from ftwizard.core.runs import RunFolder
+from ftwizard.tui.screens.dashboard import DashboardScreen
+from ftwizard.tui.screens.done import DoneScreen
+from ftwizard.tui.screens.model import ModelScreen
+from ftwizard.tui.screens.prompt import Choose
+from ftwizard.tui.screens.resume import ResumeScreen
+from ftwizard.tui.widgets.loss_chart import EVAL, TRAIN, LossChart, render_chart
+from tests.recorded_runs import T0, record_run
+from tests.tui_helpers import make_app, settle, static_text
+
+
+def _append(run: RunFolder, *events: dict[str, object]) -> None:
+    with run.events_path.open("a") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+
+
+def test_downsample_keeps_the_trend_in_as_many_points_as_columns() -> None:
+    points = [(step, float(step % 2)) for step in range(1, 5001)]
+    reduced = downsample(points, 50)
+    assert len(reduced) == 50
+    assert reduced[-1][0] == 5000
+    assert all(abs(value - 0.5) < 0.02 for _, value in reduced)  # the mean, not the noise
+    assert downsample(points[:10], 50) == points[:10]
+
+
+def test_chart_of_thousands_of_steps_fits_its_size_and_marks_both_series() -> None:
+    train = [(s, 3.0 / (1 + s / 100)) for s in range(1, 4001)]
+    evals = [(s, 3.2 / (1 + s / 100)) for s in range(250, 4001, 250)]
+    text = render_chart(train, evals, width=60, height=12).plain
+    lines = text.splitlines()
+    assert len(lines) == 12
+    assert all(len(line) <= 60 for line in lines)
+    assert TRAIN in text and EVAL in text
+    assert "step 1" in lines[-2] and "step 4000" in lines[-2]
+    highest = max(v for _, v in train + evals)
+    assert lines[0].strip().startswith(f"{highest:.3g}|")  # the top row is the highest loss
+
+
+def test_run_watch_replaces_steps_a_resume_logs_again(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "r", "stopped", 30))
+    watch = RunWatch(run)
+    watch.poll()
+    assert [s for s, _ in watch.train_loss][-1] == 30
+    resumed = {"type": "log", "max_steps": 120, "learning_rate": 1e-4, "grad_norm": 0.5}
+    _append(run, {**resumed, "step": 21, "loss": 9.0}, {**resumed, "step": 22, "loss": 8.0})
+    watch.poll()
+    assert watch.train_loss[-2:] == [(21, 9.0), (22, 8.0)]
+    assert [s for s, _ in watch.train_loss] == list(range(1, 23))
+
+
+async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "live", "running", 86, checkpoints=(50,)))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_dashboard(run)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        chart = screen.query_one(LossChart)
+        assert len(chart.series[0]) == 86 and len(chart.series[1]) == 4
+        stats = static_text(screen.query_one("#run-stats"))
+        assert "RUNNING" in stats and "step 86/120 (72%)" in stats
+        assert "elapsed 6m34s" in stats  # the fixed clock, 400 s after the run was created
+        assert "plan estimate 2.3 GB" in stats
+        log = screen.query_one("#event-log", RichLog)
+        assert any("checkpoint saved at step 50" in line.text for line in log.lines)
+
+        base = {"type": "log", "max_steps": 120, "learning_rate": 1e-4, "grad_norm": 0.5}
+        _append(run, {**base, "time": T0 + 500, "step": 87, "loss": 0.3, "ram_gb": 2.0})
+        run.write_status(step=87)
+        await pilot.pause(0.8)
+        assert len(chart.series[0]) == 87
+        assert "step 87/120" in static_text(screen.query_one("#run-stats"))
+        assert "step 87/120: loss 0.3000" in log.lines[-1].text
+
+
+async def test_stop_asks_first_and_cancel_leaves_it_running(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "live", "running", 10))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_dashboard(run)
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, Choose)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert run.read_status()["state"] == "running"
+
+
+async def test_quitting_while_a_run_trains_asks_and_can_leave_it_training(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "live", "running", 10))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_dashboard(run)
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, Choose)
+        await pilot.click("#choice-detach")
+        await settle(pilot)
+    assert app.return_code == 0
+    assert run.read_status()["state"] == "running"
+
+
+async def test_failed_run_shows_the_advice_and_its_keys(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "oom", "failed", 41, checkpoints=(20,), oom=True))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_dashboard(run)
+        await settle(pilot)
+        screen = app.screen
+        banner = static_text(screen.query_one("#run-problem"))
+        assert "x FAILED: out of memory at step 41" in banner
+        assert "1. halve the micro-batch to 2" in banner and "saves about 3.1 GB" in banner
+        assert screen.check_action("apply_advice", ()) is True
+        assert screen.check_action("resume_picker", ()) is True
+        assert screen.check_action("stop", ()) is False
+        assert screen.check_action("results", ()) is False
+
+
+async def test_resume_picker_lists_checkpoints_and_shows_the_advice_as_a_diff(
+    tmp_path: Path,
+) -> None:
+    run = RunFolder(
+        record_run(tmp_path, "oom", "failed", 41, checkpoints=(20, 40), incomplete=(40,), oom=True)
+    )
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(ResumeScreen(run))
+        await settle(pilot)
+        table = app.screen.query_one("#checkpoints", DataTable)
+        kinds = {table.get_row_at(i)[0]: table.get_row_at(i)[4] for i in range(table.row_count)}
+        assert kinds["20"] == "resumable"
+        assert kinds["40"].startswith("incomplete (adapter_model.safetensors is empty")
+        assert table.get_row_at(table.cursor_row)[0] == "20"  # the newest resumable one
+        diff = static_text(app.screen.query_one("#resume-diff"))
+        assert "Resumes from checkpoint-20" in diff
+        assert "- training.per_device_train_batch_size" in diff
+        assert "+ training.per_device_train_batch_size: 2" in diff
+
+        app.screen.query_one("#use-advice", Switch).value = False
+        await settle(pilot)
+        assert "unchanged" in static_text(app.screen.query_one("#resume-diff"))
+
+        table.move_cursor(row=table.get_row_index("40"))
+        await settle(pilot)
+        assert "x checkpoint-40" in static_text(app.screen.query_one("#resume-diff"))
+        await pilot.press("enter")  # refused: the picker stays, nothing is launched
+        await settle(pilot)
+        assert isinstance(app.screen, ResumeScreen)
+        assert run.read_status()["state"] == "failed"
+
+
+async def test_done_screen_shows_results_and_starts_a_new_run_from_the_config(
+    tmp_path: Path,
+) -> None:
+    run = RunFolder(record_run(tmp_path, "done", "finished", 120))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(run))
+        await settle(pilot)
+        status = run.read_status()
+        summary = static_text(app.screen.query_one("#done-summary"))
+        assert f"{status['final_loss']:.4f}" in summary
+        assert str(run.final_dir) in summary
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelScreen)
+        assert app.state.model_id == run.read_config().model.model_name_or_path
+        assert app.state.model_facts is not None  # resolved again from the old config
+        assert app.state.config.output.run_name is None
+        assert app.state.data_path == run.read_config().data.path
