@@ -86,9 +86,9 @@ async def test_runs_list_says_what_enter_does_and_does_it(tmp_path: Path) -> Non
         rows = {table.get_row_at(i)[0]: table.get_row_at(i) for i in range(table.row_count)}
         loss = RunFolder(tmp_path / "a-running").read_status()["last_loss"]
         # The clock stands 400 s after the recorded runs were created.
-        assert rows["a-running"][1:] == ["running", "10/120", f"{loss:.4f}", "6m40s ago", "attach"]
-        assert rows["b-stopped"][-1] == "resume"
-        assert rows["c-finished"][-1] == "results"
+        assert rows["a-running"][1:] == ["running", "attach", "10/120", f"{loss:.4f}", "6m40s ago"]
+        assert rows["b-stopped"][2] == "resume"
+        assert rows["c-finished"][2] == "results"
         expected = {"a-running": DashboardScreen, "b-stopped": ResumeScreen}
         expected["c-finished"] = DoneScreen
         for name, screen_type in expected.items():

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 from ftwizard.core.launch import launch, stop
 from ftwizard.core.runs import RunFolder, list_checkpoints, list_runs
 from ftwizard.tui.screens.dashboard import DashboardScreen
+from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.params import ParamsScreen
 from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.screens.resume import ResumeScreen
@@ -76,6 +77,27 @@ async def test_wizard_from_start_screen_to_a_running_trainer_and_detach(
     assert run.read_config().data.path == str(ALPACA)
     assert (run.final_dir / "adapter_model.safetensors").exists()
 
+    # Back in the wizard: the finished run opens its results; sample and merge by keys.
+    app = make_app(str(tmp_path / "runs"), gpus=(), clock=time.time)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs", DataTable)
+        assert table.get_row_at(0)[2] == "results"
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        await pilot.press("s")
+        await wait_in_app(pilot, lambda: not app.screen.query_one("#done-output").loading, 300)
+        output = static_text(app.screen.query_one("#done-output", Static))
+        assert "base model" in output and "fine-tuned" in output and "Who are you?" in output
+        await pilot.press("m")
+        await wait_in_app(pilot, lambda: not app.screen.query_one("#done-output").loading, 300)
+        output = static_text(app.screen.query_one("#done-output", Static))
+        assert output.startswith("merged model written to")
+        merged = Path(output.split("written to ")[1].split()[0])
+        assert (merged / "config.json").exists()
+
 
 async def test_attach_checkpoint_stop_and_resume_by_keys(tmp_path: Path, small_model: Path) -> None:
     run = make_run(
@@ -93,7 +115,7 @@ async def test_attach_checkpoint_stop_and_resume_by_keys(tmp_path: Path, small_m
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             table = app.screen.query_one("#runs", DataTable)
-            assert table.get_row_at(0)[-1] == "attach"
+            assert table.get_row_at(0)[2] == "attach"
             table.focus()
             await pilot.press("enter")
             await settle(pilot)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textual.widgets import DataTable, RichLog, Switch
+from textual.widgets import DataTable, Input, RichLog, Switch
 
 from ftwizard.core.run_watch import RunWatch, downsample
 from ftwizard.core.runs import RunFolder
@@ -100,6 +100,11 @@ async def test_stop_asks_first_and_cancel_leaves_it_running(tmp_path: Path) -> N
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("k")  # its letter, shown in the button: keep training
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
         assert run.read_status()["state"] == "running"
 
 
@@ -113,7 +118,7 @@ async def test_quitting_while_a_run_trains_asks_and_can_leave_it_training(tmp_pa
         await pilot.press("ctrl+q")
         await settle(pilot)
         assert isinstance(app.screen, Choose)
-        await pilot.click("#choice-detach")
+        await pilot.press("k")  # quit, keep training
         await settle(pilot)
     assert app.return_code == 0
     assert run.read_status()["state"] == "running"
@@ -160,6 +165,18 @@ async def test_resume_picker_lists_checkpoints_and_shows_the_advice_as_a_diff(
         app.screen.query_one("#use-advice", Switch).value = False
         await settle(pilot)
         assert "unchanged" in static_text(app.screen.query_one("#resume-diff"))
+
+        typed = app.screen.query_one("#resume-set", Input)
+        typed.value = "training.num_train_epochs=5"
+        await settle(pilot)
+        diff = static_text(app.screen.query_one("#resume-diff"))
+        assert "+ training.num_train_epochs: 5" in diff and "cannot change" not in diff
+        typed.value = "training.learning_rate=0.1"
+        await settle(pilot)
+        diff = static_text(app.screen.query_one("#resume-diff"))
+        assert "x training.learning_rate cannot change on resume" in diff
+        typed.value = ""
+        await settle(pilot)
 
         table.move_cursor(row=table.get_row_index("40"))
         await settle(pilot)

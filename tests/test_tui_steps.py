@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Label, RadioButton, Static
 
 from ftwizard.core.config_io import load_config
 from ftwizard.tui.screens.data import DataScreen
@@ -130,6 +130,8 @@ async def test_data_step_lists_invalid_rows_until_skipping_is_chosen(tmp_path: P
         app.screen.query_one("#skip-invalid").value = True  # type: ignore[attr-defined]
         await settle(pilot)
         assert "3 valid, 1 invalid - usable" in _text(app, "#data-report")
+        label = app.screen.query_one("#skip-invalid").parent.query_one(Label)  # type: ignore[union-attr]
+        assert str(label.content).startswith("on: skip invalid rows")
         assert _next_enabled(app)
         assert app.state.config.data.skip_invalid
 
@@ -198,6 +200,14 @@ async def test_purpose_step_recomputes_the_plan_and_takes_a_picked_method(
         await settle(pilot)
         assert app.state.plan.config.method.adapter == "qlora"
         assert any(d.reason.startswith("your choice") for d in app.state.plan.decisions)
+
+        app.screen.query_one("#purpose").focus()
+        await pilot.press("down", "down", "enter")  # prototype
+        await settle(pilot)
+        assert app.state.purpose == "prototype"
+        labels = {b.name: str(b.label) for b in app.screen.query(RadioButton)}
+        assert labels["prototype"].startswith("* prototype") and labels["domain"].startswith("  ")
+        assert app.state.plan.config.method.adapter == "qlora"  # prototype: QLoRA first
 
 
 async def test_settings_form_has_every_field_with_its_description(tmp_path: Path) -> None:

@@ -119,5 +119,7 @@ def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
     if plan.changes:
         write_atomic(run.config_path, dump_config(plan.config))
         run.append_event("config_changed", changes={k: list(v) for k, v in plan.changes.items()})
-    run.write_status(state="starting", error=None, oom=None, advice=None)
+    run.write_status(
+        state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
+    )
     return launch(run, resume=plan.checkpoint.path)

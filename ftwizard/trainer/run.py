@@ -142,7 +142,9 @@ def train(run: RunFolder, resume: str | None) -> int:
         return EXIT_FAILED
 
     if stopper.requested:
-        run.write_status(state="stopped", step=trainer.state.global_step, stopped_at=time.time())
+        run.write_status(
+            state="stopped", phase=None, step=trainer.state.global_step, stopped_at=time.time()
+        )
         run.append_event(
             "status",
             state="stopped",

@@ -105,9 +105,9 @@ class FtwizardApp(App[int]):
             Choose(
                 f"{run.name} is training. Quit how?",
                 [
-                    ("detach", "Quit, keep training"),
-                    ("stop", "Stop training and quit"),
-                    ("cancel", "Cancel"),
+                    ("detach", "Quit, keep training", "k"),
+                    ("stop", "Stop training and quit", "s"),
+                    ("cancel", "Cancel", "c"),
                 ],
             ),
             answered,

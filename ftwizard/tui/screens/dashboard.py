@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -56,7 +57,7 @@ class DashboardScreen(WizardScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"run {self.run.name}   folder {self.run.path}", id="run-title")
+        yield Static(Text(f"run {self.run.name}"), id="run-title")
         yield Static(
             "s: stop with a checkpoint   d: leave it training (attach again later)",
             classes="help",
@@ -88,9 +89,7 @@ class DashboardScreen(WizardScreen):
         for event in events:
             log.write(describe(event))
         self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
-        self.query_one("#run-stats", Static).update(
-            stats_view(self.status, self.tail, self.report, now=self.app.clock())  # type: ignore[attr-defined]
-        )
+        self._show_stats()
         problem = problem_view(self.status, str(self.run.path))
         banner = self.query_one("#run-problem", Static)
         if problem is not None:
@@ -117,10 +116,16 @@ class DashboardScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="hardware")
     def _read_hardware(self) -> None:
-        self.post_message(self.HardwareRead(self.app.hardware_probe()))  # type: ignore[attr-defined]
+        self.post_message(self.HardwareRead(self.wizard.hardware_probe()))
 
     def on_dashboard_screen_hardware_read(self, message: HardwareRead) -> None:
         self.report = message.report
+        self._show_stats()
+
+    def _show_stats(self) -> None:
+        self.query_one("#run-stats", Static).update(
+            stats_view(self.status, self.tail, self.report, now=self.wizard.clock())
+        )
 
     def action_stop(self) -> None:
         def answered(answer: str | None) -> None:
@@ -136,7 +141,7 @@ class DashboardScreen(WizardScreen):
         self.app.push_screen(
             Choose(
                 f"Stop {self.run.name}? It saves a resumable checkpoint first.",
-                [("stop", "Stop training"), ("cancel", "Keep training")],
+                [("stop", "Stop training", "s"), ("cancel", "Keep training", "k")],
             ),
             answered,
         )

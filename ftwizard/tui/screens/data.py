@@ -8,9 +8,8 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Input, Static, Switch
 
 from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.data.validate import trainable, validate_path
@@ -18,6 +17,7 @@ from ftwizard.core.errors import in_words
 from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.path_input import PathSuggester
+from ftwizard.tui.widgets.toggle import Toggle
 from ftwizard.views.data import preview_view, report_view, stats_view
 
 
@@ -61,9 +61,11 @@ class DataScreen(StepScreen):
             suggester=PathSuggester(),
         )
         yield Static("", id="data-error", classes="field-error")
-        with Horizontal(classes="switch-row"):
-            yield Switch(value=self.state.config.data.skip_invalid, id="skip-invalid")
-            yield Label("skip invalid rows (they are counted) instead of refusing to train")
+        yield Toggle(
+            "skip invalid rows (they are counted) instead of refusing to train",
+            self.state.config.data.skip_invalid,
+            "skip-invalid",
+        )
         yield Static("", id="data-report", classes="panel")
         yield Static("", id="data-tokens", classes="panel")
         yield Static("", id="data-preview", classes="panel")

@@ -27,6 +27,7 @@ class DoneScreen(WizardScreen):
         Binding("m", "merge", "Merge into base"),
         Binding("s", "sample", "Sample base vs tuned"),
         Binding("n", "new_run", "New run from this"),
+        Binding("u", "train_longer", "Train longer"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -108,6 +109,11 @@ class DoneScreen(WizardScreen):
 
     def action_new_run(self) -> None:
         self.wizard.new_run_from(self.run.read_config())
+
+    def action_train_longer(self) -> None:
+        from ftwizard.tui.screens.resume import ResumeScreen
+
+        self.app.push_screen(ResumeScreen(self.run))
 
     def action_back(self) -> None:
         self.app.pop_screen()

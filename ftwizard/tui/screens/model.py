@@ -20,6 +20,7 @@ from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.recommend import METHODS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.facts import model_facts_table
+from ftwizard.tui.widgets.path_input import PathSuggester
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class ModelScreen(StepScreen):
             placeholder="filter, Hub id, folder or .gguf path",
             id="model-input",
             value=self.state.model_id or "",
+            suggester=PathSuggester((".gguf",)),
         )
         yield Static("", id="model-error", classes="field-error")
         yield Static(

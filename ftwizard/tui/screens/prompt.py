@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -35,24 +36,30 @@ class AskText(ModalScreen[str | None]):
 
 
 class Choose(ModalScreen[str]):
-    """One of a few answers, each a button with its key; Esc gives ``cancel``."""
+    """One of a few answers. Each has a letter (shown in its button) that picks it, so
+    the choice never depends on seeing which button has the focus; Esc cancels."""
 
     BINDINGS = [Binding("escape", "choose('cancel')", "Cancel")]
 
-    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]) -> None:
         super().__init__()
         self.question = question
-        self.choices = choices  # (answer id, button label)
+        self.choices = choices  # (answer id, button label, its letter)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question)
             with Horizontal(classes="dialog-buttons"):
-                for answer, label in self.choices:
-                    yield Button(label, id=f"choice-{answer}")
+                for answer, label, letter in self.choices:
+                    yield Button(f"{label} ({letter})", id=f"choice-{answer}", compact=True)
+            letters = ", ".join(f"{letter}: {label.lower()}" for _, label, letter in self.choices)
+            yield Static(f"Press {letters}; Esc cancels.", classes="help")
 
-    def on_mount(self) -> None:
-        self.query(Button).first().focus()
+    def on_key(self, event: Key) -> None:
+        for answer, _, letter in self.choices:
+            if event.key == letter:
+                event.stop()
+                self.dismiss(answer)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         assert event.button.id is not None

@@ -39,6 +39,10 @@ def decisions_view(plan: Plan) -> RenderableType:
     return Group(*parts)
 
 
+def purpose_label(name: Purpose, chosen: bool) -> Text:
+    return Text(f"{'*' if chosen else ' '} {name}: {PURPOSES[name]}")
+
+
 class PurposeScreen(StepScreen):
     STEP = "Purpose"
 
@@ -52,10 +56,13 @@ class PurposeScreen(StepScreen):
         self._method: Adapter | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Static("What is this fine-tune for? (arrows, Enter)", classes="help")
+        yield Static(
+            "What is this fine-tune for? Arrows move, Enter chooses (marked *).", classes="help"
+        )
         with RadioSet(id="purpose"):
-            for name, words in PURPOSES.items():
-                yield RadioButton(f"{name}: {words}", value=name == self.state.purpose, name=name)
+            for name in PURPOSES:
+                chosen = name == self.state.purpose
+                yield RadioButton(purpose_label(name, chosen), value=chosen, name=name)
         yield Static("", id="plan-decisions", classes="panel")
         yield Static(
             "Every method on this machine (Enter on a row picks it instead):", classes="help"
@@ -72,6 +79,9 @@ class PurposeScreen(StepScreen):
     @on(RadioSet.Changed, "#purpose")
     def _purpose_changed(self, event: RadioSet.Changed) -> None:
         self.state.purpose = cast(Purpose, event.pressed.name)
+        for button in self.query(RadioButton):
+            # The choice in words too: the radio mark differs only by colour.
+            button.label = purpose_label(cast(Purpose, button.name), button.value)
         self._method = None
         self._plan()
 

@@ -6,13 +6,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Label, Static, Switch
+from textual.widgets import DataTable, Footer, Header, Input, Static, Switch
 
 from ftwizard.core.errors import in_words
 from ftwizard.core.resume import ResumePlan, plan_resume, start_resume
 from ftwizard.core.runs import RunFolder, list_checkpoints
 from ftwizard.tui.screens.base import WizardScreen
+from ftwizard.tui.widgets.toggle import Toggle
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
 
 
@@ -37,15 +37,19 @@ class ResumeScreen(WizardScreen):
         )
         table: DataTable[str] = DataTable(id="checkpoints", cursor_type="row")
         yield table
-        with Horizontal(classes="switch-row"):
-            yield Switch(
-                value=bool(status.get("advice")), id="use-advice", disabled=not status.get("advice")
-            )
-            yield Label(
-                "apply the out-of-memory advice"
-                if status.get("advice")
-                else "(no out-of-memory advice for this run)"
-            )
+        advice = bool(status.get("advice"))
+        yield Toggle(
+            "apply the out-of-memory advice"
+            if advice
+            else "(no out-of-memory advice for this run)",
+            advice,
+            "use-advice",
+            disabled=not advice,
+        )
+        yield Input(
+            placeholder="changes, e.g. training.num_train_epochs=3 (optional; space-separated)",
+            id="resume-set",
+        )
         yield Static("", id="resume-diff", classes="panel")
         yield Footer()
 
@@ -72,6 +76,7 @@ class ResumeScreen(WizardScreen):
 
     @on(DataTable.RowHighlighted, "#checkpoints")
     @on(Switch.Changed, "#use-advice")
+    @on(Input.Changed, "#resume-set")
     def _replan(self) -> None:
         panel = self.query_one("#resume-diff", Static)
         step = self._chosen_step()
@@ -79,8 +84,10 @@ class ResumeScreen(WizardScreen):
             panel.update(Text("No checkpoints yet: this run cannot resume.", style="bold red"))
             return
         try:
+            typed = self.query_one("#resume-set", Input).value.split()
             self.plan = plan_resume(
                 self.run,
+                list(typed),
                 checkpoint_step=step,
                 apply_oom_advice=self.query_one("#use-advice", Switch).value,
             )
@@ -98,6 +105,12 @@ class ResumeScreen(WizardScreen):
                 lines.append(f"  + {key}: {after!r}\n", style="green")
         else:
             lines.append("The configuration is unchanged.")
+        for key in self.plan.unsafe:
+            lines.append(
+                f"\nx {key} cannot change on resume (the data order or schedule would break): "
+                "start a new run for it.",
+                style="bold red",
+            )
         panel.update(lines)
 
     def action_resume(self) -> None:
@@ -109,9 +122,7 @@ class ResumeScreen(WizardScreen):
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.notify(in_words(error), severity="error", timeout=10)
             return
-        from ftwizard.tui.screens.dashboard import DashboardScreen
-
-        self.app.switch_screen(DashboardScreen(self.run))
+        self.wizard.open_dashboard(self.run)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,7 +1,7 @@
 """A form generated from the run configuration's fields.
 
-Every field of :class:`RunConfig` gets an editor chosen from its type (a switch
-for booleans, a list for choices, a text field otherwise), its description as
+Every field of :class:`RunConfig` gets an editor chosen from its type (a list for
+choices, on / off for booleans, a text field otherwise), its description as
 help text and its allowed range; the whole form is validated on every change with
 the same rules as presets and ``--set``, and problems appear under their fields.
 """
@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch, TabbedContent, TabPane
+from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
 from ftwizard.core.config import SECTIONS, RunConfig
 from ftwizard.core.config_io import allowed_values, field_problems, parse_field_text
@@ -43,7 +43,7 @@ BASIC = (
 # Chosen in the model and data steps, not retyped here.
 FIXED = ("model.model_name_or_path", "data.path")
 
-Editor = Input | Select[Any] | Switch
+Editor = Input | Select[Any]
 
 
 def _choices(info: FieldInfo) -> tuple[Any, ...] | None:
@@ -51,6 +51,12 @@ def _choices(info: FieldInfo) -> tuple[Any, ...] | None:
     if get_origin(annotation) is Literal:
         return get_args(annotation)
     return None
+
+
+def _choice_text(choice: Any) -> str:
+    if isinstance(choice, bool):
+        return "on" if choice else "off"
+    return str(choice)
 
 
 def _optional(info: FieldInfo) -> bool:
@@ -106,10 +112,11 @@ class FieldRow(Vertical):
         choices = _choices(info)
         editor: Editor
         if info.annotation is bool:
-            editor = Switch(value=bool(self.value), id=editor_id(self.key))
-        elif choices is not None:
+            # A list of on / off, not a switch: its state reads in words, without colour.
+            choices = (True, False)
+        if choices is not None:
             editor = Select(
-                [(str(c), c) for c in choices],
+                [(_choice_text(c), c) for c in choices],
                 value=self.value,
                 allow_blank=False,
                 id=editor_id(self.key),
@@ -135,8 +142,6 @@ class FieldRow(Vertical):
 
     def read(self) -> Any:
         editor = self.editor
-        if isinstance(editor, Switch):
-            return editor.value
         if isinstance(editor, Select):
             return editor.value
         assert isinstance(editor, Input)
@@ -150,7 +155,7 @@ class FieldRow(Vertical):
 
     def write(self, value: Any) -> None:
         editor = self.editor
-        if isinstance(editor, (Switch, Select)):
+        if isinstance(editor, Select):
             editor.value = value
         elif isinstance(editor, Input):
             editor.value = _as_text(value)
@@ -220,7 +225,6 @@ class ConfigForm(Vertical):
 
     @on(Input.Changed)
     @on(Select.Changed)
-    @on(Switch.Changed)
     def _edited(self, event: Message) -> None:
         # Several editors change at once when a preset loads: validate once per refresh.
         if not self._loading and not self._pending:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ftwizard.core.hardware import HardwareReport
 from ftwizard.core.run_watch import RunWatch, duration
+from ftwizard.core.runs import ACTIVE
 from ftwizard.core.units import gib, percent
 from ftwizard.tui.widgets.bars import share_bar
 
@@ -23,7 +24,7 @@ def stats_view(
     state = str(status.get("state"))
     phase = f" ({status['phase']})" if status.get("phase") else ""
     started = status.get("started_at")
-    end = status.get("finished_at") or status.get("stopped_at") or now
+    end = now if state in ACTIVE else status.get("finished_at") or status.get("stopped_at") or now
     elapsed = end - started if started else None
     share = f"{step / total:.0%}" if total else "?"
     head = Text.assemble(("state: ", "bold"), (state.upper() + phase, "bold"))

@@ -27,7 +27,7 @@ class RunsTable(DataTable[str]):
         self.runs: dict[str, RunFolder] = {}
 
     def on_mount(self) -> None:
-        self.add_columns("run", "state", "progress", "last loss", "age", "Enter")
+        self.add_columns("run", "state", "Enter", "progress", "last loss", "age")
 
     def fill(self, root: str, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -42,10 +42,10 @@ class RunsTable(DataTable[str]):
             self.add_row(
                 run.name,
                 str(state),
+                next_action(state),
                 f"{status.get('step') or 0}/{status.get('max_steps') or '?'}",
                 f"{loss:.4f}" if isinstance(loss, (int, float)) else "n/a",
                 duration(age) + " ago",
-                next_action(state),
                 key=str(run.path),
             )
         if self.row_count:
