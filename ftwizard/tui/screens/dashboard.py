@@ -77,10 +77,6 @@ class DashboardScreen(WizardScreen):
         self.set_interval(HARDWARE_POLL_S, self._read_hardware)
         self._read_hardware()
 
-    @property
-    def active(self) -> bool:
-        return self.status.get("state") in ACTIVE
-
     def refresh_view(self) -> None:
         """Read what the trainer wrote since the last look (a small file read)."""
         events = self.tail.poll()
