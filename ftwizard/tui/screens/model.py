@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from ftwizard.core import catalog
-from ftwizard.core.builtin_models import BUILTIN_MODELS
+from ftwizard.core.catalog_fit import CatalogFit, catalog_fits
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import in_words
-from ftwizard.core.fit import fit_method
 from ftwizard.core.gpus import Target
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
@@ -23,38 +19,11 @@ from ftwizard.tui.widgets.facts import model_facts_table
 from ftwizard.tui.widgets.path_input import PathSuggester
 
 
-@dataclass(frozen=True)
-class CatalogRow:
-    model_id: str
-    facts: ModelFacts
-    verdicts: dict[str, str]
-    """method -> "fits 3.1 GB" / "tight 7.9 GB" / "no: 41 GB"."""
-
-
-def catalog_rows(config: RunConfig, target: Target) -> list[CatalogRow]:
-    """The built-in models and the catalog, each with a verdict per method (same as `plan`)."""
-    ids = list(BUILTIN_MODELS) + catalog.catalog_ids()
-    rows = []
-    for model_id in ids:
-        facts = resolve_model_facts(model_id) if model_id in BUILTIN_MODELS else None
-        facts = facts or catalog.lookup(model_id)
-        if facts is None:
-            continue
-        verdicts: dict[str, str] = {}
-        for adapter in METHODS:
-            option = fit_method(facts, config, adapter, target)
-            size = f"{option.estimate.device_total_gib:.1f} GB"
-            word = "no" if option.verdict == "does not fit" else option.verdict
-            verdicts[adapter] = f"{word} {size}"
-        rows.append(CatalogRow(model_id, facts, verdicts))
-    return rows
-
-
 class ModelScreen(StepScreen):
     STEP = "Model"
 
     class CatalogReady(Message):
-        def __init__(self, rows: list[CatalogRow]) -> None:
+        def __init__(self, rows: list[CatalogFit]) -> None:
             super().__init__()
             self.rows = rows
 
@@ -65,7 +34,7 @@ class ModelScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._rows: list[CatalogRow] = []
+        self._rows: list[CatalogFit] = []
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -103,7 +72,7 @@ class ModelScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="catalog")
     def _load_catalog(self, config: RunConfig, target: Target) -> None:
-        self.post_message(self.CatalogReady(catalog_rows(config, target)))
+        self.post_message(self.CatalogReady(catalog_fits(config, target)))
 
     def on_model_screen_catalog_ready(self, message: CatalogReady) -> None:
         self._rows = message.rows
