@@ -304,3 +304,19 @@ async def test_review_shows_the_yaml_and_the_command_that_repeats_it(tmp_path: P
         command = _text(app, "#headless-command")
         assert f"--preset runs/{config.output.run_name}/config.yaml" in command
         assert f"--set output.run_name={config.output.run_name}-again" in command
+
+
+async def test_settings_keep_text_fields_as_typed_and_read_lists(tmp_path: Path) -> None:
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_step(pilot, "settings")
+        app.screen.query_one("#f-output-run_name", Input).value = "2024"
+        app.screen.query_one("#f-lora-target_modules", Input).value = "[q_proj, v_proj]"
+        await settle(pilot)
+        assert _next_enabled(app)
+        assert app.state.config.output.run_name == "2024"  # a name, not the number 2024
+        assert app.state.config.lora.target_modules == ["q_proj", "v_proj"]
+        app.screen.query_one("#f-lora-target_modules", Input).value = "[q_proj, nope]"
+        await settle(pilot)
+        assert not _next_enabled(app)
+        assert "lora.target_modules" in _text(app, "#estimate")  # the model has no `nope`

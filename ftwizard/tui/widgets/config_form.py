@@ -145,12 +145,12 @@ class FieldRow(Vertical):
         if isinstance(editor, Select):
             return editor.value
         assert isinstance(editor, Input)
-        text = editor.value.strip()
-        if not text and _optional(_info(self.key)):
-            return None
         info = _info(self.key)
-        if info.annotation is str:
-            return editor.value
+        text = editor.value.strip()
+        if not text and _optional(info):
+            return None
+        if info.annotation in (str, str | None):
+            return editor.value  # as typed: a run name of digits stays a name
         return parse_field_text(text)
 
     def write(self, value: Any) -> None:
