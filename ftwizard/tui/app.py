@@ -11,6 +11,7 @@ from textual.binding import Binding
 
 from ftwizard import __version__
 from ftwizard.core.config import RunConfig
+from ftwizard.core.fit import with_sections
 from ftwizard.core.hardware import HardwareReport, probe
 from ftwizard.core.launch import stop
 from ftwizard.core.runs import ACTIVE, RunFolder
@@ -66,9 +67,7 @@ class FtwizardApp(App[int]):
             report=self.state.report,
             model_id=config.model.model_name_or_path,
             data_path=config.data.path or None,
-            config=config.model_copy(
-                update={"output": config.output.model_copy(update={"run_name": None})}
-            ),
+            config=with_sections(config, output={"run_name": None}),
         )
         self._back_to_start()
         self.start_wizard()

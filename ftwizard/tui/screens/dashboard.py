@@ -6,6 +6,7 @@ again at any time; stop and save-checkpoint are signals to the trainer process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -127,12 +128,8 @@ class DashboardScreen(WizardScreen):
         def answered(answer: str | None) -> None:
             if answer != "stop":
                 return
-            try:
-                stop(self.run)
-            except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
-                self.notify(in_words(error), severity="error")
-                return
-            self.notify("Stopping: the trainer saves a resumable checkpoint first.")
+            if self._attempt(lambda: stop(self.run)):
+                self.notify("Stopping: the trainer saves a resumable checkpoint first.")
 
         self.app.push_screen(
             Choose(
@@ -142,13 +139,18 @@ class DashboardScreen(WizardScreen):
             answered,
         )
 
-    def action_checkpoint(self) -> None:
+    def _attempt(self, act: Callable[[], object]) -> bool:
+        """Run ``act`` (a signal to the trainer, a resume); a failure becomes a notice."""
         try:
-            request_checkpoint(self.run)
+            act()
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
-            self.notify(in_words(error), severity="error")
-            return
-        self.notify("Asked for a checkpoint: it is saved after the current step.")
+            self.notify(in_words(error), severity="error", timeout=10)
+            return False
+        return True
+
+    def action_checkpoint(self) -> None:
+        if self._attempt(lambda: request_checkpoint(self.run)):
+            self.notify("Asked for a checkpoint: it is saved after the current step.")
 
     def action_detach(self) -> None:
         self.app.exit(
@@ -164,13 +166,12 @@ class DashboardScreen(WizardScreen):
         )
 
     def action_apply_advice(self) -> None:
-        try:
+        def resume() -> None:
             plan = plan_resume(self.run, apply_oom_advice=True)
             start_resume(plan)
-        except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
-            self.notify(in_words(error), severity="error", timeout=10)
-            return
-        self.notify(f"Resuming from step {plan.checkpoint.step} with: {plan.advice}")
+            self.notify(f"Resuming from step {plan.checkpoint.step} with: {plan.advice}")
+
+        self._attempt(resume)
 
     def action_resume_picker(self) -> None:
         from ftwizard.tui.screens.resume import ResumeScreen

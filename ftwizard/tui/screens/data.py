@@ -14,6 +14,7 @@ from textual.widgets import Input, Static, Switch
 from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.data.validate import trainable, validate_path
 from ftwizard.core.errors import in_words
+from ftwizard.core.fit import with_sections
 from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.path_input import PathSuggester
@@ -89,9 +90,7 @@ class DataScreen(StepScreen):
 
     @on(Switch.Changed, "#skip-invalid")
     def _skip_changed(self, event: Switch.Changed) -> None:
-        self.state.config = self.state.config.model_copy(
-            update={"data": self.state.config.data.model_copy(update={"skip_invalid": event.value})}
-        )
+        self.state.config = with_sections(self.state.config, data={"skip_invalid": event.value})
         if self.state.data_report is not None:
             self._show(self.state.data_report, self.state.data_stats)
 

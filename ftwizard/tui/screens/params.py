@@ -14,6 +14,7 @@ from ftwizard.core.config import RunConfig
 from ftwizard.core.config_io import load_config, save_config
 from ftwizard.core.errors import UserError, in_words
 from ftwizard.core.estimator import targeted_modules
+from ftwizard.core.fit import with_sections
 from ftwizard.core.preflight import summarise
 from ftwizard.tui.screens.prompt import AskText
 from ftwizard.tui.screens.step import StepScreen
@@ -108,13 +109,10 @@ class ParamsScreen(StepScreen):
                 return
             # The model and data stay as chosen in steps 1 and 2.
             kept = self.state.base_config()
-            config = config.model_copy(
-                update={
-                    "model": kept.model.model_copy(
-                        update=config.model.model_dump(exclude={"model_name_or_path"})
-                    ),
-                    "data": config.data.model_copy(update={"path": kept.data.path}),
-                }
+            config = with_sections(
+                config,
+                model={"model_name_or_path": kept.model.model_name_or_path},
+                data={"path": kept.data.path},
             )
             self.query_one(ConfigForm).load(config)
             self.notify(f"Loaded {answer} (model and dataset kept from steps 1 and 2)")

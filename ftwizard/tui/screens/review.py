@@ -11,6 +11,7 @@ from textual.widgets import Button, Static
 from ftwizard.core.config import RunConfig
 from ftwizard.core.config_io import dump_config
 from ftwizard.core.errors import in_words
+from ftwizard.core.fit import with_sections
 from ftwizard.core.preflight import check_before_launch, start_run, summarise
 from ftwizard.core.runs import RunFolder, default_run_name, runs_root
 from ftwizard.tui.screens.step import StepScreen
@@ -36,13 +37,7 @@ class ReviewScreen(StepScreen):
         config = self.state.config
         if not config.output.run_name:
             # Named now, so the command shown below is the one that repeats this run.
-            config = config.model_copy(
-                update={
-                    "output": config.output.model_copy(
-                        update={"run_name": default_run_name(config)}
-                    )
-                }
-            )
+            config = with_sections(config, output={"run_name": default_run_name(config)})
         self.config = config
 
     def compose_body(self) -> ComposeResult:
