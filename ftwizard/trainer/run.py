@@ -60,6 +60,13 @@ def release_lock(run: RunFolder) -> None:
         pass
 
 
+def end(run: RunFolder, **status: Any) -> None:
+    """Write the final status, releasing the lock first: a viewer that sees "stopped" may
+    resume at once, and the new trainer must not find this exiting one's lock."""
+    release_lock(run)
+    run.write_status(**status)
+
+
 def _is_oom(error: BaseException) -> bool:
     import torch
 
@@ -110,7 +117,7 @@ def train(run: RunFolder, resume: str | None) -> int:
         model.resize_token_embeddings(len(tokenizer))
     stopper = StopOnSignal(run)
     if early_stop:
-        run.write_status(state="stopped", phase=None, stopped_at=time.time())
+        end(run, state="stopped", phase=None, stopped_at=time.time())
         run.append_event("status", state="stopped", reason="stopped before the first step")
         return EXIT_STOPPED
     trainer = build_trainer(
@@ -132,7 +139,8 @@ def train(run: RunFolder, resume: str | None) -> int:
             advice=advice,
             **memory_figures(),
         )
-        run.write_status(
+        end(
+            run,
             state="failed",
             error=f"out of memory at step {step}",
             oom=True,
@@ -142,8 +150,8 @@ def train(run: RunFolder, resume: str | None) -> int:
         return EXIT_FAILED
 
     if stopper.requested:
-        run.write_status(
-            state="stopped", phase=None, step=trainer.state.global_step, stopped_at=time.time()
+        end(
+            run, state="stopped", phase=None, step=trainer.state.global_step, stopped_at=time.time()
         )
         run.append_event(
             "status",
@@ -170,7 +178,8 @@ def train(run: RunFolder, resume: str | None) -> int:
     trainer.save_model(str(run.final_dir))
     tokenizer.save_pretrained(str(run.final_dir))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    run.write_status(
+    end(
+        run,
         state="finished",
         phase=None,
         step=trainer.state.global_step,
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return train(run, args.resume)
     except UserError as error:
         run.append_event("error", kind="input", message=str(error))
-        run.write_status(state="failed", error=str(error), finished_at=time.time())
+        end(run, state="failed", error=str(error), finished_at=time.time())
         return EXIT_BAD_INPUT
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
         run.append_event(
@@ -212,8 +221,11 @@ def main(argv: list[str] | None = None) -> int:
             message=str(error)[:2000],
             traceback=traceback.format_exc()[-4000:],
         )
-        run.write_status(
-            state="failed", error=f"{type(error).__name__}: {error}"[:500], finished_at=time.time()
+        end(
+            run,
+            state="failed",
+            error=f"{type(error).__name__}: {error}"[:500],
+            finished_at=time.time(),
         )
         traceback.print_exc()
         return EXIT_FAILED
