@@ -100,7 +100,13 @@ WIDE = {
     "num_hidden_layers": 4,
     "tie_word_embeddings": False,
 }
-BASE = ["training.bf16=true", "training.max_length=512", "training.gradient_checkpointing=false"]
+# One optimiser step per backward, as measure() runs them (no accumulation).
+BASE = [
+    "training.bf16=true",
+    "training.max_length=512",
+    "training.gradient_checkpointing=false",
+    "training.gradient_accumulation_steps=1",
+]
 
 CASES = [
     Case("lora all-linear", SMALL, [*BASE, "method.adapter=lora"]),

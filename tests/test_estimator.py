@@ -118,10 +118,42 @@ def test_each_component_grows_the_right_way(small, large, grows) -> None:
 
 
 def test_logits_dominate_for_large_vocabularies_unless_chunked() -> None:
-    full = run("training.max_length=4096", facts=GEMMA)  # 256k vocabulary
+    full = run("training.max_length=4096", facts=GEMMA, loss_impl="full")  # 256k vocabulary
     assert component(full, "logits") > component(full, "activations")
     chunked = run("training.max_length=4096", facts=GEMMA, loss_impl="chunked")
     assert component(chunked, "logits") < component(full, "logits") / 10
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [("sft", "chunked"), ("cpt", "chunked"), ("dpo", "chunked"), ("kto", "chunked"),
+     ("orpo", "full")],
+)  # fmt: skip
+def test_default_loss_is_the_one_trl_runs_for_the_objective(objective, expected) -> None:
+    # trl 1.x patches SFT/DPO/KTO models with its fused LM head; ORPO keeps the logits.
+    default = run("training.max_length=4096", f"method.objective={objective}", facts=GEMMA)
+    chosen = run(
+        "training.max_length=4096", f"method.objective={objective}", facts=GEMMA,
+        loss_impl=expected,
+    )  # fmt: skip
+    assert default.breakdown_gib == chosen.breakdown_gib
+
+
+def test_full_fine_tune_accumulating_keeps_gradients_through_the_next_micro_batch() -> None:
+    small = catalog.lookup(catalog.ROWS[8].model_id)  # 0.5B: the micro-batch outweighs the step
+    full = (
+        "method.adapter=full",
+        "training.max_length=4096",
+        "training.per_device_train_batch_size=4",
+    )
+    one = run(*full, "training.gradient_accumulation_steps=1", facts=small)
+    four = run(*full, "training.gradient_accumulation_steps=4", facts=small)
+    # Same components; the peak adds the gradients to the forward/backward of a later micro-batch.
+    same = ("weights", "gradients", "optimizer", "activations", "logits")
+    assert [component(one, k) for k in same] == [component(four, k) for k in same]
+    gradients = component(four, "gradients")
+    assert four.peak_allocated_gib > one.peak_allocated_gib
+    assert four.peak_allocated_gib - one.peak_allocated_gib == pytest.approx(gradients, abs=0.01)
 
 
 def test_paged_optimizer_counts_only_on_the_card() -> None:

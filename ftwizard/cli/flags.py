@@ -120,9 +120,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--loss",
         choices=["full", "chunked"],
-        default="full",
-        help="full: the model's own loss holds every logit (default, as stock "
-        "transformers does); chunked: trl's fused LM head, far less for big vocabularies",
+        help="the loss's memory: chunked is trl's fused LM head, which trl 1.x's SFT, DPO "
+        "and KTO trainers use (the default for them); full holds every logit (ORPO's default)",
     )
 
 
