@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="domain",
         help="what the fine-tune is for (default: domain)",
     )
+    plan.add_argument(
+        "--method",
+        choices=["full", "lora", "qlora"],
+        help="plan for this method instead of choosing one; with several GPUs a full "
+        "fine-tune too big for one is sharded with FSDP",
+    )
     plan.add_argument("--preset", metavar="FILE", help="start from this configuration")
     add_overrides(plan)
     plan.add_argument(

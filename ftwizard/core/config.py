@@ -262,6 +262,33 @@ class OutputSection(Section):
         return value
 
 
+class DistributedSection(Section):
+    """More than one GPU: processes, launcher and how the model is spread."""
+
+    num_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Training processes, one per GPU (1: one GPU, or the CPU). "
+        "The effective batch is batch x accumulation x processes.",
+    )
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="ddp: a full copy per GPU, fastest when one GPU holds the run; "
+        "fsdp: weights, gradients and optimizer states sharded across the GPUs.",
+    )
+    fsdp_sharding_strategy: Literal["FULL_SHARD", "SHARD_GRAD_OP"] = Field(
+        "FULL_SHARD",
+        description="FULL_SHARD frees each layer's gathered weights after use (least "
+        "memory); SHARD_GRAD_OP keeps them from forward to backward (less traffic).",
+    )
+    launcher: Literal["torchrun", "accelerate"] = Field(
+        "torchrun",
+        description="What starts the processes: torchrun, or accelerate launch with "
+        "the run's generated accelerate.yaml. Mixed precision follows training.bf16/fp16.",
+    )
+
+
 class RunConfig(Section):
     """Everything one fine-tuning run needs; a preset is this, written as YAML."""
 
@@ -274,12 +301,17 @@ class RunConfig(Section):
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
     checkpointing: CheckpointingSection = Field(default_factory=CheckpointingSection)
     output: OutputSection = Field(default_factory=OutputSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
 
     @property
     def effective_batch_size(self) -> int:
-        """Examples per optimiser step on one process."""
+        """Examples per optimiser step, over every process."""
         t = self.training
-        return t.per_device_train_batch_size * t.gradient_accumulation_steps
+        return (
+            t.per_device_train_batch_size
+            * t.gradient_accumulation_steps
+            * self.distributed.num_processes
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (YAML/JSON-ready), every field included."""

@@ -196,6 +196,48 @@ def _logits_bytes(
     return saved, backward
 
 
+def _per_process(
+    facts: ModelFacts,
+    config: RunConfig,
+    root: float,
+    *sizes: float,
+    notes: list[str],
+) -> tuple[float, ...]:
+    """Weights, adapter, gradients, optimizer, paged and step bytes on one of N GPUs.
+
+    DDP keeps a full replica and a flat copy of every gradient in its reducer's
+    buckets. FSDP keeps 1/N of the sharded parameters, gradients and optimizer
+    states, plus what it gathers: the root unit (embeddings, head, final norm)
+    for the whole step and two decoder layers at a time (one running, one prefetched).
+    """
+    weights, adapter, gradients, optimizer, paged, step_temp = sizes
+    processes, strategy = config.distributed.num_processes, config.distributed.strategy
+    if processes < 2:
+        return sizes
+    if strategy == "ddp":
+        notes.append(
+            f"per GPU with DDP over {processes} processes: a full replica, plus gradient "
+            "buckets for the all-reduce (counted with the gradients)"
+        )
+        return weights, adapter, 2 * gradients, optimizer, paged, step_temp
+    layer = (weights - root) / max(facts.num_layers, 1)
+    full = config.method.adapter == "full"
+    root_grad = root * gradients / weights if full and weights else 0.0
+    layer_grad = layer * gradients / weights if full and weights else 0.0
+    notes.append(
+        f"per GPU with FSDP over {processes} processes: 1/{processes} of the weights, "
+        "gradients and optimizer states, plus the gathered embeddings/head and two layers"
+    )
+    return (
+        (weights - root) / processes + root + 2 * layer,
+        adapter / processes,
+        (gradients - root_grad) / processes + root_grad + layer_grad,
+        optimizer / processes,
+        paged / processes,
+        step_temp / processes,
+    )
+
+
 def default_loss_impl(config: RunConfig) -> LossImpl:
     """The loss ftwizard's trainer really runs for this objective.
 
@@ -247,7 +289,7 @@ def estimate(
             trainable += facts.num_layers * sum(m.out_features for m in targets)
         trainable_bytes = 4
         adapter = trainable * trainable_bytes
-    gradients = trainable * trainable_bytes
+    gradients = float(trainable * trainable_bytes)
 
     # Optimizer states
     multiple, fixed = OPTIMIZER_STATE[training.optim]
@@ -265,6 +307,10 @@ def estimate(
             "paged optimizer states live in CUDA unified memory: counted by nvidia-smi only"
         )
     step_temp = FOREACH_TEMP.get(training.optim, 0.0) * trainable * trainable_bytes
+    root = facts.params_embedding * (4 if method.adapter == "qlora" else dtype_bytes)
+    weights, adapter, gradients, optimizer, paged, step_temp = _per_process(
+        facts, config, root, weights, adapter, gradients, optimizer, paged, step_temp, notes=notes
+    )
 
     # Activations and logits for one micro-batch
     sequences, tokens = _tokens(config)

@@ -139,6 +139,17 @@ def eta_seconds(model: ModelFacts, config: RunConfig, data: DatasetFacts, target
     if config.training.gradient_checkpointing:
         passes += 2.0  # one more forward
     flops = passes * model.params_total * tokens
-    devices = max(target.count, 1)
+    devices = 1.0 if target.cpu else throughput_factor(config)
     mfu = 1.0 if target.cpu else MFU[config.method.adapter]
     return flops / (target.tflops * 1e12 * mfu * devices)
+
+
+# Share of linear scaling kept per extra process: gradient all-reduce (DDP) or the
+# all-gathers and reduce-scatters of every layer (FSDP) take the rest.
+SCALING = {"ddp": 0.9, "fsdp": 0.8}
+
+
+def throughput_factor(config: RunConfig) -> float:
+    """How many single GPUs' worth of throughput the configured processes give."""
+    dist = config.distributed
+    return 1 + (dist.num_processes - 1) * SCALING[dist.strategy]

@@ -78,6 +78,8 @@ class HardwareReport:
     disk_path: str
     disk_free_bytes: int | None
     warnings: list[str] = field(default_factory=list)
+    visible_device_problem: str | None = None
+    """CUDA_VISIBLE_DEVICES names a GPU that is not here (a launch refuses to start)."""
 
     @property
     def cpu_mode(self) -> bool:
@@ -91,9 +93,12 @@ class HardwareReport:
 
 
 def _visible_nvml_indices(
-    nvml: Nvml, count: int, warnings: list[str]
+    nvml: Nvml, count: int, warnings: list[str], problems: list[str]
 ) -> tuple[list[int], str | None]:
-    """Apply CUDA_VISIBLE_DEVICES the way CUDA does: in its order, up to a bad entry."""
+    """Apply CUDA_VISIBLE_DEVICES the way CUDA does: in its order, up to a bad entry.
+
+    A bad entry is a warning for the probe and a problem for a launch (``problems``).
+    """
     raw = os.environ.get("CUDA_VISIBLE_DEVICES")
     if raw is None:
         return list(range(count)), None
@@ -112,10 +117,12 @@ def _visible_nvml_indices(
             found = [i for i, u in enumerate(uuids) if isinstance(u, str) and u.startswith(entry)]
             match = found[0] if len(found) == 1 else None
         if match is None or match in chosen:
-            warnings.append(
-                f"CUDA_VISIBLE_DEVICES names `{entry}`, which is not a GPU here "
-                f"(this machine has {count}); CUDA ignores it and every entry after it."
+            problems.append(
+                f"CUDA_VISIBLE_DEVICES={raw} names `{entry}`, which is not a GPU here "
+                f"(this machine has {count}: {', '.join(map(str, range(count)))})"
+                + (", or names it twice" if match is not None else "")
             )
+            warnings.append(problems[-1] + "; CUDA ignores it and every entry after it.")
             break
         chosen.append(match)
     reason = None if chosen else "CUDA_VISIBLE_DEVICES names no GPU that exists here"
@@ -160,7 +167,9 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def _probe_gpus(nvml: Nvml, warnings: list[str]) -> tuple[list[GpuInfo], str | None, Any, Any]:
+def _probe_gpus(
+    nvml: Nvml, warnings: list[str], problems: list[str]
+) -> tuple[list[GpuInfo], str | None, Any, Any]:
     if not nvml.available:
         return [], nvml.reason, None, None
     driver = nvml.query("nvmlSystemGetDriverVersion")
@@ -170,7 +179,7 @@ def _probe_gpus(nvml: Nvml, warnings: list[str]) -> tuple[list[GpuInfo], str | N
         return [], "NVML could not count the GPUs", driver, cuda
     if count == 0:
         return [], "the NVIDIA driver reports no GPU", driver, cuda
-    indices, reason = _visible_nvml_indices(nvml, count, warnings)
+    indices, reason = _visible_nvml_indices(nvml, count, warnings, problems)
     gpus = [
         _read_gpu(nvml, cuda_index, nvml_index) for cuda_index, nvml_index in enumerate(indices)
     ]
@@ -183,8 +192,9 @@ def probe(
     """Probe the machine. ``nvml_module`` replaces pynvml (tests, simulations)."""
     nvml = Nvml(nvml_module)
     warnings: list[str] = []
+    problems: list[str] = []
     try:
-        gpus, reason, driver, cuda = _probe_gpus(nvml, warnings)
+        gpus, reason, driver, cuda = _probe_gpus(nvml, warnings, problems)
     finally:
         nvml.shutdown()
     if nvml.failed_calls:
@@ -207,6 +217,7 @@ def probe(
         disk_path=str(disk_path),
         disk_free_bytes=getattr(disk, "free", None),
         warnings=warnings,
+        visible_device_problem=problems[0] if problems else None,
     )
 
 

@@ -81,11 +81,17 @@ class LaunchSummary:
     verdict: Verdict
     eta_s: float
     rows: int
+    processes: int = 1
+
+    @property
+    def per_gpu(self) -> str:
+        return " per GPU" if self.processes > 1 and self.memory_label != "RAM" else ""
 
     def words(self) -> str:
         return (
-            f"{self.memory_label}: about {self.estimate_gib:.1f} GB of {self.free_gib:.1f} GB "
-            f"free - {self.verdict}; ETA {duration(self.eta_s)} (an estimate)"
+            f"{self.memory_label}{self.per_gpu}: about {self.estimate_gib:.1f} GB of "
+            f"{self.free_gib:.1f} GB free - {self.verdict}; ETA {duration(self.eta_s)} "
+            "(an estimate)"
         )
 
 
@@ -94,14 +100,26 @@ def summarise(
 ) -> LaunchSummary:
     result = estimate(facts, config, device="cpu" if target.cpu else "cuda")
     return LaunchSummary(
-        where="CPU (no NVIDIA GPU)" if target.cpu else f"{target.count} x {target.label}",
+        where=where(config, target),
         memory_label="RAM" if target.cpu else "GPU memory",
         estimate_gib=result.device_total_gib,
         free_gib=target.free_gib,
         verdict=verdict(result.device_total_gib, target),
         eta_s=eta_seconds(facts, config, data, target),
         rows=data.rows,
+        processes=config.distributed.num_processes,
     )
+
+
+def where(config: RunConfig, target: Target) -> str:
+    """Which hardware trains, in words: "2 of 4 x NVIDIA H100 80GB HBM3 (FSDP)"."""
+    processes = config.distributed.num_processes
+    if target.cpu:
+        extra = f", {processes} processes (DDP over gloo)" if processes > 1 else ""
+        return f"CPU (no NVIDIA GPU){extra}"
+    used = f"{processes} of {target.count}" if processes < target.count else str(target.count)
+    strategy = f" ({config.distributed.strategy.upper()})" if processes > 1 else ""
+    return f"{used} x {target.label}{strategy}"
 
 
 def start_run(config: RunConfig, summary: LaunchSummary | None = None) -> RunFolder:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ftwizard.core.config import Adapter, Objective, RunConfig
 from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.distributed import plan_gpus, with_processes
 from ftwizard.core.estimator import Estimate, estimate
 from ftwizard.core.fit import (
     EFFECTIVE_BATCH,
@@ -335,6 +336,40 @@ def recommend(
             else "not needed: about 30% faster off",
         )
     )
+
+    if target.count > 1:
+        gpus = plan_gpus(model, config, target)
+        config = with_processes(config, gpus.num_processes, gpus.strategy)
+        decisions.append(
+            Decision("GPUs", f"{gpus.num_processes} ({gpus.strategy.upper()})", gpus.reason)
+        )
+        if gpus.verdict == "fits":
+            changes = []  # sharding made it fit; the one-GPU changes are not needed
+        if gpus.num_processes > 1:
+            # Sharded, a bigger micro-batch may fit; the effective batch stays the plan's,
+            # with fewer accumulation steps per process.
+            sharded = fit_method(model, config, chosen.adapter, target)
+            micro = min(sharded.micro_batch, max(1, EFFECTIVE_BATCH // gpus.num_processes))
+            steps = max(1, EFFECTIVE_BATCH // (micro * gpus.num_processes))
+            config = with_sections(
+                config,
+                training={
+                    "per_device_train_batch_size": micro,
+                    "gradient_accumulation_steps": steps,
+                    "gradient_checkpointing": sharded.gradient_checkpointing,
+                },
+            )
+            decisions = [
+                Decision(
+                    "batch",
+                    f"{micro} x {steps} x {gpus.num_processes} GPUs",
+                    f"effective batch {config.effective_batch_size}: the largest micro-batch "
+                    "that fits, on each GPU, the rest as gradient accumulation",
+                )
+                if d.topic == "batch"
+                else d
+                for d in decisions
+            ]
 
     final = estimate(model, config, device=device_for(target))
     return Plan(

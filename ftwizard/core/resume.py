@@ -11,7 +11,9 @@ from typing import Any
 
 from ftwizard.core.config import RunConfig
 from ftwizard.core.config_io import Override, dump_config, with_overrides
+from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import UserError
+from ftwizard.core.hardware import probe
 from ftwizard.core.launch import launch
 from ftwizard.core.runs import ACTIVE, Checkpoint, RunFolder, latest_resumable, write_atomic
 
@@ -24,6 +26,15 @@ SAFE_TO_CHANGE = {
     "checkpointing.save_total_limit",
     "evaluation.eval_steps",
     "output.report_to",
+    "distributed.launcher",
+}
+# DDP checkpoints hold one full copy of the weights and optimizer: any number of
+# processes can continue them (the effective batch follows the new count).
+SAFE_WITH_DDP = {"distributed.num_processes"}
+WHY_UNSAFE = {
+    "distributed.num_processes": "ftwizard resumes an FSDP run only with the number of "
+    "processes it was saved with (its checkpoint is written for that sharding)",
+    "distributed.strategy": "DDP and FSDP checkpoints are saved differently",
 }
 # What out-of-memory advice may change: memory, not what is learned.
 OOM_KEYS = {
@@ -97,6 +108,8 @@ def plan_resume(
         allowed |= OOM_KEYS
         advice_text = str(advice[0]["text"])
     changed = with_overrides(config, overrides, "--set")
+    if config.distributed.strategy == "ddp" and changed.distributed.strategy == "ddp":
+        allowed |= SAFE_WITH_DDP
     changes = config_diff(config, changed)
     unsafe = sorted(set(changes) - allowed)
     return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text)
@@ -105,8 +118,10 @@ def plan_resume(
 def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
     """Record the changes and start the trainer from the checkpoint; returns its pid."""
     if plan.unsafe:
+        why = "; ".join(WHY_UNSAFE[key] for key in plan.unsafe if key in WHY_UNSAFE)
         raise UserError(
-            f"These settings cannot change on resume: {', '.join(plan.unsafe)}.",
+            f"These settings cannot change on resume: {', '.join(plan.unsafe)}"
+            + (f" ({why})." if why else "."),
             hint="Start a new run with them instead.",
         )
     if plan.changes and not (allow_changes or plan.advice):
@@ -116,6 +131,7 @@ def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
             hint="Add --allow-changes to resume with it.",
         )
     run = plan.run
+    check_hardware(plan.config, probe(runs_root=run.path.parent))
     if plan.changes:
         write_atomic(run.config_path, dump_config(plan.config))
         run.append_event("config_changed", changes={k: list(v) for k, v in plan.changes.items()})

@@ -26,15 +26,24 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def memory_words(event: dict[str, Any]) -> str:
+    """This step's memory: one figure, or one per GPU (rank) of a distributed run."""
+    ranks = event.get("ranks")
+    if isinstance(ranks, list) and len(ranks) > 1:
+        if all("gpu_allocated_gb" in r for r in ranks):
+            each = ", ".join(f"{r['gpu_allocated_gb']:.1f}" for r in ranks)
+            return f"GPU {each} GB"
+        return "RAM " + ", ".join(f"{r.get('ram_gb', 0):.1f}" for r in ranks) + " GB"
+    if "gpu_allocated_gb" in event:
+        return f"GPU {event['gpu_allocated_gb']:.1f} GB"
+    return f"RAM {event.get('ram_gb', 0):.1f} GB"
+
+
 def describe(event: dict[str, Any]) -> str:
     """One line for one event, the same in every view."""
     kind = event.get("type")
     if kind == "log":
-        memory = (
-            f"GPU {event['gpu_allocated_gb']:.1f} GB"
-            if "gpu_allocated_gb" in event
-            else f"RAM {event.get('ram_gb', 0):.1f} GB"
-        )
+        memory = memory_words(event)
         speed = f", {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else ""
         grad = f", grad {event['grad_norm']:.2f}" if event.get("grad_norm") is not None else ""
         return (
@@ -85,6 +94,8 @@ class RunWatch:
     last_log: dict[str, Any] = field(default_factory=dict)
     last_error: dict[str, Any] | None = None
     peak_memory_gb: float | None = None
+    memory_per_rank: str | None = None
+    """Each GPU's (rank's) memory at the last step of a distributed run, in words."""
     recent: deque[str] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -110,9 +121,13 @@ class RunWatch:
                 value = event.get(key)
                 if isinstance(value, (int, float)):
                     _append(series, step, float(value))
-            peak = event.get("gpu_peak_gb", event.get("ram_gb"))
-            if isinstance(peak, (int, float)):
-                self.peak_memory_gb = max(self.peak_memory_gb or 0.0, float(peak))
+            for source in event.get("ranks") or [event]:
+                peak = source.get("gpu_peak_gb", source.get("ram_gb"))
+                if isinstance(peak, (int, float)):
+                    self.peak_memory_gb = max(self.peak_memory_gb or 0.0, float(peak))
+            ranks = event.get("ranks")
+            if isinstance(ranks, list) and len(ranks) > 1:
+                self.memory_per_rank = memory_words(event)
         elif kind == "eval" and isinstance(step, int):
             _append(self.eval_loss, step, float(event["eval_loss"]))
         elif kind == "error":

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ftwizard.core.config import RunConfig
+from ftwizard.core.distributed import trainer_arguments
 from ftwizard.core.runs import CHECKPOINT, RunFolder
 from ftwizard.trainer.data import PreparedData
 
@@ -22,6 +23,11 @@ class AtomicCheckpoints:
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         super()._save_checkpoint(model, trial)  # type: ignore[misc]
+        # Every rank writes into the staged folder (its RNG state, FSDP shards): wait for
+        # all of them, then rank 0 alone renames it into place.
+        self.accelerator.wait_for_everyone()  # type: ignore[attr-defined]
+        if not self.is_world_process_zero():  # type: ignore[attr-defined]
+            return
         state = self.state  # type: ignore[attr-defined]
         name = f"checkpoint-{state.global_step}"
         staged = self.ftwizard_run.staging_dir / name
@@ -54,6 +60,9 @@ class AtomicCheckpoints:
 
 def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str, Any]:
     t, e, c = config.training, config.evaluation, config.checkpointing
+    # Under FSDP, its own activation checkpointing (fsdp_config) replaces the Trainer's,
+    # which would gather every layer's weights once more in the backward.
+    fsdp = config.distributed.num_processes > 1 and config.distributed.strategy == "fsdp"
     return {
         "output_dir": str(run.staging_dir),
         "learning_rate": t.learning_rate,
@@ -67,7 +76,7 @@ def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str,
         "optim": t.optim,
         "weight_decay": t.weight_decay,
         "max_grad_norm": t.max_grad_norm,
-        "gradient_checkpointing": t.gradient_checkpointing,
+        "gradient_checkpointing": t.gradient_checkpointing and not fsdp,
         "bf16": t.bf16,
         "fp16": t.fp16,
         "seed": t.seed,
@@ -83,6 +92,7 @@ def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str,
         "include_num_input_tokens_seen": True,
         "dataloader_num_workers": 0,
         "max_length": t.max_length,
+        **trainer_arguments(config),
     }
 
 

@@ -13,12 +13,13 @@ import torch
 from transformers import TrainerCallback
 
 from ftwizard.core.runs import RunFolder
+from ftwizard.trainer.ranks import agree, gather, rank
 
 
 def memory_figures() -> dict[str, float]:
     """GPU memory (GiB) on CUDA, the process's RSS otherwise."""
     gib = 1024**3
-    figures = {"ram_gb": round(psutil.Process().memory_info().rss / gib, 3)}
+    figures: dict[str, float] = {"ram_gb": round(psutil.Process().memory_info().rss / gib, 3)}
     if torch.cuda.is_available():
         figures.update(
             gpu_allocated_gb=round(torch.cuda.memory_allocated() / gib, 3),
@@ -94,6 +95,10 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
             "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s, 1),
             **memory_figures(),
         }
+        # Every rank logs at the same steps: one gather gives the memory of each GPU.
+        ranks = gather({"rank": rank(), **memory_figures()})
+        if len(ranks) > 1:
+            event["ranks"] = ranks
         self.run.append_event("log", **event)
         self.run.write_status(
             state="running",
@@ -131,6 +136,8 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
         self.save_now = True
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        # Whichever rank got the signal, every rank stops (or saves) at this same step.
+        self.requested, self.save_now = agree([self.requested, self.save_now], args.device)
         if self.requested:
             control.should_save = True
             control.should_training_stop = True

@@ -12,6 +12,7 @@ from ftwizard.core.builtin_models import resolve_builtin
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import load_dtype
+from ftwizard.trainer.ranks import local_rank
 
 log = logging.getLogger("ftwizard.trainer")
 
@@ -43,12 +44,21 @@ def _quantization(config: RunConfig) -> Any:
     method = config.method
     if method.bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
+    extra: dict[str, Any] = {}
+    if sharded(config):
+        # FSDP flattens parameters of one dtype: store the 4-bit values as that dtype.
+        extra["bnb_4bit_quant_storage"] = compute_dtype(config)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=method.bnb_4bit_quant_type,
         bnb_4bit_use_double_quant=method.bnb_4bit_use_double_quant,
         bnb_4bit_compute_dtype=compute_dtype(config),
+        **extra,
     )
+
+
+def sharded(config: RunConfig) -> bool:
+    return config.distributed.num_processes > 1 and config.distributed.strategy == "fsdp"
 
 
 def load_tokenizer(config: RunConfig) -> Any:
@@ -84,8 +94,9 @@ def load_model(config: RunConfig) -> Any:
         kwargs["gguf_file"] = gguf_file
     if config.method.adapter == "qlora":
         kwargs["quantization_config"] = _quantization(config)
-        if torch.cuda.is_available():
-            kwargs["device_map"] = {"": torch.cuda.current_device()}
+        if torch.cuda.is_available() and not sharded(config):
+            # bitsandbytes quantises on the GPU it loads to: this process's own (LOCAL_RANK).
+            kwargs["device_map"] = {"": local_rank()}
     try:
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except OSError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
+from ftwizard.trainer.ranks import rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
@@ -175,8 +176,9 @@ def train(run: RunFolder, resume: str | None) -> int:
             run.write_status(phase="evaluating")
             final_eval = trainer.evaluate().get("eval_loss")  # an event via the callback
     run.write_status(phase="saving")
-    trainer.save_model(str(run.final_dir))
-    tokenizer.save_pretrained(str(run.final_dir))
+    trainer.save_model(str(run.final_dir))  # every rank: FSDP gathers the shards to save
+    if rank() == 0:
+        tokenizer.save_pretrained(str(run.final_dir))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     end(
         run,
@@ -199,17 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--resume", help="checkpoint folder to continue from")
     args = parser.parse_args(argv)
-    run = RunFolder(Path(args.run_dir))
+    run = run_for_this_rank(RunFolder(Path(args.run_dir)))
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        acquire_lock(run)
+        if rank() == 0:  # one lock per run, held by the rank that writes it
+            acquire_lock(run)
     except LockHeld as held:
         print(f"refused: {held}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        return train(run, args.resume)
+        code = train(run, args.resume)
+        # torchrun ends every other process when one exits non-zero: only rank 0 tells
+        # how the run ended, after its final status is written.
+        return code if rank() == 0 else 0
     except UserError as error:
         run.append_event("error", kind="input", message=str(error))
         end(run, state="failed", error=str(error), finished_at=time.time())

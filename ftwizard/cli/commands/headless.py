@@ -8,6 +8,7 @@ from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.follow import follow
 from ftwizard.core.config import RunConfig
 from ftwizard.core.config_io import dump_config, load_config
+from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import UserError
 from ftwizard.core.gpus import target_from_report
 from ftwizard.core.hardware import probe
@@ -56,8 +57,10 @@ def run_preset(
         note = f" with {len(overrides)} --set override(s)" if overrides else ""
         err.print(f"Resolved configuration from {path}{note}:", style="bold")
         write_text(dump_config(config))
+    report = probe(runs_root=config.output.runs_root)
+    check_hardware(config, report)
     facts, data = check_before_launch(config, prepare=None if dry_run else _prepare_with_spinner)
-    target = target_from_report(probe(runs_root=config.output.runs_root))
+    target = target_from_report(report)
     summary = summarise(config, facts, data, target)
     print_plan(config, summary)
     if dry_run:

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         data = dataset_facts(args, base.model.model_name_or_path, base.training.max_length)
     else:
         data = DatasetFacts(rows=args.rows, kind=args.data_kind)
-    plan = recommend(target, facts, data, args.purpose, base=base)
+    plan = recommend(target, facts, data, args.purpose, base=base, method=args.method)
     if args.data:  # the plan trains on this dataset
         resolved = plan.config.to_dict()
         resolved["data"].update(

@@ -10,6 +10,7 @@ from textual.widgets import Button, Static
 
 from ftwizard.core.config import RunConfig
 from ftwizard.core.config_io import dump_config
+from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import in_words
 from ftwizard.core.fit import with_sections
 from ftwizard.core.preflight import check_before_launch, start_run, summarise
@@ -61,6 +62,8 @@ class ReviewScreen(StepScreen):
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, config: RunConfig) -> None:
         try:
+            if self.state.report is not None:
+                check_hardware(config, self.state.report)
             facts, data = check_before_launch(config)  # converts a built-in model once
             summary = summarise(config, facts, data, self.state.target)
             run = start_run(config, summary)

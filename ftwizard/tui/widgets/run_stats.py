@@ -64,6 +64,8 @@ def stats_view(
         grid.add_row(
             "trainer RAM", f"{log['ram_gb']:.1f} GB, peak {peak:.1f} GB{planned} (CPU training)"
         )
+    if watch.memory_per_rank:
+        grid.add_row("per GPU (rank)", watch.memory_per_rank)
     if gpu is not None:
         grid.add_row("GPU utilisation", percent(gpu.utilization_percent))
     if report is not None:

@@ -1,0 +1,79 @@
+"""Which process this is when torchrun or accelerate start several, and what each may write.
+
+Every rank trains; only rank 0 writes the run folder's status, events and final
+files, so viewers see one run. Other ranks log to ``logs/rank-N.log``. Decisions
+that must be the same everywhere (stop now, save now) are agreed with one
+all-reduce per step, whichever rank received the signal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ftwizard.core.runs import RunFolder
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+@dataclass(frozen=True)
+class ReadOnlyRun(RunFolder):
+    """The run folder as a rank other than 0 sees it: it reads, and writes only its own
+    failure (when one rank fails, torchrun ends the others, rank 0 included)."""
+
+    def write_status(self, **fields: Any) -> dict[str, Any]:
+        if fields.get("state") == "failed":
+            return super().write_status(**fields)
+        return fields
+
+    def append_event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        if kind == "error":
+            return super().append_event(kind, rank=rank(), **fields)
+        return {"type": kind, **fields}
+
+
+def run_for_this_rank(run: RunFolder) -> RunFolder:
+    """Rank 0 writes the run; the others get a read-only view and their own log file."""
+    if rank() == 0:
+        return run
+    logs = run.path / "logs"
+    logs.mkdir(exist_ok=True)
+    log = open(logs / f"rank-{rank()}.log", "ab", buffering=0)  # noqa: SIM115 - for the process
+    os.dup2(log.fileno(), sys.stdout.fileno())
+    os.dup2(log.fileno(), sys.stderr.fileno())
+    return ReadOnlyRun(run.path)
+
+
+def agree(flags: list[bool], device: Any) -> list[bool]:
+    """Each flag true on every rank if it is true on any (one all-reduce)."""
+    import torch
+    import torch.distributed as dist
+
+    if world_size() < 2 or not dist.is_available() or not dist.is_initialized():
+        return flags
+    tensor = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in tensor.tolist()]
+
+
+def gather(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """``value`` from every rank, in rank order (only one when not distributed)."""
+    import torch.distributed as dist
+
+    if world_size() < 2 or not dist.is_available() or not dist.is_initialized():
+        return [value]
+    values: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    return [v for v in values if isinstance(v, dict)]
