@@ -267,3 +267,24 @@ def test_each_gpu_s_memory_is_shown_for_a_distributed_run(tmp_path: Path) -> Non
     watch.poll()
     assert watch.memory_per_rank == "GPU 12.0, 11.9 GB"
     assert watch.peak_memory_gb == 14.2  # the highest of any GPU
+
+
+@pytest.mark.slow
+def test_accelerate_launch_with_the_generated_file_trains_two_processes(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    run = make_run(
+        tmp_path,
+        tiny_model,
+        DEMO_DATA,
+        "distributed.num_processes=2",
+        "distributed.launcher=accelerate",
+        "training.max_steps=4",
+    )
+    launch(run)
+    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the run")
+    assert run.read_status()["state"] == "finished", run.log_path.read_text()[-2000:]
+    logs = events(run, "log")
+    assert [e["step"] for e in logs] == [1, 2, 3, 4]
+    assert all(len(e["ranks"]) == 2 for e in logs)
+    assert (run.path / "logs" / "rank-1.log").exists()

@@ -53,12 +53,6 @@ def check_hardware(config: RunConfig, report: HardwareReport) -> None:
             hint="Use distributed.strategy=ddp to try several processes on the CPU, or run "
             "on a machine with GPUs.",
         )
-    if not report.gpus and wanted > 1 and config.distributed.launcher == "accelerate":
-        raise UserError(
-            "distributed.launcher is accelerate, but there is no GPU here: the run's "
-            "accelerate.yaml describes GPU processes (MULTI_GPU or FSDP).",
-            hint="Use distributed.launcher=torchrun (the default) on the CPU.",
-        )
     if not report.gpus and wanted > max(1, report.cpu_cores_physical or 1):
         raise UserError(
             f"distributed.num_processes is {wanted}, but there is no GPU here and only "
