@@ -320,3 +320,15 @@ async def test_settings_keep_text_fields_as_typed_and_read_lists(tmp_path: Path)
         await settle(pilot)
         assert not _next_enabled(app)
         assert "lora.target_modules" in _text(app, "#estimate")  # the model has no `nope`
+
+
+async def test_purpose_step_shows_the_gpu_plan_of_a_multi_gpu_machine(tmp_path: Path) -> None:
+    # The same plan as `ftwizard plan` on this machine: one GPU fits, DDP on both is faster.
+    app = make_app(str(tmp_path), gpus=(24, 24))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_step(pilot, "purpose")
+        assert app.state.plan is not None
+        gpus = next(d for d in app.state.plan.decisions if d.topic == "GPUs")
+        assert gpus.choice == "1 (DDP)" and "DDP on all 2" in gpus.reason
+        shown = static_text(app.screen.query_one("#plan-decisions", Static))
+        assert "DDP on all 2" in shown
