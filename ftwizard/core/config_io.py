@@ -39,6 +39,10 @@ class _Origins:
                 return self.flags[key]
             if key in self.lines:
                 return f"{self.source}, line {self.lines[key]}"
+        # An unknown section is reported alone: name the flag that set a key under it.
+        for key, label in self.flags.items():
+            if key[: len(path)] == path:
+                return label
         return self.source
 
 
