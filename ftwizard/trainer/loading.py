@@ -76,6 +76,25 @@ def load_tokenizer(config: RunConfig) -> Any:
     return tokenizer
 
 
+PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+
+
+def refuse_pickled_weights(location: str, name: str) -> None:
+    """Weights load from safetensors only: unpickling a .bin file can run code."""
+    folder = Path(location)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for pattern in PICKLED for p in folder.glob(pattern))
+    pickled = [n for n in pickled if n != "training_args.bin"]
+    if pickled:
+        raise UserError(
+            f"{name}: the weights are pickle files ({', '.join(pickled[:3])}); ftwizard "
+            "loads safetensors only, because unpickling a file can run code.",
+            hint="Convert them once where you trust the file: load it with transformers and "
+            "save_pretrained() (safetensors by default), then point to that folder.",
+        )
+
+
 def load_model(config: RunConfig) -> Any:
     """The base model, quantised for QLoRA and prepared for k-bit training."""
     from transformers import AutoModelForCausalLM
@@ -92,6 +111,9 @@ def load_model(config: RunConfig) -> Any:
         kwargs["revision"] = config.model.revision
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
+    else:
+        refuse_pickled_weights(location, config.model.model_name_or_path)
+        kwargs["use_safetensors"] = True
     if config.method.adapter == "qlora":
         kwargs["quantization_config"] = _quantization(config)
         if torch.cuda.is_available() and not sharded(config):

@@ -15,7 +15,12 @@ import torch
 
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
-from ftwizard.trainer.loading import TORCH_DTYPES, load_tokenizer, model_location
+from ftwizard.trainer.loading import (
+    TORCH_DTYPES,
+    load_tokenizer,
+    model_location,
+    refuse_pickled_weights,
+)
 from ftwizard.trainer.reply import reply
 
 
@@ -28,6 +33,9 @@ def _base_model(run: RunFolder) -> Any:
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": config.model.trust_remote_code}
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
+    else:
+        refuse_pickled_weights(location, config.model.model_name_or_path)
+        kwargs["use_safetensors"] = True
     model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     if gguf_file:
         model.hf_quantizer = None
@@ -40,15 +48,16 @@ def _tuned_model(run: RunFolder, base: Any) -> Any:
         raise UserError(
             f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
         )
+    refuse_pickled_weights(str(run.final_dir), run.name)
     if (run.final_dir / "adapter_config.json").exists():
         from peft import PeftModel
 
         return PeftModel.from_pretrained(base, str(run.final_dir))
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(str(run.final_dir), dtype=base.dtype).to(
-        base.device
-    )
+    return AutoModelForCausalLM.from_pretrained(
+        str(run.final_dir), dtype=base.dtype, use_safetensors=True
+    ).to(base.device)
 
 
 def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
