@@ -111,8 +111,9 @@ class RunFolder:
 
     # --- events ------------------------------------------------------------------
 
-    def append_event(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"time": round(time.time(), 3), "type": kind, **fields}
+    def append_event(self, event_type: str, /, **fields: Any) -> dict[str, Any]:
+        # Positional-only: an event may carry a field named ``kind`` (error events do).
+        event = {"time": round(time.time(), 3), "type": event_type, **fields}
         with self.events_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(event) + "\n")
             handle.flush()

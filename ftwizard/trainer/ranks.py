@@ -38,10 +38,10 @@ class ReadOnlyRun(RunFolder):
             return super().write_status(**fields)
         return fields
 
-    def append_event(self, kind: str, **fields: Any) -> dict[str, Any]:
-        if kind == "error":
-            return super().append_event(kind, rank=rank(), **fields)
-        return {"type": kind, **fields}
+    def append_event(self, event_type: str, /, **fields: Any) -> dict[str, Any]:
+        if event_type == "error":
+            return super().append_event(event_type, rank=rank(), **fields)
+        return {"type": event_type, **fields}
 
 
 def run_for_this_rank(run: RunFolder) -> RunFolder:

@@ -8,6 +8,7 @@ folder: ``status.json``, ``events.jsonl``, checkpoints and ``final/``.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -66,6 +67,24 @@ def end(run: RunFolder, **status: Any) -> None:
     resume at once, and the new trainer must not find this exiting one's lock."""
     release_lock(run)
     run.write_status(**status)
+
+
+def disk_full_message(run: RunFolder, error: BaseException) -> str | None:
+    """A full disk in words: where, what survived, what to do; None for other errors."""
+    if not (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+        return None
+    from ftwizard.core.runs import list_checkpoints
+
+    saved = [c for c in list_checkpoints(run) if c.resumable]
+    kept = (
+        f"checkpoint-{saved[-1].step} is intact; `ftwizard resume {run.name}` continues from it"
+        if saved
+        else "no checkpoint was complete yet"
+    )
+    return (
+        f"the disk is full (no space left on device) while writing {error.filename or 'a file'}; "
+        f"{kept} once space is freed under {run.path.parent}."
+    )
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -221,18 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         end(run, state="failed", error=str(error), finished_at=time.time())
         return EXIT_BAD_INPUT
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
+        message = disk_full_message(run, error) or f"{type(error).__name__}: {error}"
         run.append_event(
             "error",
-            kind=type(error).__name__,
-            message=str(error)[:2000],
+            kind="disk_full" if disk_full_message(run, error) else type(error).__name__,
+            message=message[:2000],
             traceback=traceback.format_exc()[-4000:],
         )
-        end(
-            run,
-            state="failed",
-            error=f"{type(error).__name__}: {error}"[:500],
-            finished_at=time.time(),
-        )
+        end(run, state="failed", error=message[:500], finished_at=time.time())
         traceback.print_exc()
         return EXIT_FAILED
     finally:
