@@ -66,9 +66,10 @@ typecheck: install-dev
 test: lint typecheck
 	$(PY) -m pytest -q
 
+# Every benchmark, one table of figures and goals (about 20 minutes on 2 cores);
+# QUICK=1 checks the suite works in a few minutes.
 bench: install-dev
-	$(PY) bench/startup.py
-	$(PY) bench/tui.py
+	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
 screenshots: install-dev
 	$(PY) scripts/screenshots.py

@@ -13,7 +13,9 @@ settings, out-of-memory markers, rows flagged as suspect) are listed as skipped.
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 import re
 import statistics
 import sys
@@ -179,6 +181,9 @@ def points(path: Path = CSV_PATH) -> tuple[list[Point], list[tuple[str, str]]]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
     used, skipped = points()
     print(f"{'id':>4} {'run':<52}{'measured':>10}{'estimate':>10}{'error':>8}")
     for point in used:
@@ -192,6 +197,10 @@ def main() -> int:
         f"{len(used)} rows compared, {len(skipped)} skipped; median |error| "
         f"{statistics.median(errors):.1%}; within 15%: {within:.0%}"
     )
+    if args.json:
+        summary = {"rows": len(used), "skipped": len(skipped)}
+        summary.update(median_error=statistics.median(errors), share_within_15=within)
+        args.json.write_text(json.dumps(summary, indent=2))
     return 0
 
 

@@ -3,9 +3,11 @@
 Writes a 100,000-row chat JSONL, then times `ftwizard data` without a model (reading,
 detection, validation, duplicates) and with the demo model's tokenizer (plus chat
 template rendering and batched tokenisation), each in a fresh process as a person
-runs it. Prints the figures; not a test.
+runs it. With ``--gigabytes N`` it also validates an N GB JSONL and reports the peak
+RSS of that process: the file is streamed, never held whole. Prints the figures; not
+a test.
 
-    .venv/bin/python bench/data_bench.py [--rows 100000]
+    .venv/bin/python bench/data_bench.py [--rows 100000] [--gigabytes 1] [--json FILE]
 """
 
 from __future__ import annotations
@@ -41,13 +43,39 @@ def write_rows(path: Path, rows: int, seed: int = 0) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def timed(command: list[str]) -> tuple[float, dict]:
+def timed(command: list[str]) -> tuple[float, dict, float]:
+    """Seconds, the JSON it printed, and its peak RSS in MiB (polled every 20 ms)."""
+    import psutil
+
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode not in (0, 2):
-        raise SystemExit(result.stderr)
-    return elapsed, json.loads(result.stdout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        watched, peak = psutil.Process(process.pid), 0
+        while process.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        if process.returncode not in (0, 2):
+            raise SystemExit(err.read().decode())
+        return elapsed, json.loads(out.read()), peak / 2**20
+
+
+def write_gigabytes(path: Path, gigabytes: float) -> int:
+    """Chat rows until the file reaches the size; returns the row count."""
+    block = path.with_suffix(".block")
+    write_rows(block, 10_000, seed=1)
+    chunk = block.read_bytes()
+    rows = 0
+    with path.open("wb") as handle:
+        while handle.tell() < gigabytes * 1e9:
+            handle.write(chunk)
+            rows += 10_000
+    block.unlink()
+    return rows
 
 
 def main() -> int:
@@ -56,14 +84,27 @@ def main() -> int:
     )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--model", default="smollm2-135m-instruct")
+    parser.add_argument("--gigabytes", type=float, default=0, help="also stream a file this big")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     ftwizard = [sys.executable, "-m", "ftwizard.cli.main"]
+    figures: dict[str, float] = {"rows": args.rows}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "chat.jsonl"
         write_rows(path, args.rows)
         size = path.stat().st_size / 1e6
-        plain, report = timed([*ftwizard, "data", str(path), "--json"])
-        tokens, stats = timed([*ftwizard, "data", str(path), "--model", args.model, "--json"])
+        plain, report, _ = timed([*ftwizard, "data", str(path), "--json"])
+        tokens, stats, _ = timed([*ftwizard, "data", str(path), "--model", args.model, "--json"])
+        if args.gigabytes:
+            big = Path(folder) / "big.jsonl"
+            big_rows = write_gigabytes(big, args.gigabytes)
+            big_size = big.stat().st_size / 1e9
+            big_s, big_report, big_rss = timed([*ftwizard, "data", str(big), "--json"])
+            figures.update(
+                big_gb=big_size, big_rows=big_rows, big_s=big_s, big_peak_rss_mib=big_rss
+            )
+            figures["big_rows_valid"] = big_report["report"]["rows_valid"]
+    figures.update(mb=size, validation_s=plain, token_stats_s=tokens)
     print(f"{args.rows:,} rows ({size:.0f} MB JSONL) on {os.cpu_count()} cores")
     print(
         f"  validation only:              {plain:6.1f} s  "
@@ -73,6 +114,13 @@ def main() -> int:
         f"  validation + token statistics: {tokens:6.1f} s  (p95 {stats['stats']['tokens_p95']} "
         f"tokens; goal < 15 s {'met' if tokens < 15 else 'MISSED'})"
     )
+    if args.gigabytes:
+        print(
+            f"  {figures['big_gb']:.2f} GB ({figures['big_rows']:,} rows), validation only: "
+            f"{figures['big_s']:.1f} s, peak RSS {figures['big_peak_rss_mib']:.0f} MiB"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

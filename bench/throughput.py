@@ -100,6 +100,7 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from ftwizard.core.builtin_models import BUILTIN_MODELS
@@ -121,6 +122,10 @@ def main() -> int:
     print(
         f"  throughput ratio  : {ratio:.3f} (goal >= 0.97: {'met' if ratio >= 0.97 else 'MISSED'})"
     )
+    if args.json:
+        figures = {"steps": args.steps, "repeats": args.repeats, "ftwizard_s_per_step": ours_s}
+        figures.update(plain_s_per_step=plain_s, ratio=ratio, ours=ours, plain=plain)
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -1,0 +1,182 @@
+"""Every benchmark, one after another from this process, as one table of figures and goals.
+
+Each script runs in its own process with ``--json``; this collects what they wrote
+and prints one row per figure: what, the figure, the goal and whether it holds.
+A JSON copy goes to ``--json`` (default ``bench/results.json``, not tracked).
+
+    .venv/bin/python bench/run_all.py [--quick] [--json FILE]
+
+``--quick`` runs fewer repeats and shorter trainings: a check that the suite works,
+not figures to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    what: str
+    figure: str
+    goal: str
+    holds: bool | None  # None: a figure without a goal, or not measured
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "MISSED", None: "-"}[self.holds]
+
+
+def _script(name: str, *args: str) -> dict[str, Any]:
+    """Run ``bench/NAME.py ARGS --json TMP`` and return what it wrote."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "figures.json"
+        command = [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args, "--json", str(out)]
+        print(f"$ {' '.join(command[1:])}", flush=True)
+        subprocess.run(command, check=True, cwd=ROOT)
+        return dict(json.loads(out.read_text()))
+
+
+def startup(quick: bool) -> list[Row]:
+    figures = _script("startup", "--runs", "3" if quick else "7")
+    rows = []
+    for item in figures["rows"]:
+        if item["command"] in ("ftwizard --help", "ftwizard detect"):
+            rows.append(
+                Row(
+                    f"`{item['command']}` (median)",
+                    f"{item['median_s']:.3f} s",
+                    f"< {item['goal_s']} s",
+                    item["median_s"] < item["goal_s"],
+                )
+            )
+    return rows
+
+
+def tui(quick: bool) -> list[Row]:
+    figures = _script("tui", "--runs", "2" if quick else "5", "--seconds", "15" if quick else "40")
+    frame, lag = figures["first_frame_s"], figures["event_loop_lag_ms"]
+    return [
+        Row(
+            "wizard: first frame in an 80x24 pty (median)",
+            f"{frame['median']:.3f} s",
+            f"< {frame['goal']} s",
+            frame["median"] < frame["goal"],
+        ),
+        Row(
+            "wizard: event-loop lag beside a real training (p95)",
+            f"{lag['p95']:.1f} ms ({lag['samples']} samples)",
+            f"< {lag['goal_p95']:.0f} ms",
+            lag["p95"] < lag["goal_p95"],
+        ),
+    ]
+
+
+def throughput(quick: bool) -> list[Row]:
+    figures = _script(
+        "throughput", "--steps", "6" if quick else "15", "--repeats", "1" if quick else "3"
+    )
+    return [
+        Row(
+            "LoRA throughput, `ftwizard --preset` / plain trl",
+            f"{figures['ratio']:.3f}",
+            ">= 0.97",
+            figures["ratio"] >= 0.97,
+        )
+    ]
+
+
+def data(quick: bool) -> list[Row]:
+    figures = _script(
+        "data_bench",
+        *("--rows", "20000" if quick else "100000"),
+        *("--gigabytes", "0.1" if quick else "1"),
+    )
+    return [
+        Row(
+            f"data: {figures['rows']:,} rows, validation + token statistics",
+            f"{figures['token_stats_s']:.1f} s",
+            "< 15 s",
+            figures["token_stats_s"] < 15,
+        ),
+        Row(
+            f"data: {figures['big_gb']:.2f} GB JSONL streamed, validation",
+            f"{figures['big_s']:.1f} s, peak RSS {figures['big_peak_rss_mib']:.0f} MiB",
+            "not held in memory",
+            figures["big_peak_rss_mib"] * 2**20 < figures["big_gb"] * 1e9 / 2,
+        ),
+    ]
+
+
+def calibration(quick: bool) -> list[Row]:
+    figures = _script("calibration")
+    return [
+        Row(
+            f"estimator vs {figures['rows']} published peaks (median |error|)",
+            f"{figures['median_error']:.1%}, {figures['share_within_15']:.0%} within 15%",
+            "median <= 10%",
+            figures["median_error"] <= 0.10,
+        )
+    ]
+
+
+def demo(quick: bool) -> list[Row]:
+    if quick:
+        return [Row("`make demo` after set-up", "skipped (--quick)", "< 5 min", None)]
+    print("$ make demo", flush=True)
+    started = time.perf_counter()
+    subprocess.run(["make", "demo"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    minutes = (time.perf_counter() - started) / 60
+    return [Row("`make demo` after set-up", f"{minutes:.1f} min", "< 5 min", minutes < 5)]
+
+
+NOT_YET = [
+    Row("QLoRA throughput, `ftwizard --preset` / plain trl", "not measured yet", ">= 0.97", None),
+    Row("trainer throughput cost of an attached dashboard", "not measured yet", "< 2 %", None),
+]
+SUITE: list[Callable[[bool], list[Row]]] = [startup, tui, data, calibration, throughput, demo]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    machine = f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
+    rows: list[Row] = []
+    for bench in SUITE:
+        rows += bench(args.quick)
+    rows += NOT_YET
+    width = max(len(r.what) for r in rows)
+    print(f"\nftwizard benchmarks on {machine}{' (--quick)' if args.quick else ''}")
+    print(f"{'what':<{width}}  {'figure':<34} {'goal':<20} verdict")
+    for row in rows:
+        print(f"{row.what:<{width}}  {row.figure:<34} {row.goal:<20} {row.verdict}")
+    result = {
+        "machine": machine,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "quick": args.quick,
+        "rows": [asdict(r) | {"verdict": r.verdict} for r in rows],
+    }
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"(JSON copy: {args.json})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
