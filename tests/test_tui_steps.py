@@ -329,6 +329,6 @@ async def test_purpose_step_shows_the_gpu_plan_of_a_multi_gpu_machine(tmp_path: 
         await open_step(pilot, "purpose")
         assert app.state.plan is not None
         gpus = next(d for d in app.state.plan.decisions if d.topic == "GPUs")
-        assert gpus.choice == "1 (DDP)" and "DDP on all 2" in gpus.reason
+        assert gpus.choice == "1 of 2" and "DDP on all 2" in gpus.reason
         shown = static_text(app.screen.query_one("#plan-decisions", Static))
         assert "DDP on all 2" in shown

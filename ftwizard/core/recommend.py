@@ -185,6 +185,12 @@ def learning_rate(objective: Objective, adapter: Adapter, scale: float) -> float
 # --- The plan ---------------------------------------------------------------------
 
 
+def gpu_choice(processes: int, strategy: str, target: Target) -> str:
+    """How many of the GPUs here train, and how: "1 of 2", "2 of 4 (FSDP)"."""
+    used = f"{processes} of {target.count}"
+    return used if processes == 1 else f"{used} ({strategy.upper()})"
+
+
 def recommend(
     target: Target,
     model: ModelFacts,
@@ -341,7 +347,7 @@ def recommend(
         gpus = plan_gpus(model, config, target)
         config = with_processes(config, gpus.num_processes, gpus.strategy)
         decisions.append(
-            Decision("GPUs", f"{gpus.num_processes} ({gpus.strategy.upper()})", gpus.reason)
+            Decision("GPUs", gpu_choice(gpus.num_processes, gpus.strategy, target), gpus.reason)
         )
         if gpus.verdict == "fits":
             changes = []  # sharding made it fit; the one-GPU changes are not needed
