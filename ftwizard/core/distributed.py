@@ -18,7 +18,7 @@ from typing import Any
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import Estimate, estimate
-from ftwizard.core.fit import SCALING, with_sections
+from ftwizard.core.fit import throughput_factor, with_sections
 from ftwizard.core.gpus import Target, Verdict, verdict
 from ftwizard.core.hardware import HardwareReport
 from ftwizard.core.model_facts import ModelFacts
@@ -218,7 +218,7 @@ def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
     single = estimate(facts, with_processes(config, 1, "ddp"))
     fits_one = verdict(single.device_total_gib, target)
     if target.cpu or target.count <= 1 or fits_one == "fits":
-        reason = _one_gpu_reason(single, target, fits_one)
+        reason = _one_gpu_reason(config, single, target, fits_one)
         return GpuPlan(1, "ddp", single, fits_one, reason)
     for processes in range(2, target.count + 1):
         sharded = estimate(facts, with_processes(config, processes, "fsdp"))
@@ -239,14 +239,14 @@ def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
     return GpuPlan(target.count, "fsdp", widest, verdict(widest.device_total_gib, target), reason)
 
 
-def _one_gpu_reason(single: Estimate, target: Target, fitted: Verdict) -> str:
+def _one_gpu_reason(config: RunConfig, single: Estimate, target: Target, fitted: Verdict) -> str:
     if target.cpu:
         return "no GPU here: one process on the CPU"
     if fitted != "fits":
         return f"does not fit in 90% of one GPU ({single.device_total_gib:.1f} GB needed)"
     if target.count <= 1:
         return f"fits on one GPU ({single.device_total_gib:.1f} GB)"
-    speedup = 1 + (target.count - 1) * SCALING["ddp"]
+    speedup = throughput_factor(with_processes(config, target.count, "ddp"))
     return (
         f"fits on one GPU ({single.device_total_gib:.1f} GB); DDP on all {target.count} "
         f"would train about {speedup:.1f}x faster (distributed.num_processes={target.count})"

@@ -85,6 +85,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         elapsed = max(now - self.last_time, 1e-9)
         tokens_per_s = (tokens - self.last_tokens) / elapsed if tokens else None
         self.last_tokens, self.last_time = tokens, now
+        memory = memory_figures()
         event = {
             "step": state.global_step,
             "max_steps": state.max_steps,
@@ -93,10 +94,10 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
             "learning_rate": logs.get("learning_rate"),
             "grad_norm": logs.get("grad_norm"),
             "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s, 1),
-            **memory_figures(),
+            **memory,
         }
         # Every rank logs at the same steps: one gather gives the memory of each GPU.
-        ranks = gather({"rank": rank(), **memory_figures()})
+        ranks = gather({"rank": rank(), **memory})
         if len(ranks) > 1:
             event["ranks"] = ranks
         self.run.append_event("log", **event)

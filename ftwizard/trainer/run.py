@@ -240,10 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         end(run, state="failed", error=str(error), finished_at=time.time())
         return EXIT_BAD_INPUT
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
-        message = disk_full_message(run, error) or f"{type(error).__name__}: {error}"
+        disk_full = disk_full_message(run, error)
+        message = disk_full or f"{type(error).__name__}: {error}"
         run.append_event(
             "error",
-            kind="disk_full" if disk_full_message(run, error) else type(error).__name__,
+            kind="disk_full" if disk_full else type(error).__name__,
             message=message[:2000],
             traceback=traceback.format_exc()[-4000:],
         )
