@@ -12,197 +12,63 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.data.templates import CHATML_TEMPLATE, special_tokens_in
+from ftwizard.core.data.templates import special_tokens_in
 from ftwizard.core.data.validate import validate_path
-from ftwizard.core.errors import UserError
-from ftwizard.core.model_source import tokenizer_location
+from ftwizard.trainer.chat_render import Renderer, load_tokenizer, token_counts
 from ftwizard.trainer.reply import reply
 
 BATCH = 2048
-LOSS_SAMPLE_ROWS = 20_000  # beyond this, the loss share is measured on an even sample
+LOSS_SAMPLE_ROWS = 10_000  # the loss share, a ratio, is measured on an even sample of rows
 
 
-def _fast_tokenizer_folder(location: str) -> Path | None:
-    """The folder holding ``tokenizer.json`` for a local folder or a cached Hub id."""
-    folder = Path(location)
-    if (folder / "tokenizer.json").is_file():
-        return folder
-    if not folder.exists():
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(location, "tokenizer.json")
-        if isinstance(found, str):
-            try:  # the chat template sits beside it
-                try_to_load_from_cache(location, "tokenizer_config.json")
-            except Exception:
-                pass
-            return Path(found).parent
-    return None
+# What the loss covers, by the shape the rows take for trl (conversations: see compute)
+LOSS_COVERS = {
+    "text": "the whole text",
+    "prompt-completion": "the completion",
+    "preference": "the longer of chosen and rejected",
+    "kto": "the completion",
+}
 
 
-def load_tokenizer(model: str) -> Any:
-    location, gguf_file = tokenizer_location(model)
-    try:
-        folder = None if gguf_file else _fast_tokenizer_folder(location)
-        if folder is not None:
-            # Loading the Rust tokenizer directly skips AutoTokenizer's imports (about 2 s).
-            from transformers import PreTrainedTokenizerFast
+class LossSample:
+    """An even sample of the rows (reservoir sampling: the length of a stream is not
+    known in advance), keeping each row's loss-carrying texts.
 
-            return PreTrainedTokenizerFast.from_pretrained(folder)
-        from transformers import AutoTokenizer
+    The texts are every assistant answer of a conversation; whether the trainer
+    trains all of them or only the final one is decided at the end (see ``compute``).
+    """
 
-        if gguf_file:
-            return AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
-        return AutoTokenizer.from_pretrained(location)
-    except OSError as exc:
-        raise UserError(
-            f"Cannot load the tokenizer of `{model}` ({exc}).".replace("\n", " "),
-            hint="Offline, the model must be a local folder, a .gguf file, a built-in "
-            "name or already in the Hugging Face cache.",
-        ) from None
+    def __init__(self, size: int = LOSS_SAMPLE_ROWS, seed: int = 0) -> None:
+        self.size = size
+        self.rows: list[tuple[int, list[str], bool]] = []  # (row index, answers, conversation)
+        self._random = random.Random(seed)
 
+    def offer(self, index: int, answers: list[str], conversation: bool) -> None:
+        if len(self.rows) < self.size:
+            self.rows.append((index, answers, conversation))
+            return
+        slot = self._random.randrange(index + 1)
+        if slot < self.size:
+            self.rows[slot] = (index, answers, conversation)
 
-class Renderer:
-    """Turns normalised rows into the text the trainer tokenises, and the loss-carrying parts."""
-
-    def __init__(self, tokenizer: Any, last_turn_only: bool = False) -> None:
-        self.tokenizer = tokenizer
-        self.template = tokenizer.chat_template or CHATML_TEMPLATE
-        # As the trainer does when the template cannot mark assistant turns.
-        self.last_turn_only = last_turn_only
-        self._fast: Any = None  # the compiled template, once checked against the reference
-        self._checked = False
-
-    def _fast_renderer(self, sample: list[list[dict[str, Any]]]) -> Any:
-        """transformers' compiled template, if it renders ``sample`` exactly as
-        ``apply_chat_template`` does (it skips per-call overhead: 5x faster)."""
-        if self._checked:
-            return self._fast
-        self._checked = True
-        try:
-            from transformers.utils.chat_template_utils import _compile_jinja_template
-
-            compiled = _compile_jinja_template(self.template)
-        except Exception:  # a private helper: any change just means the slow path
-            return None
-        extra = dict(self.tokenizer.special_tokens_map)
-
-        def render(messages: list[dict[str, Any]]) -> str:
-            return str(
-                compiled.render(
-                    messages=messages,
-                    tools=None,
-                    documents=None,
-                    add_generation_prompt=False,
-                    **extra,
-                )
-            )
-
-        reference = self.tokenizer.apply_chat_template(
-            sample, tokenize=False, chat_template=self.template
-        )
-        if all(render(m) == r for m, r in zip(sample, reference, strict=True)):
-            self._fast = render
-        return self._fast
-
-    def chat(
-        self, messages: list[dict[str, Any]], tools: Any = None, generation_prompt: bool = False
-    ) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                messages,
-                tools=tools,
-                tokenize=False,
-                add_generation_prompt=generation_prompt,
-                chat_template=self.template,
-            )
-        )
-
-    def _side(self, prompt: Any, completion: Any) -> tuple[str, str]:
-        """(prompt text, completion text) as the trainer concatenates them."""
-        if isinstance(prompt, list):
-            prompt_text = self.chat(prompt, generation_prompt=True)
-            full = self.chat(prompt + completion)
-            if full.startswith(prompt_text):
-                return prompt_text, full[len(prompt_text) :]
-            return prompt_text, "".join(m.get("content", "") for m in completion)
-        return str(prompt), str(completion)
-
-    def render_many(self, rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-        """``render`` for a batch; plain conversations go through one templating call."""
-        plain = [i for i, row in enumerate(rows) if "messages" in row and not row.get("tools")]
-        texts: dict[int, str] = {}
-        if plain:
-            conversations = [rows[i]["messages"] for i in plain]
-            fast = self._fast_renderer(conversations[:32])
-            if fast is not None:
-                rendered = [fast(c) for c in conversations]
-            else:
-                rendered = self.tokenizer.apply_chat_template(
-                    conversations, tokenize=False, chat_template=self.template
-                )
-            texts = dict(zip(plain, rendered, strict=True))
-        return [
-            (texts[i], self._answers(row)) if i in texts else self.render(row)
-            for i, row in enumerate(rows)
+    def share(self, tokenizer: Any, lengths: list[int], last_turn_only: bool) -> float:
+        """Loss-carrying tokens over all tokens in the sampled rows (``lengths`` in row order)."""
+        answers = [
+            text
+            for _, found, conversation in self.rows
+            for text in (found[-1:] if conversation and last_turn_only else found)
         ]
-
-    def _answers(self, row: dict[str, Any]) -> list[str]:
-        """The assistant texts that carry loss: all of them, or the final one."""
-        answers = [m for m in row["messages"] if m["role"] == "assistant"]
-        if self.last_turn_only:
-            answers = answers[-1:]
-        return [m["content"] or json.dumps(m.get("tool_calls", "")) for m in answers]
-
-    def render(self, row: dict[str, Any]) -> tuple[str, list[str]]:
-        """(full text, the texts that carry loss)."""
-        if "messages" in row:
-            return self.chat(row["messages"], row.get("tools")), self._answers(row)
-        if "text" in row:
-            return row["text"], [row["text"]]
-        if "chosen" in row:
-            prompt = row.get("prompt", [] if isinstance(row["chosen"], list) else "")
-            prompt_text, chosen = self._side(prompt, row["chosen"])
-            _, rejected = self._side(prompt, row["rejected"])
-            longer = chosen if len(chosen) >= len(rejected) else rejected
-            return prompt_text + longer, [longer]
-        prompt_text, completion = self._side(row["prompt"], row["completion"])
-        return prompt_text + completion, [completion]
-
-    def spans(self, row: dict[str, Any]) -> tuple[str, list[tuple[int, int]]]:
-        """The full text and the character spans the loss covers, for the preview."""
-        text, answers = self.render(row)
-        if "messages" in row:
-            messages, spans = row["messages"], []
-            for index, message in enumerate(messages):
-                if message["role"] != "assistant":
-                    continue
-                if self.last_turn_only and index != len(messages) - 1:
-                    continue
-                before = self.chat(messages[:index], row.get("tools"), generation_prompt=True)
-                upto = self.chat(messages[: index + 1], row.get("tools"))
-                if upto.startswith(before) and text.startswith(upto):
-                    spans.append((len(before), len(upto)))
-                elif message["content"] and message["content"] in text:
-                    start = text.index(message["content"])
-                    spans.append((start, start + len(message["content"])))
-            return text, spans
-        start = len(text) - len(answers[0]) if answers else len(text)
-        return text, [(0 if "text" in row else start, len(text))]
-
-
-def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
-    """Token counts of many texts, batched; the Rust tokenizer's fast path skips offsets."""
-    backend = getattr(tokenizer, "_tokenizer", None)
-    if backend is not None and hasattr(backend, "encode_batch_fast"):
-        return [len(e.ids) for e in backend.encode_batch_fast(texts, add_special_tokens=False)]
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        # each answer's end-of-turn token carries loss too
+        loss = sum(n + 1 for n in token_counts(tokenizer, answers))
+        total = sum(lengths[index] for index, _, _ in self.rows)
+        return round(min(1.0, loss / total), 4) if total else 0.0
 
 
 HISTOGRAM_BUCKETS = 16
@@ -239,66 +105,38 @@ def compute(
     split: str = "train",
 ) -> dict[str, Any]:
     tokenizer = load_tokenizer(model)
-    last_turn_only = False
-    if tokenizer.chat_template:
-        from ftwizard.core.data.validate import detect_path
-        from ftwizard.trainer.data import chat_loss_mode
-
-        shape = detect_path(path, fmt, column_map, text_split, name, split).trainer_shape  # type: ignore[arg-type]
-        # The loss the trainer will use: every assistant turn, or the final answer only.
-        last_turn_only = shape == "messages" and chat_loss_mode(tokenizer) == "last_turn"
-    renderer = Renderer(tokenizer, last_turn_only)
+    renderer = Renderer(tokenizer)  # every answer while reading; the mode is settled after
     warnings: list[str] = []
+    tool_warning: list[str] = []
     lengths: list[int] = []
-    loss_sample = [0, 0]  # loss-carrying tokens, all tokens, in the rows sampled for it
+    loss_sample = LossSample()
     batch: list[dict[str, Any]] = []
     preview_row: dict[str, Any] | None = None
     rows_seen = 0
+    multi_turn = False  # a conversation with several answers: the loss mode matters
 
     # The Rust tokenizer releases the GIL: batches are tokenised in a worker thread
     # while this one reads, validates and renders the next batch.
     pool = ThreadPoolExecutor(max_workers=1)
-    pending: list[Future[tuple[list[int], int | None]]] = []
-    batches = 0
-
-    def tokenise(texts: list[str], answers: list[str] | None) -> tuple[list[int], int | None]:
-        counts = token_counts(tokenizer, texts)
-        # each answer's end-of-turn token carries loss too
-        loss = None if answers is None else sum(n + 1 for n in token_counts(tokenizer, answers))
-        return counts, loss
+    pending: list[Future[list[int]]] = []
 
     def flush() -> None:
-        nonlocal batches
         rendered = renderer.render_many(batch)
         if not tool_warning:
-            _check_tool_calls(batch, rendered)
-        texts = [text for text, _ in rendered]
-        # On big datasets the loss share, a ratio, is measured on every k-th batch.
-        step = max(1, rows_seen // LOSS_SAMPLE_ROWS)
-        answers = [a for _, found in rendered for a in found] if batches % step == 0 else None
-        pending.append(pool.submit(tokenise, texts, answers))
-        batches += 1
+            tool_warning.extend(_tool_call_warning(model, batch, rendered))
+        pending.append(pool.submit(token_counts, tokenizer, [text for text, _ in rendered]))
+        first = rows_seen - len(batch)
+        for offset, (row, (_, answers)) in enumerate(zip(batch, rendered, strict=True)):
+            loss_sample.offer(first + offset, answers, "messages" in row)
         batch.clear()
 
-    tool_warning: list[str] = []
-
-    def _check_tool_calls(
-        rows: list[dict[str, Any]], rendered: list[tuple[str, list[str]]]
-    ) -> None:
-        for row, (text, _) in zip(rows, rendered, strict=True):
-            calls = [c for m in row.get("messages", []) for c in m.get("tool_calls", [])]
-            if calls and calls[0]["function"]["name"] not in text:
-                tool_warning.append(
-                    f"the chat template of `{model}` does not write tool calls: those assistant "
-                    "turns would train as empty answers. Use a model whose template supports tools"
-                )
-                return
-
     def on_row(row: dict[str, Any]) -> None:
-        nonlocal preview_row, rows_seen
+        nonlocal preview_row, rows_seen, multi_turn
         if rows_seen == example:
             preview_row = row
         rows_seen += 1
+        if not multi_turn and "messages" in row:
+            multi_turn = sum(m["role"] == "assistant" for m in row["messages"]) > 1
         batch.append(row)
         if len(batch) >= BATCH:
             flush()
@@ -315,14 +153,21 @@ def compute(
     if batch:
         flush()
     for future in pending:
-        counts, loss = future.result()
-        lengths.extend(counts)
-        if loss is not None:
-            loss_sample[0] += loss
-            loss_sample[1] += sum(counts)
+        lengths.extend(future.result())
     pool.shutdown()
 
-    conversational = report.detection.trainer_shape in ("messages", "preference", "kto")
+    shape = report.detection.trainer_shape
+    # Whether the trainer masks every answer or only the final one depends on the
+    # template (trl's check, which costs a 5 s torch import); it changes nothing
+    # unless some conversation has several answers, so it is only asked then.
+    loss_mode = "one answer per example"
+    if shape == "messages" and multi_turn:
+        last_turn_only = bool(tokenizer.chat_template) and _trains_last_turn_only(tokenizer)
+        renderer.last_turn_only = last_turn_only
+        loss_mode = "the final answer" if last_turn_only else "every answer"
+    loss_share = loss_sample.share(tokenizer, lengths, renderer.last_turn_only)
+
+    conversational = shape in ("messages", "preference", "kto")
     if conversational and not tokenizer.chat_template:
         warnings.append(
             f"`{model}` has no chat template (a base model?): the chat data will be rendered "
@@ -355,9 +200,7 @@ def compute(
         "truncated_rows": truncated,
         "truncated_share": round(truncated / len(ordered), 4) if ordered else 0.0,
         "tokens_per_epoch": sum(min(n, max_length) for n in ordered),
-        "loss_token_share": round(min(1.0, loss_sample[0] / loss_sample[1]), 4)
-        if loss_sample[1]
-        else 0.0,
+        "loss_token_share": loss_share,
         "suggested_max_length": suggested,
         "length_histogram": length_histogram(ordered, max_length),
     }
@@ -369,9 +212,31 @@ def compute(
             "text": text,
             "loss_spans": spans,
             "template": "model" if tokenizer.chat_template else "ChatML (fallback)",
-            "loss": "the final answer" if last_turn_only else "every answer",
+            "loss": LOSS_COVERS.get(shape, loss_mode),
         }
     return {"report": report.to_dict(), "stats": stats, "preview": preview, "warnings": warnings}
+
+
+def _trains_last_turn_only(tokenizer: Any) -> bool:
+    """True when the template cannot mark assistant turns, so the trainer trains the
+    final answer of each conversation (``trainer.data.chat_loss_mode``)."""
+    from ftwizard.trainer.data import chat_loss_mode
+
+    return chat_loss_mode(tokenizer) == "last_turn"
+
+
+def _tool_call_warning(
+    model: str, rows: list[dict[str, Any]], rendered: list[tuple[str, list[str]]]
+) -> list[str]:
+    """A warning when the template drops the tool calls of a conversation."""
+    for row, (text, _) in zip(rows, rendered, strict=True):
+        calls = [c for m in row.get("messages", []) for c in m.get("tool_calls", [])]
+        if calls and calls[0]["function"]["name"] not in text:
+            return [
+                f"the chat template of `{model}` does not write tool calls: those assistant "
+                "turns would train as empty answers. Use a model whose template supports tools"
+            ]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:
