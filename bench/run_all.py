@@ -86,15 +86,36 @@ def tui(quick: bool) -> list[Row]:
 
 
 def throughput(quick: bool) -> list[Row]:
+    rows = []
+    for method in ("lora", "qlora"):
+        figures = _script(
+            "throughput",
+            *("--method", method),
+            *("--steps", "6" if quick else "15"),
+            *("--repeats", "1" if quick else "3"),
+        )
+        rows.append(
+            Row(
+                f"{'LoRA' if method == 'lora' else 'QLoRA'} throughput, "
+                "`ftwizard --preset` / plain trl",
+                f"{figures['ratio']:.3f}",
+                ">= 0.97",
+                figures["ratio"] >= 0.97,
+            )
+        )
+    return rows
+
+
+def attach_cost(quick: bool) -> list[Row]:
     figures = _script(
-        "throughput", "--steps", "6" if quick else "15", "--repeats", "1" if quick else "3"
+        "attach_cost", *("--pairs", "1" if quick else "5"), *("--window", "15" if quick else "20")
     )
     return [
         Row(
-            "LoRA throughput, `ftwizard --preset` / plain trl",
-            f"{figures['ratio']:.3f}",
-            ">= 0.97",
-            figures["ratio"] >= 0.97,
+            "trainer throughput cost of an attached dashboard",
+            f"{figures['cost']:+.1%} (dashboard CPU {figures['viewer_cpu_share']:.1%} of a core)",
+            "< 2 %",
+            figures["cost"] < 0.02,
         )
     ]
 
@@ -143,11 +164,15 @@ def demo(quick: bool) -> list[Row]:
     return [Row("`make demo` after set-up", f"{minutes:.1f} min", "< 5 min", minutes < 5)]
 
 
-NOT_YET = [
-    Row("QLoRA throughput, `ftwizard --preset` / plain trl", "not measured yet", ">= 0.97", None),
-    Row("trainer throughput cost of an attached dashboard", "not measured yet", "< 2 %", None),
+SUITE: list[Callable[[bool], list[Row]]] = [
+    startup,
+    tui,
+    data,
+    calibration,
+    throughput,
+    attach_cost,
+    demo,
 ]
-SUITE: list[Callable[[bool], list[Row]]] = [startup, tui, data, calibration, throughput, demo]
 
 
 def main() -> int:
@@ -161,12 +186,11 @@ def main() -> int:
     rows: list[Row] = []
     for bench in SUITE:
         rows += bench(args.quick)
-    rows += NOT_YET
     width = max(len(r.what) for r in rows)
     print(f"\nftwizard benchmarks on {machine}{' (--quick)' if args.quick else ''}")
-    print(f"{'what':<{width}}  {'figure':<34} {'goal':<20} verdict")
+    print(f"{'what':<{width}}  {'figure':<42} {'goal':<20} verdict")
     for row in rows:
-        print(f"{row.what:<{width}}  {row.figure:<34} {row.goal:<20} {row.verdict}")
+        print(f"{row.what:<{width}}  {row.figure:<42} {row.goal:<20} {row.verdict}")
     result = {
         "machine": machine,
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -1,12 +1,13 @@
 """Training overhead: `ftwizard --preset` against a plain trl script on the identical job.
 
 Both train the demo model (SmolLM2-135M-Instruct, LoRA r16 all-linear, batch 4,
-max_length 256) on the demo dataset for the same number of steps, each in its own
+max_length 256; ``--method qlora``: the same on a 4-bit NF4 base, as bitsandbytes runs
+it on the CPU) on the demo dataset for the same number of steps, each in its own
 process; the figure is seconds per step between the first and the last logged step
 (model loading and saving excluded), so the ratio is throughput(ftwizard) /
 throughput(plain trl). Goal: at least 0.97. Runs are alternated and the median taken.
 
-    .venv/bin/python bench/throughput.py [--steps 20] [--repeats 3]
+    .venv/bin/python bench/throughput.py [--steps 20] [--repeats 3] [--method lora|qlora]
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ DATA = ROOT / "data" / "demo" / "wizard-identity.jsonl"
 PLAIN_TRL = r"""
 import json, sys, time, torch
 from datasets import Dataset
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+from peft import LoraConfig, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-folder, data, steps, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+folder, data, out, method = sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5]
+steps = int(sys.argv[3])
 rows = [json.loads(line) for line in open(data)]
 # The same loss as ftwizard's trainer uses for this template: the final answer.
 rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
@@ -49,8 +51,16 @@ args = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=4,
                  # everything else as the preset says (trl's own defaults differ)
                  gradient_checkpointing=False, optim="adamw_torch", bf16=False, fp16=False,
                  weight_decay=0.0, max_grad_norm=1.0, dataloader_num_workers=0)
-trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32),
-                     args=args, train_dataset=Dataset.from_list(rows),
+if method == "qlora":  # the usual recipe: 4-bit NF4, double quantisation, k-bit preparation
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_use_double_quant=True,
+                                      bnb_4bit_compute_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                 quantization_config=quantization)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+else:
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                      processing_class=AutoTokenizer.from_pretrained(folder),
                      peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
                                             target_modules="all-linear", task_type="CAUSAL_LM"),
@@ -60,7 +70,7 @@ print(json.dumps({"seconds_per_step": (times[-1] - times[0]) / (len(times) - 1)}
 """
 
 
-def ftwizard_run(steps: int, root: Path, name: str) -> float:
+def ftwizard_run(steps: int, root: Path, name: str, method: str) -> float:
     command = [
         sys.executable,
         "-m",
@@ -77,6 +87,8 @@ def ftwizard_run(steps: int, root: Path, name: str) -> float:
         f"output.runs_root={root}",
         "--set",
         f"output.run_name={name}",
+        "--set",
+        f"method.adapter={method}",
     ]
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     logs = [json.loads(line) for line in (root / name / "events.jsonl").read_text().splitlines()]
@@ -84,9 +96,9 @@ def ftwizard_run(steps: int, root: Path, name: str) -> float:
     return (times[-1] - times[0]) / (len(times) - 1)
 
 
-def plain_run(steps: int, folder: str, out: Path) -> float:
+def plain_run(steps: int, folder: str, out: Path, method: str) -> float:
     result = subprocess.run(
-        [sys.executable, "-c", PLAIN_TRL, folder, str(DATA), str(steps), str(out)],
+        [sys.executable, "-c", PLAIN_TRL, folder, str(DATA), str(steps), str(out), method],
         check=True,
         capture_output=True,
         text=True,
@@ -100,6 +112,7 @@ def main() -> int:
     )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--method", choices=("lora", "qlora"), default="lora")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -109,13 +122,15 @@ def main() -> int:
     ours, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
-            ours.append(ftwizard_run(args.steps, Path(tmp) / "runs", f"bench-{repeat}"))
-            plain.append(plain_run(args.steps, folder, Path(tmp) / f"plain-{repeat}"))
+            ours.append(
+                ftwizard_run(args.steps, Path(tmp) / "runs", f"bench-{repeat}", args.method)
+            )
+            plain.append(plain_run(args.steps, folder, Path(tmp) / f"plain-{repeat}", args.method))
     ours_s, plain_s = statistics.median(ours), statistics.median(plain)
     ratio = plain_s / ours_s
     print(
-        f"{args.steps} steps x {args.repeats} runs, alternated, on {os.cpu_count()} cores "
-        f"({time.strftime('%Y-%m-%d')})"
+        f"{args.method}: {args.steps} steps x {args.repeats} runs, alternated, "
+        f"on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d')})"
     )
     print(f"  ftwizard --preset : {ours_s:.3f} s/step (median of {[round(x, 3) for x in ours]})")
     print(f"  plain trl script  : {plain_s:.3f} s/step (median of {[round(x, 3) for x in plain]})")
@@ -123,7 +138,8 @@ def main() -> int:
         f"  throughput ratio  : {ratio:.3f} (goal >= 0.97: {'met' if ratio >= 0.97 else 'MISSED'})"
     )
     if args.json:
-        figures = {"steps": args.steps, "repeats": args.repeats, "ftwizard_s_per_step": ours_s}
+        figures = {"method": args.method, "steps": args.steps, "repeats": args.repeats}
+        figures["ftwizard_s_per_step"] = ours_s
         figures.update(plain_s_per_step=plain_s, ratio=ratio, ours=ours, plain=plain)
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, RichLog, Switch
+from textual.widgets import DataTable, Input, RichLog, Static, Switch
 
 from ftwizard.core.run_watch import RunWatch, downsample
 from ftwizard.core.runs import RunFolder
@@ -85,6 +85,39 @@ async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> N
         assert len(chart.series[0]) == 87
         assert "step 87/120" in static_text(screen.query_one("#run-stats"))
         assert "step 87/120: loss 0.3000" in log.lines[-1].text
+
+
+async def test_dashboard_redraws_only_what_changed(tmp_path: Path) -> None:
+    """Every redraw is CPU taken from a trainer on the same cores (bench/attach_cost.py):
+    between steps, polling the files must not touch the widgets."""
+    run = RunFolder(record_run(tmp_path, "live", "running", 86))
+    now = [T0 + 400.0]
+    app = make_app(str(tmp_path), clock=lambda: now[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_dashboard(run)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        drawn: list[str] = []
+        stats, banner = screen.query_one("#run-stats", Static), screen.query_one("#run-problem")
+        for name, widget in (("stats", stats), ("banner", banner)):
+            original = widget.update
+            widget.update = lambda *a, _n=name, _o=original, **k: (drawn.append(_n), _o(*a, **k))  # type: ignore[method-assign]
+        screen.refresh_bindings = lambda: drawn.append("keys")  # type: ignore[method-assign]
+
+        await pilot.pause(1.6)  # three polls: same files, same second
+        assert drawn == []
+
+        now[0] += 1  # the elapsed time's next second
+        await pilot.pause(0.6)
+        assert drawn == ["stats"] and "elapsed 6m35s" in static_text(stats)
+
+        drawn.clear()
+        run.write_status(state="stopped")
+        await pilot.pause(0.6)
+        assert sorted(drawn) == ["banner", "keys", "stats"]
+        assert "press u to resume" in static_text(banner)
 
 
 async def test_stop_asks_first_and_cancel_leaves_it_running(tmp_path: Path) -> None:

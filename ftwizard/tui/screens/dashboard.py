@@ -55,6 +55,8 @@ class DashboardScreen(WizardScreen):
         self.tail = RunWatch(run)
         self.status: dict[str, Any] = {}
         self.report: HardwareReport | None = None
+        self._stats_shown: tuple[object, ...] = ()
+        self._outcome_shown: tuple[object, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,14 +81,24 @@ class DashboardScreen(WizardScreen):
         self._read_hardware()
 
     def refresh_view(self) -> None:
-        """Read what the trainer wrote since the last look (a small file read)."""
+        """Read what the trainer wrote since the last look (a small file read).
+
+        Widgets are touched only when what they show changed: on a machine whose
+        cores all train, every redraw of the dashboard is time taken from the trainer.
+        """
         events = self.tail.poll()
         self.status = self.run.read_status()
-        log = self.query_one("#event-log", RichLog)
-        for event in events:
-            log.write(describe(event))
-        self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
+        if events:
+            log = self.query_one("#event-log", RichLog)
+            for event in events:
+                log.write(describe(event))
+            self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
         self._show_stats()
+        # The banner and the keys on offer follow the state (and a failure's words).
+        outcome = (self.status.get("state"), self.status.get("error"), self.status.get("advice"))
+        if outcome == self._outcome_shown:
+            return
+        self._outcome_shown = outcome
         problem = problem_view(self.status, str(self.run.path))
         banner = self.query_one("#run-problem", Static)
         if problem is not None:
@@ -120,8 +132,16 @@ class DashboardScreen(WizardScreen):
         self._show_stats()
 
     def _show_stats(self) -> None:
+        now = self.wizard.clock()
+        # The figures change with a new event, a new status, a hardware reading or
+        # the elapsed time's next second; redrawing in between only costs CPU.
+        shown = (self.status, self.tail.offset, self.report, int(now))
+        if shown == self._stats_shown:
+            return
+        self._stats_shown = shown
+        # The panel's height is fixed by the stylesheet: no new layout is needed.
         self.query_one("#run-stats", Static).update(
-            stats_view(self.status, self.tail, self.report, now=self.wizard.clock())
+            stats_view(self.status, self.tail, self.report, now=now), layout=False
         )
 
     def action_stop(self) -> None:
