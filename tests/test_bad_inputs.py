@@ -50,3 +50,5 @@ def test_bad_input_is_refused_in_words(case: dict[str, Any], tmp_path: Path) -> 
     assert "Traceback" not in said
     for words in case["expect"]:
         assert words.lower() in said.lower(), f"{words!r} not in:\n{said}"
+    for words in case.get("absent", []):  # e.g. a pasted token, never repeated back
+        assert words not in said, f"{words!r} shown in:\n{said}"

@@ -44,7 +44,9 @@ def test_every_builtin_preset_validates_and_round_trips(preset, tmp_path: Path) 
 
 
 def test_commented_yaml_loads_back_to_the_same_config(tmp_path: Path) -> None:
-    config = load_config(None, ["lora.target_modules=q_proj,v_proj", "data.column_map={a: b}"])
+    config = load_config(
+        None, ["lora.target_modules=q_proj,v_proj", "data.column_map={instruction: question}"]
+    )
     text = dump_config(config, comments=True)
     assert "# Adapter rank" in text
     assert load_config(write(tmp_path, text)) == config

@@ -152,6 +152,16 @@ def test_column_map_reads_custom_columns() -> None:
     assert apply_column_map({"q": 1, "x": 2}, {"instruction": "q"}) == {"instruction": 1, "x": 2}
 
 
+def test_column_map_accepts_every_column_a_layout_reads_and_nothing_else() -> None:
+    from ftwizard.core.config import COLUMNS, DataSection
+    from ftwizard.core.data.formats import LAYOUTS
+
+    assert {key for layout in LAYOUTS for key in layout[3]} <= set(COLUMNS)
+    assert DataSection(column_map={name: "mine" for name in COLUMNS}).column_map
+    with pytest.raises(ValueError, match="answer: not a column ftwizard reads"):
+        DataSection(column_map={"answer": "output"})  # the pair written the wrong way round
+
+
 def test_csv_tsv_parquet_and_folders(tmp_path: Path) -> None:
     rows = [{"instruction": f"Say {i}", "input": "", "output": f"{i}"} for i in range(5)]
     with (tmp_path / "d.csv").open("w", newline="") as handle:

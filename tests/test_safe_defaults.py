@@ -99,6 +99,10 @@ def test_training_keeps_secrets_out_is_owner_only_and_listens_nowhere(
     wait_for(lambda: run.read_status().get("state") == "finished", what="the end")
     assert listening == []
     assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
+    # Everything inside too (checkpoints, logs, the final adapter): copied or moved
+    # elsewhere, none of it becomes readable by other users.
+    shared = [p for p in run.path.rglob("*") if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    assert shared == []
     written = [p for p in run.path.rglob("*") if p.is_file()]
     assert any(p.suffix == ".safetensors" for p in written)
     for path in written:

@@ -16,6 +16,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# The columns the dataset layouts read (core/data/formats.py): data.column_map's keys.
+COLUMNS = (
+    "instruction",
+    "input",
+    "output",
+    "system",
+    "history",
+    "conversations",
+    "messages",
+    "tools",
+    "prompt",
+    "completion",
+    "chosen",
+    "rejected",
+    "chosen_messages",
+    "rejected_messages",
+    "label",
+    "text",
+)
+
 Objective = Literal["sft", "dpo", "orpo", "kto", "cpt"]
 Adapter = Literal["full", "lora", "qlora"]
 Optimizer = Literal[
@@ -94,6 +114,18 @@ class DataSection(Section):
     skip_invalid: bool = Field(
         False, description="Train past invalid rows (their count is recorded) instead of stopping."
     )
+
+    @field_validator("column_map")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        # A name no layout reads would be ignored without a word.
+        unknown = sorted(set(value) - set(COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a column ftwizard reads; the keys are the expected "
+                f"names ({', '.join(COLUMNS)}), the values your columns"
+            )
+        return value
 
 
 class MethodSection(Section):

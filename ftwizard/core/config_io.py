@@ -113,10 +113,19 @@ Override = str | tuple[str, str]
 """``section.key=value`` from --set, or (the flag as typed, ``section.key=value``)."""
 
 
+def looks_secret(key: str) -> bool:
+    """A key named like a credential (``hf_token``, ``api_key``): its value is never shown."""
+    return key.lower().endswith(("token", "key"))
+
+
 def _apply_overrides(data: dict[str, Any], origins: _Origins, flags: Sequence[Override]) -> None:
     for flag in flags:
         label, text = flag if isinstance(flag, tuple) else (f"--set {flag}", flag)
         path, value = parse_override(text)
+        if looks_secret(path[-1]):
+            # Error messages quote the flag: a pasted token must not reach the terminal
+            # (or a CI log) through them.
+            label = f"--set {'.'.join(path)}=***"
         target = data
         for part in path[:-1]:
             child = target.get(part)
@@ -147,6 +156,12 @@ def _unknown_key_message(path: KeyPath) -> str:
         else:
             homes = [f"{s}.{path[-1]}" for s, m in SECTIONS.items() if path[-1] in m.model_fields]
             guess = homes[0] if homes else None
+    if looks_secret(path[-1]):
+        return (
+            "unknown key; ftwizard takes no tokens or keys in its configuration: the Hub "
+            "token comes from HF_TOKEN (or `hf auth login`), W&B's from WANDB_API_KEY, and "
+            "neither is written to a run folder."
+        )
     hint = f"did you mean `{guess}`?" if guess else "see `ftwizard presets show demo-cpu`."
     return f"unknown key; {hint}"
 

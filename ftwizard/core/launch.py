@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs import ACTIVE, RunFolder, write_atomic
+from ftwizard.core.runs import ACTIVE, RunFolder, open_private, write_atomic
 
 ACCELERATE_FILE = "accelerate.yaml"
 
@@ -70,7 +70,7 @@ def launch(run: RunFolder, resume: Path | None = None) -> int:
     write_accelerate_file(run)
     command = trainer_command(run, resume)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
-    with run.log_path.open("ab") as log:
+    with open_private(run.log_path, "ab") as log:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -79,6 +79,7 @@ def launch(run: RunFolder, resume: Path | None = None) -> int:
             start_new_session=True,
             env=env,
             close_fds=True,
+            umask=0o077,  # checkpoints, logs and the final model: the owner's only
         )
     run.write_status(pid=process.pid)
     run.append_event("launch", pid=process.pid, resume_from=None if resume is None else str(resume))

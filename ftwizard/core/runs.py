@@ -23,7 +23,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 
@@ -114,7 +114,7 @@ class RunFolder:
     def append_event(self, event_type: str, /, **fields: Any) -> dict[str, Any]:
         # Positional-only: an event may carry a field named ``kind`` (error events do).
         event = {"time": round(time.time(), 3), "type": event_type, **fields}
-        with self.events_path.open("a", encoding="utf-8") as handle:
+        with open_private(self.events_path) as handle:
             handle.write(json.dumps(event) + "\n")
             handle.flush()
         return event
@@ -142,8 +142,19 @@ def write_atomic(path: Path, text: str) -> None:
     # rename() is atomic for readers; no fsync, which would cost every logged step
     # milliseconds for a guarantee (surviving power loss) a status file does not need.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with open_private(tmp, "w") as handle:
+        handle.write(text)
     tmp.replace(path)
+
+
+def open_private(path: Path, mode: str = "a") -> IO[Any]:
+    """Open a file for writing that only its owner can read (0600), whatever the umask:
+    run files hold prompts, data paths and losses."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    descriptor = os.open(path, flags, 0o600)
+    if "b" in mode:
+        return os.fdopen(descriptor, mode)
+    return os.fdopen(descriptor, mode, encoding="utf-8")
 
 
 def _alive(pid: Any) -> bool:
@@ -192,7 +203,7 @@ def create_run(config: RunConfig) -> RunFolder:
     resolved = config.model_copy(
         update={"output": config.output.model_copy(update={"run_name": name})}
     )
-    folder.config_path.write_text(dump_config(resolved), encoding="utf-8")
+    write_atomic(folder.config_path, dump_config(resolved))
     folder.checkpoints_dir.mkdir(mode=0o700)
     folder.write_status(state="starting", step=0, created_at=time.time())
     return folder

@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
+from ftwizard.core.config import COLUMNS
 from ftwizard.core.data.split import split_counts
 from ftwizard.core.data.validate import trainable, validate_path
 from ftwizard.core.dataset_facts import KIND_OF_SHAPE, DatasetFacts
@@ -30,6 +31,11 @@ def parse_map(text: str | None) -> dict[str, str]:
             raise UserError(
                 f"--map {text}: write EXPECTED=YOURS pairs separated by commas, "
                 "e.g. --map instruction=question,output=answer"
+            )
+        if expected not in COLUMNS:
+            raise UserError(
+                f"--map {text}: `{expected}` is not a column ftwizard reads.",
+                hint=f"The expected names: {', '.join(COLUMNS)}; after = your column.",
             )
         mapping[expected] = yours
     return mapping
