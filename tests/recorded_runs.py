@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +160,30 @@ def record_run(
     return path
 
 
+def _safetensors(size: int) -> bytes:
+    """A whole safetensors file of ``size`` bytes: one uint8 tensor after a header
+    padded with spaces to 80 bytes (the format allows the padding)."""
+    data = size - 8 - 80
+    header = json.dumps({"w": {"dtype": "U8", "shape": [data], "data_offsets": [0, data]}})
+    return (80).to_bytes(8, "little") + header.ljust(80).encode() + b"w" * data
+
+
+def _torch_file(path: Path, size: int) -> None:
+    """A file of ``size`` bytes in torch.save's zip layout, without importing torch."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"")
+    overhead = path.stat().st_size
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"s" * (size - overhead))
+
+
 def _checkpoint(folder: Path, step: int, incomplete: bool) -> None:
     folder.mkdir()
     history = [{"step": s, "loss": _loss(s)} for s in range(1, step + 1)]
     (folder / "trainer_state.json").write_text(json.dumps({"log_history": history}))
-    (folder / "adapter_model.safetensors").write_bytes(b"" if incomplete else b"w" * 4096)
+    (folder / "adapter_model.safetensors").write_bytes(b"" if incomplete else _safetensors(4096))
+    (folder / "adapter_config.json").write_text("{}")
     for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
-        (folder / name).write_bytes(b"s" * 1024)
+        _torch_file(folder / name, 1024)
     stamp = T0 + 6 + step * STEP_S
     os.utime(folder, (stamp, stamp))

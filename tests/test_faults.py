@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from ftwizard.core.launch import launch, stop
+from ftwizard.core.resume import plan_resume
 from ftwizard.core.runs import RunFolder, latest_resumable, list_checkpoints
 from tests.conftest import ROOT, TEST_CACHE, run_cli
 from tests.test_training import DEMO_DATA, events, make_run, train
@@ -139,18 +141,79 @@ def test_a_stale_lock_is_cleared_with_a_note(tmp_path, tiny_model) -> None:
     assert any("stale lock" in note for note in notes)
 
 
-def test_a_truncated_checkpoint_is_skipped(tmp_path, tiny_model) -> None:
-    run = make_run(
-        tmp_path, tiny_model, DEMO_DATA, "training.max_steps=4", "checkpointing.save_steps=2"
-    )
+# Damage done to one file of checkpoint-4: (file, what happens to it, the kind the
+# checkpoint becomes, words of the problem shown). "cut" keeps the first half, as a
+# failed copy would.
+DAMAGE = {
+    "empty adapter": ("adapter_model.safetensors", "empty", "incomplete", "empty"),
+    "cut adapter": ("adapter_model.safetensors", "cut", "incomplete", "is truncated"),
+    "no adapter config": ("adapter_config.json", "delete", "incomplete", "is missing"),
+    "no optimizer": ("optimizer.pt", "delete", "weights only", "optimizer.pt is missing"),
+    "cut optimizer": ("optimizer.pt", "cut", "weights only", "optimizer.pt is truncated"),
+    "cut rng state": ("rng_state*", "cut", "weights only", "is truncated"),
+}
+
+
+def harm(checkpoint: Path, pattern: str, how: str) -> None:
+    path = next(checkpoint.glob(pattern))
+    if how == "delete":
+        path.unlink()
+    else:
+        path.write_bytes(b"" if how == "empty" else path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> RunFolder:
+    tmp = tmp_path_factory.mktemp("two-checkpoints")
+    run = make_run(tmp, tiny_model, DEMO_DATA, "training.max_steps=4", "checkpointing.save_steps=2")
     assert train(run) == 0
-    newest = run.checkpoints_dir / "checkpoint-4" / "adapter_model.safetensors"
-    newest.write_bytes(b"")
+    return run
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_checkpoint_is_passed_over_for_the_one_before(
+    tmp_path: Path, two_checkpoints: RunFolder, damage: str
+) -> None:
+    run = RunFolder(tmp_path / two_checkpoints.name)
+    shutil.copytree(two_checkpoints.path, run.path)
+    pattern, how, kind, words = DAMAGE[damage]
+    harm(run.checkpoints_dir / "checkpoint-4", pattern, how)
     checkpoints = {c.step: c for c in list_checkpoints(run)}
-    assert checkpoints[4].kind == "incomplete" and "empty" in (checkpoints[4].problem or "")
+    assert checkpoints[2].kind == "resumable" and checkpoints[2].problem is None
+    assert checkpoints[4].kind == kind and words in (checkpoints[4].problem or "")
     assert latest_resumable(run).step == 2
+    plan = plan_resume(run, ["training.max_steps=6"])
+    assert [c.step for c in plan.skipped] == [4]
+    assert plan.warnings == [
+        f"checkpoint-4 skipped ({checkpoints[4].problem}); resuming from checkpoint-2"
+    ]
     shown = run_cli("runs", run.name, "--root", str(run.path.parent))
-    assert "incomplete" in shown.stdout
+    assert kind in shown.stdout and words in " ".join(shown.stdout.split())
+
+
+def test_a_resume_past_a_damaged_checkpoint_warns_and_trains_on(
+    tmp_path: Path, two_checkpoints: RunFolder
+) -> None:
+    run = RunFolder(tmp_path / two_checkpoints.name)
+    shutil.copytree(two_checkpoints.path, run.path)
+    (run.checkpoints_dir / "checkpoint-4" / "optimizer.pt").unlink()
+    result = run_cli(
+        "resume",
+        run.name,
+        "--root",
+        str(run.path.parent),
+        "--set",
+        "training.max_steps=6",
+        "--allow-changes",
+        env={"FTWIZARD_CACHE": str(TEST_CACHE)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: checkpoint-4 skipped (optimizer.pt is missing)" in result.stderr
+    [warning] = [e["message"] for e in events(run, "warning")]
+    assert warning == "checkpoint-4 skipped (optimizer.pt is missing); resuming from checkpoint-2"
+    assert run.read_status()["state"] == "finished"
+    steps = [e["step"] for e in events(run, "log")]
+    assert steps == [1, 2, 3, 4, 3, 4, 5, 6]  # the resume trained on from step 2
 
 
 BAD_PRESETS = {

@@ -15,7 +15,14 @@ from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware import probe
 from ftwizard.core.launch import launch
-from ftwizard.core.runs import ACTIVE, Checkpoint, RunFolder, latest_resumable, write_atomic
+from ftwizard.core.runs import (
+    ACTIVE,
+    Checkpoint,
+    RunFolder,
+    latest_resumable,
+    list_checkpoints,
+    write_atomic,
+)
 
 # Keys a resume may change without breaking the data order or the schedule's meaning.
 SAFE_TO_CHANGE = {
@@ -74,6 +81,16 @@ class ResumePlan:
     """Changed keys that a resume cannot take (a new run can)."""
     advice: str | None = None
     """The out-of-memory advice applied, in words."""
+    skipped: list[Checkpoint] = field(default_factory=list)
+    """Newer checkpoints passed over because they are damaged or incomplete."""
+
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); "
+            f"resuming from checkpoint-{self.checkpoint.step}"
+            for c in self.skipped
+        ]
 
 
 def plan_resume(
@@ -97,6 +114,7 @@ def plan_resume(
             hint="To train longer: --set training.num_train_epochs=N --allow-changes",
         )
     checkpoint = latest_resumable(run, checkpoint_step)
+    skipped = [] if checkpoint_step is not None else newer_than(run, checkpoint)
     config = run.read_config()
     allowed = set(SAFE_TO_CHANGE)
     advice_text = None
@@ -112,7 +130,12 @@ def plan_resume(
         allowed |= SAFE_WITH_DDP
     changes = config_diff(config, changed)
     unsafe = sorted(set(changes) - allowed)
-    return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text)
+    return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text, skipped)
+
+
+def newer_than(run: RunFolder, checkpoint: Checkpoint) -> list[Checkpoint]:
+    """The checkpoints after ``checkpoint``: those a resume from it passes over."""
+    return [c for c in list_checkpoints(run) if c.step > checkpoint.step]
 
 
 def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
@@ -135,6 +158,8 @@ def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
     if plan.changes:
         write_atomic(run.config_path, dump_config(plan.config))
         run.append_event("config_changed", changes={k: list(v) for k, v in plan.changes.items()})
+    for warning in plan.warnings:
+        run.append_event("warning", message=warning)
     run.write_status(
         state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
     )

@@ -72,6 +72,8 @@ def describe(event: dict[str, Any]) -> str:
         return f"{event.get('state')}{f': {extra}' if extra else ''}"
     if kind == "launch":
         return f"trainer started (pid {event['pid']})"
+    if kind == "warning":
+        return f"warning: {event.get('message', '')}"
     if kind == "config_changed":
         return "configuration changed: " + ", ".join(sorted(event.get("changes", {})))
     return str(event)

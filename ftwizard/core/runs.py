@@ -21,6 +21,7 @@ import json
 import os
 import re
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -245,6 +246,7 @@ class Checkpoint:
     time: float
     size_bytes: int
     problem: str | None = None
+    """Why it is incomplete, or why a resume cannot continue from it exactly."""
 
     @property
     def kind(self) -> str:
@@ -257,12 +259,44 @@ WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safeten
 RESUME_FILES = ("optimizer.pt", "scheduler.pt")
 
 
+def _whole_safetensors(path: Path, size: int) -> bool:
+    """The header's tensors end exactly where the file does (a cut file ends early)."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else size
+        if length > size - 8:
+            return False
+        try:
+            header = json.loads(handle.read(length))
+        except (ValueError, UnicodeDecodeError):
+            return False
+    ends = [
+        entry["data_offsets"][1]
+        for entry in header.values()
+        if isinstance(entry, dict) and "data_offsets" in entry
+    ]
+    return 8 + length + max(ends, default=0) == size
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why a file a resume reads is unusable: empty, or cut short (a copy or a disk
+    that failed; ftwizard's own saves are renamed into place only when whole)."""
+    size = path.stat().st_size
+    if size == 0:
+        return f"{path.name} is empty (truncated)"
+    if path.suffix == ".safetensors" and not _whole_safetensors(path, size):
+        return f"{path.name} is truncated"
+    if path.suffix in (".pt", ".pth") and not zipfile.is_zipfile(path):
+        return f"{path.name} is truncated (not a whole torch file)"
+    return None
+
+
 def _inspect(path: Path, step: int) -> Checkpoint:
     files = {p.name: p for p in path.iterdir()} if path.is_dir() else {}
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     state_file = files.get("trainer_state.json")
     loss = None
-    problem = None
+    problem = None  # why the weights cannot be used
     if state_file is None:
         problem = "trainer_state.json is missing"
     else:
@@ -275,20 +309,30 @@ def _inspect(path: Path, step: int) -> Checkpoint:
     weights = [files[name] for name in WEIGHT_FILES if name in files]
     if not weights:
         problem = problem or "no weights file"
-    elif any(w.stat().st_size == 0 for w in weights):
-        problem = problem or f"{weights[0].name} is empty (truncated)"
-    resumable = all(
-        name in files and files[name].stat().st_size > 0 for name in RESUME_FILES
-    ) and any(name.startswith("rng_state") for name in files)
+    else:
+        problem = problem or next(filter(None, map(_file_problem, weights)), None)
+    if "adapter_model.safetensors" in files and "adapter_config.json" not in files:
+        problem = problem or "adapter_config.json is missing"
+    # why training cannot continue exactly from it (the weights may still be usable)
+    resume_problem = None
+    for name in RESUME_FILES:
+        resume_problem = f"{name} is missing" if name not in files else _file_problem(files[name])
+        if resume_problem:
+            break
+    rng_states = [files[name] for name in files if name.startswith("rng_state")]
+    if not rng_states:
+        resume_problem = resume_problem or "no rng_state file"
+    else:
+        resume_problem = resume_problem or next(filter(None, map(_file_problem, rng_states)), None)
     return Checkpoint(
         path,
         step,
         problem is None,
-        problem is None and resumable,
+        problem is None and resume_problem is None,
         loss,
         path.stat().st_mtime,
         size,
-        problem,
+        problem or resume_problem,
     )
 
 

@@ -106,6 +106,8 @@ def show_command(name: str, root: str, as_json: bool) -> int:
 def resume_command(args: argparse.Namespace) -> int:
     run = find_run(args.name, args.root)
     plan = plan_resume(run, list(args.overrides), args.checkpoint, args.apply_oom_advice)
+    for warning in plan.warnings:
+        err.print(f"warning: {warning}")
     if plan.advice:
         out.print(f"applying: {plan.advice}")
     for key, (before, after) in plan.changes.items():
