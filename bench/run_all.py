@@ -99,15 +99,16 @@ def throughput(quick: bool) -> list[Row]:
         )
         name = "LoRA" if method == "lora" else "QLoRA"
         ratio, noise = figures["ratio"], figures["spread"]
-        spread = "one run each" if quick else f"runs of one program differ by {noise:.0%}"
+        spread = "one pair" if quick else f"the pairs' ratios span {noise:.2f}"
         rows.append(
             Row(
                 f"{name} throughput, `ftwizard --preset` / plain trl",
                 f"{ratio:.3f} ({spread})",
                 ">= 0.97",
                 ratio >= 0.97,
-                # The ratio of medians cannot tell apart what the runs themselves do not.
-                unresolved=not noise <= 0.03,
+                # Pairs that disagree by more than the goal's margin either way cannot
+                # decide it (and one pair cannot say how much they disagree).
+                unresolved=not noise <= 0.06,
             )
         )
         share = figures["added_ms_per_step"] / 1000 / figures["ftwizard_s_per_step"]
