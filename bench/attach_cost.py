@@ -3,13 +3,12 @@
 One real LoRA run of the demo model (the demo-cpu preset, logging every step) trains
 for the whole measurement. Time is cut into windows of equal length, alternately
 with nothing attached and with the wizard's dashboard attached (detached first and
-last): the real app in an
-80x24 pseudo-terminal whose output this script drains, as an SSH client would. The
-viewer is started before its window opens and ended after it closes, so its own
-start-up is not counted. Each step's duration comes from the trainer's log events;
-a step counts for a window when it starts and ends inside it. Each attached
-window's median tokens/s is compared with the mean of the two detached windows
-beside it; the figure is the median of those costs. The viewer's own CPU use is
+last): the real app in an 80x24 pseudo-terminal whose output this script drains, as
+an SSH client would. The viewer is started before its window opens and ended after
+it closes, so its own start-up is not counted. Each step's duration comes from the
+trainer's log events; a step counts for a window when it starts and ends inside it.
+Each attached window's median tokens/s is compared with the mean of the two detached
+windows beside it; the figure is the median of those costs. The viewer's own CPU use is
 printed too: on a small machine whose cores all train, it is what attaching takes.
 
     .venv/bin/python bench/attach_cost.py [--pairs 5] [--window 20] [--json FILE]
