@@ -17,17 +17,13 @@ printed too: on a small machine whose cores all train, it is what attaching take
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import platform
 import select
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
 import threading
 import time
 from pathlib import Path
@@ -35,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 GOAL = 0.02
+
+from bench.tui import start_in_pty  # noqa: E402 - after the path is set
 
 VIEWER = r"""
 import sys
@@ -56,19 +54,7 @@ class AttachedDashboard:
     """The wizard showing ``run``'s dashboard in an 80x24 pty, its output drained."""
 
     def __init__(self, run_path: Path) -> None:
-        leader, follower = os.openpty()
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", VIEWER, str(run_path)],
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-            env=env,
-            start_new_session=True,
-        )
-        os.close(follower)
-        self.leader = leader
+        self.process, self.leader = start_in_pty([sys.executable, "-c", VIEWER, str(run_path)])
         self.seen = bytearray()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()

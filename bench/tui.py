@@ -42,22 +42,31 @@ def entry_point() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "ftwizard.cli.main"]
 
 
-def first_frame_s(runs_root: Path) -> float:
-    """Seconds from starting ``ftwizard`` in an 80x24 pty to the welcome text on screen."""
+def start_in_pty(
+    command: list[str], cwd: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``command`` in its own 80x24 pseudo-terminal, as in an SSH session; returns the
+    process and the terminal's leader end, which the caller reads."""
     leader, follower = os.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
-    started = time.perf_counter()
     process = subprocess.Popen(
-        [*entry_point()],
+        command,
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        cwd=runs_root,
+        cwd=cwd,
         env=env,
         start_new_session=True,
     )
     os.close(follower)
+    return process, leader
+
+
+def first_frame_s(runs_root: Path) -> float:
+    """Seconds from starting ``ftwizard`` in an 80x24 pty to the welcome text on screen."""
+    started = time.perf_counter()
+    process, leader = start_in_pty(entry_point(), cwd=runs_root)
     seen = b""
     elapsed = float("nan")
     deadline = started + 20

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static, Switch
 
 from ftwizard.core.run_watch import RunWatch, downsample
 from ftwizard.core.runs import RunFolder
+from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.dashboard import DashboardScreen
 from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.model import ModelScreen
@@ -24,6 +26,15 @@ def _append(run: RunFolder, *events: dict[str, object]) -> None:
     with run.events_path.open("a") as handle:
         for event in events:
             handle.write(json.dumps(event) + "\n")
+
+
+async def show_dashboard(app: FtwizardApp, pilot: Pilot[int], run: RunFolder) -> DashboardScreen:
+    """The app started, then ``run``'s dashboard shown and settled."""
+    await settle(pilot)
+    app.open_dashboard(run)
+    await settle(pilot)
+    assert isinstance(app.screen, DashboardScreen)
+    return app.screen
 
 
 def test_downsample_keeps_the_trend_in_as_many_points_as_columns() -> None:
@@ -64,11 +75,7 @@ async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> N
     run = RunFolder(record_run(tmp_path, "live", "running", 86, checkpoints=(50,)))
     app = make_app(str(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.open_dashboard(run)
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DashboardScreen)
+        screen = await show_dashboard(app, pilot, run)
         chart = screen.query_one(LossChart)
         assert len(chart.series[0]) == 86 and len(chart.series[1]) == 4
         stats = static_text(screen.query_one("#run-stats"))
@@ -94,11 +101,7 @@ async def test_dashboard_redraws_only_what_changed(tmp_path: Path) -> None:
     now = [T0 + 400.0]
     app = make_app(str(tmp_path), clock=lambda: now[0])
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.open_dashboard(run)
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, DashboardScreen)
+        screen = await show_dashboard(app, pilot, run)
         drawn: list[str] = []
         stats, banner = screen.query_one("#run-stats", Static), screen.query_one("#run-problem")
         for name, widget in (("stats", stats), ("banner", banner)):
@@ -124,9 +127,7 @@ async def test_stop_asks_first_and_cancel_leaves_it_running(tmp_path: Path) -> N
     run = RunFolder(record_run(tmp_path, "live", "running", 10))
     app = make_app(str(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_dashboard(run)
-        await settle(pilot)
+        await show_dashboard(app, pilot, run)
         await pilot.press("s")
         await settle(pilot)
         assert isinstance(app.screen, Choose)
@@ -145,9 +146,7 @@ async def test_quitting_while_a_run_trains_asks_and_can_leave_it_training(tmp_pa
     run = RunFolder(record_run(tmp_path, "live", "running", 10))
     app = make_app(str(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.open_dashboard(run)
-        await settle(pilot)
+        await show_dashboard(app, pilot, run)
         await pilot.press("ctrl+q")
         await settle(pilot)
         assert isinstance(app.screen, Choose)
@@ -161,10 +160,7 @@ async def test_failed_run_shows_the_advice_and_its_keys(tmp_path: Path) -> None:
     run = RunFolder(record_run(tmp_path, "oom", "failed", 41, checkpoints=(20,), oom=True))
     app = make_app(str(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        app.open_dashboard(run)
-        await settle(pilot)
-        screen = app.screen
+        screen = await show_dashboard(app, pilot, run)
         banner = static_text(screen.query_one("#run-problem"))
         assert "x FAILED: out of memory at step 41" in banner
         assert "1. halve the micro-batch to 2" in banner and "saves about 3.1 GB" in banner

@@ -113,8 +113,12 @@ def plan_resume(
             f"{run.name} has finished.",
             hint="To train longer: --set training.num_train_epochs=N --allow-changes",
         )
-    checkpoint = latest_resumable(run, checkpoint_step)
-    skipped = [] if checkpoint_step is not None else newer_than(run, checkpoint)
+    checkpoints = list_checkpoints(run)  # each is inspected file by file: list once
+    checkpoint = latest_resumable(run, checkpoint_step, checkpoints)
+    # Left out of an automatic choice, the newer ones are damaged or incomplete.
+    skipped = (
+        [] if checkpoint_step is not None else [c for c in checkpoints if c.step > checkpoint.step]
+    )
     config = run.read_config()
     allowed = set(SAFE_TO_CHANGE)
     advice_text = None
@@ -131,11 +135,6 @@ def plan_resume(
     changes = config_diff(config, changed)
     unsafe = sorted(set(changes) - allowed)
     return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text, skipped)
-
-
-def newer_than(run: RunFolder, checkpoint: Checkpoint) -> list[Checkpoint]:
-    """The checkpoints after ``checkpoint``: those a resume from it passes over."""
-    return [c for c in list_checkpoints(run) if c.step > checkpoint.step]
 
 
 def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:

@@ -348,8 +348,12 @@ def list_checkpoints(run: RunFolder) -> list[Checkpoint]:
     return sorted(found, key=lambda c: c.step)
 
 
-def latest_resumable(run: RunFolder, step: int | None = None) -> Checkpoint:
-    checkpoints = list_checkpoints(run)
+def latest_resumable(
+    run: RunFolder, step: int | None = None, checkpoints: list[Checkpoint] | None = None
+) -> Checkpoint:
+    """The checkpoint at ``step``, or the newest resumable one (``checkpoints``: the
+    run's, when the caller has listed them already)."""
+    checkpoints = list_checkpoints(run) if checkpoints is None else checkpoints
     if step is not None:
         chosen = next((c for c in checkpoints if c.step == step), None)
         if chosen is None:
