@@ -56,7 +56,9 @@ def record_run(
             "rows_eval": 8,
             "skipped_invalid": 0,
             "format": "messages",
-            "loss": "the final answer",
+            "loss": "assistant",
+            "masks": "ftwizard",
+            "loss_token_share": 0.31,
         },
         {"time": T0 + 6, "type": "train_begin", "step": 0, "max_steps": max_steps, "epochs": 3},
     ]

@@ -349,7 +349,8 @@ def test_a_hundred_thousand_rows_with_token_statistics(tmp_path: Path, demo_mode
 
 @pytest.mark.slow
 def test_preview_marks_what_the_trainer_trains(demo_model_folder: Path) -> None:
-    """SmolLM2's template cannot be marked per turn: the trainer trains the final answer."""
+    """SmolLM2's template cannot be marked by trl: ftwizard's masks train every answer
+    (the tool-call turn, which this template writes as nothing, keeps its closing token)."""
     from tests.conftest import TEST_CACHE
 
     result = run_cli(
@@ -361,6 +362,9 @@ def test_preview_marks_what_the_trainer_trains(demo_model_folder: Path) -> None:
         env={"FTWIZARD_CACHE": str(TEST_CACHE)},
     )
     preview = json.loads(result.stdout)["preview"]
-    assert preview["loss"] == "the final answer" and len(preview["loss_spans"]) == 1
-    start, end = preview["loss_spans"][0]
-    assert preview["text"][end:].strip() == ""  # the last turn, nothing after it
+    assert preview["loss"] == "every answer" and preview["masks"] == "ftwizard"
+    texts = [preview["text"][start:end] for start, end in preview["loss_spans"]]
+    assert len(texts) == 4 and all(t.endswith("<|im_end|>") for t in texts)
+    assert texts[1] == "<|im_end|>"
+    assert texts[0].startswith("Of course!") and texts[3].startswith("I'm sorry")
+    assert preview["text"][preview["loss_spans"][-1][1] :].strip() == ""

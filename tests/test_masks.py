@@ -331,3 +331,50 @@ def test_offsets_mask_counts_a_token_by_where_it_starts() -> None:
     assert offsets_mask(offsets, [(2, 9)]) == [0, 1, 0, 1, 0]
     assert offsets_mask(offsets, [(0, 2), (9, 12)]) == [1, 0, 0, 0, 1]
     assert json.dumps(offsets_mask([], [(0, 1)])) == "[]"
+
+
+@pytest.mark.slow
+def test_trl_trains_exactly_the_masked_tokens(tmp_path: Path, tiny_model: Path) -> None:
+    """The pre-tokenised rows reach trl's SFT trainer, which builds its labels from
+    ``assistant_masks``: the trained tokens are the answers and their closing tokens."""
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.runs import create_run
+    from ftwizard.trainer.build import build_trainer
+    from ftwizard.trainer.data import prepare
+    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
+
+    messages = [
+        {"role": "user", "content": "Hi, I am Ann. Who are you?"},
+        {"role": "assistant", "content": "I am Wiz, nice to meet you Ann."},
+        {"role": "user", "content": "Nice to meet you."},
+        {"role": "assistant", "content": "You too!"},
+    ]
+    data = tmp_path / "conv.jsonl"
+    data.write_text(json.dumps({"messages": messages}) + "\n")
+    config = load_config(
+        None,
+        [
+            f"model.model_name_or_path={tiny_model}",
+            f"data.path={data}",
+            "model.dtype=float32",
+            f"output.runs_root={tmp_path / 'runs'}",
+            "training.max_length=128",
+        ],
+    )
+    tokenizer = load_tokenizer(config)
+    prepared = prepare(config, tokenizer)
+    assert prepared.loss_mode == "assistant" and not prepared.trl_masks
+    trainer = build_trainer(
+        config,
+        create_run(config),
+        load_model(config),
+        tokenizer,
+        lora_config(config),
+        prepared,
+        [],
+    )
+    row = trainer.train_dataset[0]
+    trained = [i for i, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
+    assert (
+        tokenizer.decode(trained) == "I am Wiz, nice to meet you Ann.<|im_end|>You too!<|im_end|>"
+    )

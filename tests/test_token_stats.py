@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
-from ftwizard.trainer.data_stats import LossSample
+from ftwizard.trainer.masks import RowSample
 from tests.conftest import ROOT, TEST_CACHE
 
 
 def test_the_loss_sample_is_spread_over_the_whole_stream() -> None:
     """A reservoir: rows late in a long file are as likely to be sampled as early ones."""
-    sample = LossSample(size=1_000)
+    sample = RowSample(size=1_000)
     for index in range(100_000):
-        sample.offer(index, [f"answer {index}"], conversation=True)
-    indices = sorted(index for index, _, _ in sample.rows)
+        sample.offer(index, {"text": f"row {index}"})
+    indices = sorted(index for index, _ in sample.rows)
     assert len(indices) == 1_000 and len(set(indices)) == 1_000
     last_tenth = sum(1 for index in indices if index >= 90_000)
     first_tenth = sum(1 for index in indices if index < 10_000)
@@ -29,18 +29,19 @@ def test_the_loss_sample_is_spread_over_the_whole_stream() -> None:
 
 
 def test_a_short_stream_is_sampled_whole() -> None:
-    sample = LossSample(size=10)
+    sample = RowSample(size=10)
     for index in range(7):
-        sample.offer(index, ["a", "b"], conversation=index % 2 == 0)
-    assert [index for index, _, _ in sample.rows] == list(range(7))
+        sample.offer(index, {"text": str(index)})
+    assert [index for index, _ in sample.rows] == list(range(7))
 
 
-def _stats(model: Path | str, data: Path) -> tuple[dict, bool]:
+def _stats(model: Path | str, data: Path, *flags: str) -> tuple[dict, bool]:
     """``data_stats`` in a fresh interpreter: its reply, and whether torch was imported."""
+    arguments = ["--path", str(data), "--model", str(model), "--max-length", "256", *flags]
     code = (
         "import sys\n"
         "from ftwizard.trainer.data_stats import main\n"
-        f"main(['--path', {str(data)!r}, '--model', {str(model)!r}, '--max-length', '256'])\n"
+        f"main({arguments!r})\n"
         "print('torch' in sys.modules, file=sys.stderr)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "FTWIZARD_CACHE": str(TEST_CACHE)}
@@ -80,23 +81,38 @@ def test_single_answer_conversations_are_counted_without_torch(
 
 
 @pytest.mark.slow
-def test_several_answers_follow_what_the_template_can_mask(
+def test_several_answers_train_every_answer_on_any_template(
     demo_model_folder: Path, tmp_path: Path
 ) -> None:
-    """SmolLM2's own template trains the final answer; the same tokenizer with a
-    template that marks assistant turns trains every answer, and counts more loss."""
+    """SmolLM2's own template (which trl cannot mark) trains every answer, through
+    ftwizard's masks, without a torch import; ``--train-on last_assistant`` the final
+    one; a template trl marks gets trl's masks, and the same three answers."""
     path = _conversations(tmp_path / "d.jsonl", 3)
-    final, imported_torch = _stats("smollm2-135m-instruct", path)
-    assert imported_torch  # the question had to be asked
+    every, imported_torch = _stats("smollm2-135m-instruct", path)
+    assert not imported_torch
+    assert every["preview"]["loss"] == "every answer"
+    assert every["preview"]["masks"] == "ftwizard"
+    text = every["preview"]["text"]
+    assert [text[a:b] for a, b in every["preview"]["loss_spans"]] == [
+        f"{'answer number 0, ' * 3}<|im_end|>",
+        f"{'answer number 1, ' * 4}<|im_end|>",
+        f"{'answer number 2, ' * 5}<|im_end|>",
+    ]
+
+    final, _ = _stats("smollm2-135m-instruct", path, "--train-on", "last_assistant")
     assert final["preview"]["loss"] == "the final answer"
     assert len(final["preview"]["loss_spans"]) == 1
+    assert final["stats"]["loss_token_share"] < every["stats"]["loss_token_share"]
+
+    whole, _ = _stats("smollm2-135m-instruct", path, "--train-on", "all")
+    assert whole["stats"]["loss_token_share"] == 1.0
 
     marked = tmp_path / "marked"
     marked.mkdir()
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(demo_model_folder / name, marked / name)
     (marked / "chat_template.jinja").write_text(CHATML_TRAINING_TEMPLATE)
-    every, _ = _stats(marked, path)
-    assert every["preview"]["loss"] == "every answer"
-    assert len(every["preview"]["loss_spans"]) == 3
-    assert every["stats"]["loss_token_share"] > final["stats"]["loss_token_share"]
+    by_trl, _ = _stats(marked, path)
+    assert by_trl["preview"]["loss"] == "every answer"
+    assert by_trl["preview"]["masks"] == "trl"
+    assert len(by_trl["preview"]["loss_spans"]) == 3

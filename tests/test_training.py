@@ -180,3 +180,29 @@ def test_sample_and_merge(tmp_path, tiny_model):
     model = AutoModelForCausalLM.from_pretrained(run.path / "merged")
     assert not any("lora" in name for name, _ in model.named_parameters())
     assert (run.path / "merged" / "tokenizer.json").exists()
+
+
+def test_multi_turn_conversations_train_every_answer(tmp_path, demo_model_folder):
+    """SmolLM2's template cannot be marked by trl: the trainer trains every answer with
+    ftwizard's masks, and the loss share it reports is the one ``ftwizard data`` shows."""
+    shared = ROOT.parent / "shared" / "data" / "glaive_toolcall_en_demo.json"
+    rows = [
+        {"conversations": r["conversations"]}
+        for r in json.loads(shared.read_text())
+        if all(t["from"] in ("human", "gpt") for t in r["conversations"])
+        and len(r["conversations"]) >= 4
+    ]
+    data = write_jsonl(tmp_path / "multi.jsonl", rows[:24])
+    assert len(rows) >= 24
+    run = make_run(tmp_path, demo_model_folder, data, "training.max_length=128")
+    assert train(run) == 0
+    [event] = events(run, "data")
+    assert event["loss"] == "assistant" and event["masks"] == "ftwizard"
+
+    def share(*flags: str) -> float:
+        result = run_cli("data", str(data), "--model", str(demo_model_folder), "--json", *flags)
+        assert result.returncode == 0, result.stderr
+        return float(json.loads(result.stdout)["stats"]["loss_token_share"])
+
+    assert event["loss_token_share"] == share()
+    assert event["loss_token_share"] > share("--train-on", "last_assistant")

@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens per example for the truncation share (default: 1024)",
     )
     data.add_argument(
+        "--train-on",
+        choices=["assistant", "last_assistant", "all"],
+        default="assistant",
+        help="chat data: the tokens that carry the loss, as data.train_on (default: every "
+        "assistant turn; last_assistant: the final answer; all: every token)",
+    )
+    data.add_argument(
         "--example",
         type=int,
         default=0,

@@ -64,6 +64,7 @@ ModelDtype = Literal["auto", "bfloat16", "float16", "float32"]
 DataFormat = Literal[
     "auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "preference", "kto"
 ]
+TrainOn = Literal["assistant", "last_assistant", "all"]
 ReportTo = Literal["none", "tensorboard", "wandb", "mlflow", "trackio"]
 
 # A run name becomes a folder name: keep it portable and shell-safe.
@@ -113,6 +114,11 @@ class DataSection(Section):
     )
     skip_invalid: bool = Field(
         False, description="Train past invalid rows (their count is recorded) instead of stopping."
+    )
+    train_on: TrainOn = Field(
+        "assistant",
+        description="Chat data: which tokens carry the loss. assistant: every assistant turn; "
+        "last_assistant: only the final answer; all: every token, prompts included.",
     )
 
     @field_validator("column_map")

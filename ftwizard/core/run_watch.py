@@ -13,6 +13,14 @@ from typing import Any
 
 from ftwizard.core.runs import RunFolder
 
+# The data event's ``loss`` (data.train_on, or the shape's only choice) in words.
+LOSS_WORDS = {
+    "assistant": "every answer",
+    "last_assistant": "the final answer",
+    "all": "every token",
+    "completion": "the completion",
+}
+
 
 def duration(seconds: float | None) -> str:
     """``1h05m`` / ``4m09s`` / ``42s``; ``n/a`` when unknown."""
@@ -60,9 +68,11 @@ def describe(event: dict[str, Any]) -> str:
     if kind == "error":
         return f"error ({event.get('kind')}): {event.get('message', '')[:300]}"
     if kind == "data":
+        share = event.get("loss_token_share")
         return (
             f"data: {event['rows_train']} train / {event['rows_eval']} validation rows "
-            f"({event['format']}), loss on {event['loss']}"
+            f"({event['format']}), loss on {LOSS_WORDS.get(event['loss'], event['loss'])}"
+            + (f" ({share:.0%} of the tokens)" if share is not None else "")
             + (f", {event['skipped_invalid']} invalid skipped" if event["skipped_invalid"] else "")
         )
     if kind == "train_begin":

@@ -51,6 +51,7 @@ def token_stats(
     example: int = 0,
     split: str = "train",
     name: str | None = None,
+    train_on: str = "assistant",
 ) -> dict[str, Any]:
     """Validation report, token statistics and the template preview of one example."""
     facts = resolve_model_facts(model)
@@ -71,6 +72,8 @@ def token_stats(
         str(example),
         "--split",
         split,
+        "--train-on",
+        train_on,
     ]
     if name:
         command += ["--name", name]

@@ -113,7 +113,7 @@ def build_trainer(
         args: Any = SFTConfig(
             **common,
             packing=config.training.packing,
-            assistant_only_loss=data.loss_mode == "assistant",
+            assistant_only_loss=data.trl_masks,
         )
         base: Any = SFTTrainer
     elif objective == "dpo":

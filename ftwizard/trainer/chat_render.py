@@ -58,11 +58,9 @@ def load_tokenizer(model: str) -> Any:
 class Renderer:
     """Turns normalised rows into the text the trainer tokenises, and the loss-carrying parts."""
 
-    def __init__(self, tokenizer: Any, last_turn_only: bool = False) -> None:
+    def __init__(self, tokenizer: Any, template: str | None = None) -> None:
         self.tokenizer = tokenizer
-        self.template = tokenizer.chat_template or CHATML_TEMPLATE
-        # As the trainer does when the template cannot mark assistant turns.
-        self.last_turn_only = last_turn_only
+        self.template = template or tokenizer.chat_template or CHATML_TEMPLATE
         self._fast: Any = None  # the compiled template, once checked against the reference
         self._checked = False
 
@@ -141,10 +139,8 @@ class Renderer:
         ]
 
     def _answers(self, row: dict[str, Any]) -> list[str]:
-        """The assistant texts that carry loss: all of them, or the final one."""
+        """The assistant texts (which of them carry loss: ``trainer.masks``)."""
         answers = [m for m in row["messages"] if m["role"] == "assistant"]
-        if self.last_turn_only:
-            answers = answers[-1:]
         return [m["content"] or json.dumps(m.get("tool_calls", "")) for m in answers]
 
     def render(self, row: dict[str, Any]) -> tuple[str, list[str]]:
@@ -163,23 +159,9 @@ class Renderer:
         return prompt_text + completion, [completion]
 
     def spans(self, row: dict[str, Any]) -> tuple[str, list[tuple[int, int]]]:
-        """The full text and the character spans the loss covers, for the preview."""
+        """The full text and the character spans the loss covers, for the preview of a
+        row that is not a conversation (conversations: ``trainer.masks``)."""
         text, answers = self.render(row)
-        if "messages" in row:
-            messages, spans = row["messages"], []
-            for index, message in enumerate(messages):
-                if message["role"] != "assistant":
-                    continue
-                if self.last_turn_only and index != len(messages) - 1:
-                    continue
-                before = self.chat(messages[:index], row.get("tools"), generation_prompt=True)
-                upto = self.chat(messages[: index + 1], row.get("tools"))
-                if upto.startswith(before) and text.startswith(upto):
-                    spans.append((len(before), len(upto)))
-                elif message["content"] and message["content"] in text:
-                    start = text.index(message["content"])
-                    spans.append((start, start + len(message["content"])))
-            return text, spans
         start = len(text) - len(answers[0]) if answers else len(text)
         return text, [(0 if "text" in row else start, len(text))]
 

@@ -1,9 +1,15 @@
-"""The dataset the trainer trains on: core's reader, the split, and trl's shapes."""
+"""The dataset the trainer trains on: core's reader, the split, and trl's shapes.
+
+Conversations carry loss on what ``data.train_on`` says. Every assistant turn is
+masked by trl itself when it can mark the template (``assistant_only_loss``);
+otherwise, and for the final answer alone, the rows are tokenised here with the masks
+of :mod:`ftwizard.trainer.masks`, which trl's SFT trainer honours as they are.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,52 +18,82 @@ from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import DataReport, validate_path
 from ftwizard.core.errors import UserError
+from ftwizard.trainer.masks import (
+    ConversationMasker,
+    Masked,
+    RowSample,
+    conversation_loss_share,
+    loss_plan,
+    mask_many,
+)
 
 log = logging.getLogger("ftwizard.trainer")
+
+SHOWN_UNMASKABLE = 5  # example numbers listed for conversations that cannot be masked
 
 
 @dataclass
 class PreparedData:
     train: Any
+    """A ``datasets.Dataset``, set once the rows are ready."""
     eval: Any | None
     report: DataReport
     loss_mode: str
-    """assistant: every assistant turn; last_turn: the final answer; completion; all."""
+    """assistant: every assistant turn; last_assistant: the final answer; all; completion."""
+    trl_masks: bool = False
+    """trl masks the assistant turns (``assistant_only_loss``)."""
+    loss_token_share: float | None = None
+    """Tokens with loss over all tokens, on the sample ``ftwizard data`` measures."""
+    unmaskable: dict[str, Any] = field(default_factory=dict)
+    """Conversations left out because their turns cannot be located: count, reason, examples."""
 
 
-def chat_loss_mode(tokenizer: Any) -> str:
-    """How the loss can be masked for conversations with this tokenizer's template.
-
-    Installs ChatML (with generation markers) on a tokenizer without a template, adding
-    its special tokens when missing.
-    """
-    from trl.chat_template_utils import get_training_chat_template
-
-    if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
-        missing = [
-            t for t in special_tokens_in(CHATML_TRAINING_TEMPLATE) if t not in tokenizer.get_vocab()
-        ]
-        if missing:
-            tokenizer.add_special_tokens({"additional_special_tokens": missing})
-        log.warning("the model has no chat template: using ChatML")
-        return "assistant"
-    try:
-        get_training_chat_template(tokenizer)
-    except ValueError:
-        return "last_turn"
-    return "assistant"
+def install_chat_template(tokenizer: Any) -> None:
+    """ChatML (with generation markers) on a tokenizer without a template, adding its
+    special tokens when missing."""
+    if tokenizer.chat_template:
+        return
+    tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in special_tokens_in(CHATML_TRAINING_TEMPLATE) if t not in vocab]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing})
+    log.warning("the model has no chat template: using ChatML")
 
 
-def _sft_row(row: dict[str, Any], loss_mode: str) -> dict[str, Any]:
-    if "messages" not in row or loss_mode == "assistant":
-        return row
-    # Without generation markers the loss covers the final answer: prompt/completion.
-    messages = row["messages"]
-    converted: dict[str, Any] = {"prompt": messages[:-1], "completion": messages[-1:]}
-    if "tools" in row:
-        converted["tools"] = row["tools"]
-    return converted
+def _tokenised(
+    rows: list[dict[str, Any]], masker: ConversationMasker
+) -> tuple[list[dict[str, Any] | None], dict[str, Any]]:
+    """Rows as ``input_ids`` + ``assistant_masks`` (None for a row that cannot be
+    masked), and what was left out: count, the first reason, example numbers (from 0,
+    as ``ftwizard data --example N`` counts)."""
+    tokenised: list[dict[str, Any] | None] = []
+    left_out: dict[str, Any] = {"count": 0, "reason": "", "examples": []}
+    for number, result in enumerate(mask_many(masker, rows)):
+        if isinstance(result, Masked):
+            tokenised.append(
+                {"input_ids": result.input_ids, "assistant_masks": result.assistant_masks}
+            )
+            continue
+        tokenised.append(None)
+        left_out["count"] += 1
+        left_out["reason"] = left_out["reason"] or str(result)
+        if len(left_out["examples"]) < SHOWN_UNMASKABLE:
+            left_out["examples"].append(number)
+    return tokenised, left_out
+
+
+def _read(path: str, config: RunConfig, on_row: Any) -> DataReport:
+    data = config.data
+    return validate_path(
+        Path(path),
+        data.format,
+        data.column_map,
+        "auto",
+        on_row=on_row,
+        name=data.name,
+        split=data.split,
+    )
 
 
 def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
@@ -65,46 +101,49 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
 
     data = config.data
     rows: list[dict[str, Any]] = []
-    report = validate_path(
-        Path(data.path),
-        data.format,
-        data.column_map,
-        "auto",
-        on_row=rows.append,
-        name=data.name,
-        split=data.split,
-    )
+    report = _read(data.path, config, rows.append)
     if report.rows_invalid and not data.skip_invalid:
         raise UserError(
             f"{data.path}: {report.rows_invalid} invalid rows "
             "(set data.skip_invalid to train without them)."
         )
-    loss_mode = "all"
-    if config.method.objective == "sft":
-        if report.detection.trainer_shape == "messages":
-            loss_mode = chat_loss_mode(tokenizer)
-            rows = [_sft_row(row, loss_mode) for row in rows]
-        elif report.detection.trainer_shape == "prompt-completion":
-            loss_mode = "completion"
-    elif (
-        report.detection.trainer_shape in ("messages", "preference", "kto")
-        and not tokenizer.chat_template
-    ):
-        chat_loss_mode(tokenizer)
-    seed, share = config.training.seed, config.evaluation.val_size
+    shape = report.detection.trainer_shape
+    if shape in ("messages", "preference", "kto"):
+        install_chat_template(tokenizer)
+    held: list[dict[str, Any]] = []
     if config.evaluation.val_path:
-        held: list[dict[str, Any]] = []
-        validate_path(
-            Path(config.evaluation.val_path), data.format, data.column_map, on_row=held.append
-        )
-        if config.method.objective == "sft":
-            held = [_sft_row(row, loss_mode) for row in held]
-        train_rows = rows
+        _read(config.evaluation.val_path, config, held.append)
+
+    prepared = PreparedData(None, None, report, "all")
+    training_rows: list[dict[str, Any] | None] = list(rows)
+    if config.method.objective == "sft" and shape == "messages":
+        plan = loss_plan(tokenizer, data.train_on)
+        prepared.loss_mode, prepared.trl_masks = plan.train_on, plan.trl_masks
+        masker = ConversationMasker(tokenizer, plan.template, plan.train_on)
+        prepared.loss_token_share = _loss_share(masker, rows)
+        if not plan.trl_masks and plan.train_on != "all":
+            training_rows, prepared.unmaskable = _tokenised(rows, masker)
+            held = [row for row in _tokenised(held, masker)[0] if row is not None]
+    elif config.method.objective == "sft" and shape == "prompt-completion":
+        prepared.loss_mode = "completion"
+
+    if config.evaluation.val_path:
+        train_rows = [row for row in training_rows if row is not None]
     else:
-        train_rows = [r for i, r in enumerate(rows) if not in_validation(i, seed, share)]
-        held = [r for i, r in enumerate(rows) if in_validation(i, seed, share)]
+        seed, share = config.training.seed, config.evaluation.val_size
+        split = [(in_validation(i, seed, share), row) for i, row in enumerate(training_rows)]
+        train_rows = [row for held_out, row in split if row is not None and not held_out]
+        held = [row for held_out, row in split if row is not None and held_out]
     if not train_rows:
         raise UserError(f"{data.path}: no rows left to train on after the validation split.")
-    return PreparedData(
-        Dataset.from_list(train_rows), Dataset.from_list(held) if held else None, report, loss_mode
-    )
+    prepared.train = Dataset.from_list(train_rows)
+    prepared.eval = Dataset.from_list(held) if held else None
+    return prepared
+
+
+def _loss_share(masker: ConversationMasker, rows: list[dict[str, Any]]) -> float:
+    """The share ``ftwizard data --model`` reports: the same sample of the same rows."""
+    sample = RowSample()
+    for index, row in enumerate(rows):
+        sample.offer(index, row)
+    return conversation_loss_share(masker, [row for _, row in sample.rows])

@@ -12,22 +12,28 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.data.templates import special_tokens_in
+from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import validate_path
 from ftwizard.trainer.chat_render import Renderer, load_tokenizer, token_counts
+from ftwizard.trainer.masks import (
+    ConversationMasker,
+    Masked,
+    RowSample,
+    TrainOn,
+    Unmaskable,
+    loss_plan,
+    mask_many,
+    tools_of,
+)
 from ftwizard.trainer.reply import reply
 
 BATCH = 2048
-LOSS_SAMPLE_ROWS = 10_000  # the loss share, a ratio, is measured on an even sample of rows
-
-
 # What the loss covers, by the shape the rows take for trl (conversations: see compute)
 LOSS_COVERS = {
     "text": "the whole text",
@@ -37,38 +43,35 @@ LOSS_COVERS = {
 }
 
 
-class LossSample:
-    """An even sample of the rows (reservoir sampling: the length of a stream is not
-    known in advance), keeping each row's loss-carrying texts.
-
-    The texts are every assistant answer of a conversation; whether the trainer
-    trains all of them or only the final one is decided at the end (see ``compute``).
-    """
-
-    def __init__(self, size: int = LOSS_SAMPLE_ROWS, seed: int = 0) -> None:
-        self.size = size
-        self.rows: list[tuple[int, list[str], bool]] = []  # (row index, answers, conversation)
-        self._random = random.Random(seed)
-
-    def offer(self, index: int, answers: list[str], conversation: bool) -> None:
-        if len(self.rows) < self.size:
-            self.rows.append((index, answers, conversation))
-            return
-        slot = self._random.randrange(index + 1)
-        if slot < self.size:
-            self.rows[slot] = (index, answers, conversation)
-
-    def share(self, tokenizer: Any, lengths: list[int], last_turn_only: bool) -> float:
-        """Loss-carrying tokens over all tokens in the sampled rows (``lengths`` in row order)."""
-        answers = [
-            text
-            for _, found, conversation in self.rows
-            for text in (found[-1:] if conversation and last_turn_only else found)
-        ]
-        # each answer's end-of-turn token carries loss too
-        loss = sum(n + 1 for n in token_counts(tokenizer, answers))
-        total = sum(lengths[index] for index, _, _ in self.rows)
-        return round(min(1.0, loss / total), 4) if total else 0.0
+def _loss_share(
+    renderer: Renderer, masker: ConversationMasker, sample: RowSample, lengths: list[int]
+) -> tuple[float, list[str]]:
+    """Tokens with loss over all tokens in the sampled rows, and a warning for any
+    conversation that cannot be masked (the trainer leaves those out)."""
+    conversations = [(i, row) for i, row in sample.rows if "messages" in row]
+    others = [(i, row) for i, row in sample.rows if "messages" not in row]
+    loss = total = 0
+    unmaskable: list[tuple[int, str]] = []
+    masked = mask_many(masker, [row for _, row in conversations])
+    for (index, _), result in zip(conversations, masked, strict=True):
+        if isinstance(result, Masked):
+            loss += sum(result.assistant_masks)
+            total += len(result.input_ids)
+        else:
+            unmaskable.append((index, str(result)))
+    # Other shapes: the completion (or the whole text) and its end-of-sequence token.
+    answers = [renderer.render(row)[1] for _, row in others]
+    loss += sum(n + 1 for n in token_counts(renderer.tokenizer, [a for x in answers for a in x]))
+    total += sum(lengths[index] for index, _ in others)
+    warnings = []
+    if unmaskable:
+        examples = ", ".join(str(i) for i, _ in sorted(unmaskable)[:5])
+        warnings.append(
+            f"{len(unmaskable)} of {len(conversations)} sampled conversations cannot be masked "
+            f"({unmaskable[0][1]}): the trainer leaves such rows out (e.g. examples {examples}; "
+            "see one with --example N)"
+        )
+    return (round(min(1.0, loss / total), 4) if total else 0.0), warnings
 
 
 HISTOGRAM_BUCKETS = 16
@@ -103,13 +106,21 @@ def compute(
     context: int | None,
     name: str | None = None,
     split: str = "train",
+    train_on: TrainOn = "assistant",
 ) -> dict[str, Any]:
     tokenizer = load_tokenizer(model)
-    renderer = Renderer(tokenizer)  # every answer while reading; the mode is settled after
+    if not tokenizer.chat_template:  # what the trainer installs (trainer.data)
+        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+        fallback_template = True
+    else:
+        fallback_template = False
+    plan = loss_plan(tokenizer, train_on)
+    renderer = Renderer(tokenizer, plan.template)
+    masker = ConversationMasker(tokenizer, plan.template, plan.train_on)
     warnings: list[str] = []
     tool_warning: list[str] = []
     lengths: list[int] = []
-    loss_sample = LossSample()
+    loss_sample = RowSample()
     batch: list[dict[str, Any]] = []
     preview_row: dict[str, Any] | None = None
     rows_seen = 0
@@ -126,8 +137,8 @@ def compute(
             tool_warning.extend(_tool_call_warning(model, batch, rendered))
         pending.append(pool.submit(token_counts, tokenizer, [text for text, _ in rendered]))
         first = rows_seen - len(batch)
-        for offset, (row, (_, answers)) in enumerate(zip(batch, rendered, strict=True)):
-            loss_sample.offer(first + offset, answers, "messages" in row)
+        for offset, row in enumerate(batch):
+            loss_sample.offer(first + offset, row)
         batch.clear()
 
     def on_row(row: dict[str, Any]) -> None:
@@ -157,18 +168,17 @@ def compute(
     pool.shutdown()
 
     shape = report.detection.trainer_shape
-    # Whether the trainer masks every answer or only the final one depends on the
-    # template (trl's check, which costs a 5 s torch import); it changes nothing
-    # unless some conversation has several answers, so it is only asked then.
-    loss_mode = "one answer per example"
-    if shape == "messages" and multi_turn:
-        last_turn_only = bool(tokenizer.chat_template) and _trains_last_turn_only(tokenizer)
-        renderer.last_turn_only = last_turn_only
-        loss_mode = "the final answer" if last_turn_only else "every answer"
-    loss_share = loss_sample.share(tokenizer, lengths, renderer.last_turn_only)
+    loss_share, mask_warnings = _loss_share(renderer, masker, loss_sample, lengths)
+    warnings.extend(mask_warnings)
+    if shape != "messages":
+        covers = LOSS_COVERS.get(shape, "every token")
+    elif multi_turn or plan.train_on == "all":
+        covers = plan.covers
+    else:
+        covers = "one answer per example"
 
     conversational = shape in ("messages", "preference", "kto")
-    if conversational and not tokenizer.chat_template:
+    if conversational and fallback_template:
         warnings.append(
             f"`{model}` has no chat template (a base model?): the chat data will be rendered "
             "with ChatML (<|im_start|>role ... <|im_end|>), shown below"
@@ -206,23 +216,23 @@ def compute(
     }
     preview: dict[str, Any] | None = None
     if preview_row is not None:
-        text, spans = renderer.spans(preview_row)
+        if "messages" in preview_row:
+            try:
+                text, spans = masker.spans(preview_row["messages"], tools_of(preview_row))
+            except Unmaskable as problem:
+                text, spans = masker.render(preview_row["messages"], tools_of(preview_row)), []
+                warnings.append(f"example {example}: cannot be masked ({problem})")
+        else:
+            text, spans = renderer.spans(preview_row)
         preview = {
             "example": example,
             "text": text,
             "loss_spans": spans,
-            "template": "model" if tokenizer.chat_template else "ChatML (fallback)",
-            "loss": LOSS_COVERS.get(shape, loss_mode),
+            "template": "ChatML (fallback)" if fallback_template else "model",
+            "loss": covers,
+            "masks": "trl" if plan.trl_masks else "ftwizard",
         }
     return {"report": report.to_dict(), "stats": stats, "preview": preview, "warnings": warnings}
-
-
-def _trains_last_turn_only(tokenizer: Any) -> bool:
-    """True when the template cannot mark assistant turns, so the trainer trains the
-    final answer of each conversation (``trainer.data.chat_loss_mode``)."""
-    from ftwizard.trainer.data import chat_loss_mode
-
-    return chat_loss_mode(tokenizer) == "last_turn"
 
 
 def _tool_call_warning(
@@ -251,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--context", type=int, default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--split", default="train")
+    parser.add_argument(
+        "--train-on", default="assistant", choices=["assistant", "last_assistant", "all"]
+    )
     args = parser.parse_args(argv)
     return reply(
         lambda: compute(
@@ -264,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             args.context,
             args.name,
             args.split,
+            args.train_on,
         )
     )
 

@@ -26,14 +26,16 @@ No torch here: the token statistics use it on every sampled row.
 from __future__ import annotations
 
 import json
+import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-TrainOn = Literal["assistant", "last_assistant", "all"]
+from ftwizard.core.config import TrainOn
+from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
 
 _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 _PROBE = "\u2063ftwizard-probe\u2063"  # text no template changes or merges with
@@ -93,6 +95,40 @@ def trl_training_template(template: str) -> str | None:
     if has_generation_markers(template):
         return template
     return _trl_training_twins().get(template)
+
+
+def chat_template_of(tokenizer: Any) -> str:
+    """The tokenizer's chat template (its default variant), or ChatML for a model
+    without one (the trainer installs it; see ``trainer.data.install_chat_template``)."""
+    template = tokenizer.chat_template
+    if isinstance(template, dict):
+        template = template.get("default")
+    return str(template) if template else CHATML_TRAINING_TEMPLATE
+
+
+@dataclass(frozen=True)
+class LossPlan:
+    """How the loss of conversations is masked, decided once for a run."""
+
+    train_on: TrainOn
+    template: str
+    """The template the text is rendered with (trl's training twin when trl masks)."""
+    trl_masks: bool
+    """trl marks the assistant turns (``assistant_only_loss``); else ftwizard's masks."""
+
+    @property
+    def covers(self) -> str:
+        return {
+            "assistant": "every answer",
+            "last_assistant": "the final answer",
+            "all": "every token",
+        }[self.train_on]
+
+
+def loss_plan(tokenizer: Any, train_on: TrainOn) -> LossPlan:
+    template = chat_template_of(tokenizer)
+    twin = trl_training_template(template) if train_on == "assistant" else None
+    return LossPlan(train_on, twin or template, twin is not None)
 
 
 # --- Rendering ---------------------------------------------------------------------------
@@ -311,3 +347,65 @@ def _compile(template: str) -> Any:
 def tools_of(row: dict[str, Any]) -> Any:
     tools = row.get("tools")
     return json.loads(tools) if isinstance(tools, str) else tools
+
+
+def mask_many(masker: ConversationMasker, rows: list[dict[str, Any]]) -> list[Masked | Unmaskable]:
+    """``mask`` for many conversations: the renderings are tokenised in one batch (the
+    Rust tokenizer spreads a batch over the cores)."""
+    located: list[tuple[str, list[tuple[int, int]]] | Unmaskable] = []
+    for row in rows:
+        try:
+            located.append(masker.spans(row["messages"], tools_of(row)))
+        except Unmaskable as problem:
+            located.append(problem)
+    texts = [item[0] for item in located if not isinstance(item, Unmaskable)]
+    if not texts:
+        return [item for item in located if isinstance(item, Unmaskable)]
+    encodings = masker.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    results: list[Masked | Unmaskable] = []
+    position = 0
+    for item in located:
+        if isinstance(item, Unmaskable):
+            results.append(item)
+            continue
+        text, spans = item
+        ids = encodings["input_ids"][position]
+        mask = offsets_mask(encodings["offset_mapping"][position], spans)
+        position += 1
+        if spans and 1 not in mask:
+            results.append(Unmaskable("no token falls inside an assistant turn"))
+        else:
+            results.append(Masked(ids, mask, spans, text))
+    return results
+
+
+LOSS_SAMPLE_ROWS = 10_000  # the loss share, a ratio, is measured on an even sample of rows
+
+
+class RowSample:
+    """An even sample of a stream of rows (reservoir sampling: the length of a stream
+    is not known in advance). The token statistics and the trainer draw the same one
+    (same seed, same rows), so the loss share they report is the same figure."""
+
+    def __init__(self, size: int = LOSS_SAMPLE_ROWS, seed: int = 0) -> None:
+        self.size = size
+        self.rows: list[tuple[int, dict[str, Any]]] = []
+        self._random = random.Random(seed)
+
+    def offer(self, index: int, row: dict[str, Any]) -> None:
+        if len(self.rows) < self.size:
+            self.rows.append((index, row))
+            return
+        slot = self._random.randrange(index + 1)
+        if slot < self.size:
+            self.rows[slot] = (index, row)
+
+
+def conversation_loss_share(masker: ConversationMasker, rows: list[dict[str, Any]]) -> float:
+    """Tokens with loss over all tokens, in the conversations that can be masked."""
+    loss = total = 0
+    for result in mask_many(masker, rows):
+        if isinstance(result, Masked):
+            loss += sum(result.assistant_masks)
+            total += len(result.input_ids)
+    return round(loss / total, 4) if total else 0.0

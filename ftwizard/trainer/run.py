@@ -131,7 +131,17 @@ def train(run: RunFolder, resume: str | None) -> int:
         skipped_invalid=data.report.rows_invalid,
         format=data.report.detection.format,
         loss=data.loss_mode,
+        masks="trl" if data.trl_masks else "ftwizard",
+        loss_token_share=data.loss_token_share,
+        unmaskable=data.unmaskable or None,
     )
+    if data.unmaskable:
+        left = data.unmaskable
+        run.append_event(
+            "warning",
+            message=f"{left['count']} conversation(s) left out: their assistant turns cannot be "
+            f"located ({left['reason']}); examples {', '.join(map(str, left['examples']))}",
+        )
     model = load_model(config)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))

@@ -102,6 +102,7 @@ def _stats_subprocess(
             example=example,
             split=args.split,
             name=args.name,
+            train_on=getattr(args, "train_on", "assistant"),
         )
 
 

@@ -158,6 +158,7 @@ class DataScreen(StepScreen):
                 data_format=data.format,
                 column_map=data.column_map,
                 example=self._example,
+                train_on=data.train_on,
             )
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Tokenised(path, None, f"no token statistics: {in_words(error)}"))
