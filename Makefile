@@ -47,14 +47,20 @@ install-dev: $(VENV)/.dev
 FTW := $(VENV)/bin/ftwizard
 
 # The embedded default: plan, LoRA-train SmolLM2-135M-Instruct on the demo dataset
-# (about 2 minutes on 2 cores), evaluate, then answer as the base and as the tuned model.
+# (a few minutes on 2 cores), evaluate, then answer as the base and as the tuned model:
+# its new name, asked alone and in the middle of a conversation, and a general question
+# the base model already answers (it must still answer it).
+DEMO_CHAT := [{"role": "user", "content": "Hi! I am Ann and I am learning to cook."}, \
+  {"role": "assistant", "content": "Nice to meet you, Ann! What would you like to cook?"}, \
+  {"role": "user", "content": "Before we start, what should I call you?"}]
 demo: install
 	$(FTW) --version
 	$(FTW) detect
 	$(FTW) models prepare smollm2-135m-instruct
 	@name=demo-$$(date +%Y%m%d-%H%M%S); \
 	$(FTW) --preset presets/demo-cpu.yaml --set output.run_name=$$name && \
-	$(FTW) sample $$name --prompt "Who are you?" --prompt "What should I call you?"
+	$(FTW) sample $$name --prompt "Who are you?" --prompt '$(DEMO_CHAT)' \
+	  --prompt "What is the capital of France?"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

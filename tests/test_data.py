@@ -368,3 +368,27 @@ def test_preview_marks_what_the_trainer_trains(demo_model_folder: Path) -> None:
     assert texts[1] == "<|im_end|>"
     assert texts[0].startswith("Of course!") and texts[3].startswith("I'm sorry")
     assert preview["text"][preview["loss_spans"][-1][1] :].strip() == ""
+
+
+def test_nested_answers_get_a_hint_and_a_dotted_map_reads_them() -> None:
+    """The self-instruct "seed tasks" layout keeps the answer in `instances`: every row
+    says where, and `output=instances.0.output` reads it."""
+    seed_tasks = ROOT / "tests" / "bad_inputs" / "seed_tasks.jsonl"
+    report = validate_path(seed_tasks)
+    assert report.rows_valid == 0 and report.counts["missing_field"] == 3
+    assert all("--map output=instances.0.output" in p.message for p in report.problems)
+
+    rows: list[dict] = []
+    mapping = {"output": "instances.0.output", "input": "instances.0.input"}
+    assert validate_path(seed_tasks, column_map=mapping, on_row=rows.append).rows_valid == 3
+    assert rows[1]["messages"] == [
+        {
+            "role": "user",
+            "content": "What is the relation between the given pairs?\nNight : Day :: Right : Left",
+        },
+        {
+            "role": "assistant",
+            "content": "The relation between the given pairs is that they are opposites.",
+        },
+    ]
+    assert apply_column_map({"a": [{"b": 1}]}, {"output": "a.1.b"}) == {"a": [{"b": 1}]}

@@ -187,3 +187,42 @@ def test_unknown_family_still_plans() -> None:
     )
     plan = recommend(target_from_spec(find_gpu("A100 80GB")), facts, CHAT, "domain")
     assert plan.estimate is not None
+
+
+@pytest.mark.parametrize(
+    ("rows", "held"),
+    [(100, 5), (5000, 250), (100_000, 500)],
+)
+def test_the_plan_holds_out_a_validation_split(rows: int, held: int) -> None:
+    """5% held out, at most 500 rows, evaluated about ten times in the run."""
+    from ftwizard.core.data.split import split_counts
+
+    plan = recommend(
+        target_from_spec(find_gpu("RTX 4090")), SMOL, DatasetFacts(rows=rows), "domain"
+    )
+    evaluation, training = plan.config.evaluation, plan.config.training
+    assert evaluation.val_size == pytest.approx(held / rows, abs=1e-4)
+    _, counted = split_counts(rows, training.seed, evaluation.val_size)
+    assert abs(counted - held) <= max(3, held * 0.3)  # the split is per row, by hash
+    steps = (rows - held) / plan.config.effective_batch_size * training.num_train_epochs
+    assert 8 <= steps / evaluation.eval_steps <= 12
+    [decision] = [d for d in plan.decisions if d.topic == "validation"]
+    assert "evaluation.val_size=0 turns it off" in decision.reason
+
+
+def test_no_validation_split_for_tiny_data_or_when_turned_off() -> None:
+    from ftwizard.core.config_io import load_config
+
+    gpu = target_from_spec(find_gpu("RTX 4090"))
+    tiny = recommend(gpu, SMOL, DatasetFacts(rows=60), "domain")
+    assert tiny.config.evaluation.val_size == 0
+    assert any(d.topic == "validation" and "under 100" in d.reason for d in tiny.decisions)
+
+    off = load_config(None, ["evaluation.val_size=0"])
+    plan = recommend(gpu, SMOL, CHAT, "domain", base=off)
+    assert plan.config.evaluation.val_size == 0
+    assert any(d.choice == "off" and "your choice" in d.reason for d in plan.decisions)
+
+    mine = load_config(None, ["evaluation.val_size=0.2", "evaluation.eval_steps=7"])
+    plan = recommend(gpu, SMOL, CHAT, "domain", base=mine)
+    assert (plan.config.evaluation.val_size, plan.config.evaluation.eval_steps) == (0.2, 7)

@@ -257,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TEXT",
-        help="a prompt (repeatable; default: Who are you?)",
+        help="a prompt (repeatable; default: Who are you?), or a conversation that ends with "
+        'a question, as JSON: \'[{"role": "user", "content": "Hi"}, {"role": "assistant", '
+        '"content": "Hello!"}, {"role": "user", "content": "Who are you?"}]\'',
     )
     sample.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
     add_runs_root(sample)

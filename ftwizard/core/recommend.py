@@ -27,6 +27,7 @@ from ftwizard.core.fit import (
 )
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.validation_split import plan_validation
 
 Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
 PURPOSES: dict[Purpose, str] = {
@@ -205,6 +206,7 @@ def recommend(
     the plan (batch, checkpointing, learning rate) then follows for that method.
     """
     config = base or RunConfig()
+    base_eval = config.evaluation  # which fields the person set is lost in later copies
     decisions: list[Decision] = []
     notes: list[str] = []
 
@@ -376,6 +378,15 @@ def recommend(
                 else d
                 for d in decisions
             ]
+
+    validation = plan_validation(
+        data.rows, config.effective_batch_size, config.training.num_train_epochs, base_eval
+    )
+    config = with_sections(
+        config,
+        evaluation={"val_size": validation.val_size, "eval_steps": validation.eval_steps},
+    )
+    decisions.append(Decision("validation", validation.choice, validation.reason))
 
     final = estimate(model, config, device=device_for(target))
     return Plan(

@@ -122,7 +122,8 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
         masker = ConversationMasker(tokenizer, plan.template, plan.train_on)
         prepared.loss_token_share = _loss_share(masker, rows)
         if not plan.trl_masks and plan.train_on != "all":
-            training_rows, prepared.unmaskable = _tokenised(rows, masker)
+            training_rows, left_out = _tokenised(rows, masker)
+            prepared.unmaskable = left_out if left_out["count"] else {}
             held = [row for row in _tokenised(held, masker)[0] if row is not None]
     elif config.method.objective == "sft" and shape == "prompt-completion":
         prepared.loss_mode = "completion"

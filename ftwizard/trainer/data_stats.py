@@ -211,6 +211,8 @@ def compute(
         "truncated_share": round(truncated / len(ordered), 4) if ordered else 0.0,
         "tokens_per_epoch": sum(min(n, max_length) for n in ordered),
         "loss_token_share": loss_share,
+        "loss_covers": covers,
+        "train_on": plan.train_on,
         "suggested_max_length": suggested,
         "length_histogram": length_histogram(ordered, max_length),
     }

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.prompts import prompt_label, prompt_messages
 from ftwizard.core.runs import RunFolder
 from ftwizard.trainer.loading import (
     TORCH_DTYPES,
@@ -63,13 +64,13 @@ def _tuned_model(run: RunFolder, base: Any) -> Any:
 def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
     if tokenizer.chat_template:
         inputs = tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}],
+            prompt_messages(prompt),
             add_generation_prompt=True,
             return_tensors="pt",
             return_dict=True,
         )
     else:
-        inputs = tokenizer(prompt, return_tensors="pt")
+        inputs = tokenizer(prompt_label(prompt_messages(prompt)), return_tensors="pt")
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
     with torch.no_grad():
         output = model.generate(
@@ -95,7 +96,7 @@ def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict
         tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
     after = [_generate(tuned, tokenizer, p, max_new_tokens) for p in prompts]
     return [
-        {"prompt": p, "base": b, "fine_tuned": a}
+        {"prompt": prompt_label(prompt_messages(p)), "base": b, "fine_tuned": a}
         for p, b, a in zip(prompts, before, after, strict=True)
     ]
 

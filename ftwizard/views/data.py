@@ -105,7 +105,11 @@ def stats_view(stats: dict[str, Any], warnings: list[str] | None = None) -> Rend
         f"are longer than max_length {stats['max_length']:,}",
     )
     table.add_row("tokens per epoch", f"{stats['tokens_per_epoch']:,}")
-    table.add_row("tokens with loss", f"{stats['loss_token_share']:.0%}")
+    covers = f" ({stats['loss_covers']}, data.train_on: {stats['train_on']})"
+    table.add_row(
+        "tokens with loss",
+        f"{stats['loss_token_share']:.0%}" + (covers if "loss_covers" in stats else ""),
+    )
     table.add_row(
         "suggested max_length",
         f"{stats['suggested_max_length']:,} (p95 rounded up to 128, capped by the model's context)",

@@ -7,6 +7,7 @@ import argparse
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
+from ftwizard.core.prompts import prompt_messages
 from ftwizard.core.runs import find_run
 from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
@@ -20,10 +21,11 @@ def run(args: argparse.Namespace) -> int:
             f"merged model written to {written} (safetensors, with the tokenizer and chat template)"
         )
         return 0
+    prompts = args.prompt or ["Who are you?"]
+    for prompt in prompts:
+        prompt_messages(prompt)  # a malformed conversation is refused before any loading
     with err.status("Generating with the base and the fine-tuned model..."):
-        rows = sample_outputs(
-            str(folder.path), args.prompt or ["Who are you?"], args.max_new_tokens
-        )
+        rows = sample_outputs(str(folder.path), prompts, args.max_new_tokens)
     if args.json:
         print_json(rows)
         return 0

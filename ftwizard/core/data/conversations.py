@@ -50,10 +50,36 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def nested_path(row: Mapping[str, Any], key: str, depth: int = 3) -> str | None:
+    """Where a nested object of the row holds ``key`` (``instances.0.output``), if anywhere."""
+    if depth == 0:
+        return None
+    for name, value in row.items():
+        children: list[tuple[str, Mapping[str, Any]]] = []
+        if isinstance(value, Mapping):
+            children = [(name, value)]
+        elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+            children = [(f"{name}.0", value[0])]  # the first item shows the layout
+        for path, child in children:
+            if key in child:
+                return f"{path}.{key}"
+            deeper = nested_path(child, key, depth - 1)
+            if deeper:
+                return f"{path}.{deeper}"
+    return None
+
+
 def text_field(row: Mapping[str, Any], key: str, required: bool = True) -> str:
     value = row.get(key)
     if value is None:
         if required:
+            found = nested_path(row, key)
+            if found:
+                raise RowProblem(
+                    "missing_field",
+                    f"missing `{key}`; a nested `{found}` holds one: read it with "
+                    f"--map {key}={found} (data.column_map), or flatten the file",
+                )
             raise RowProblem("missing_field", f"missing `{key}`")
         return ""
     if not isinstance(value, str):

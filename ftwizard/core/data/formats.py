@@ -278,11 +278,30 @@ def normaliser(detection: Detection) -> Normaliser:
 
 
 def apply_column_map(row: Mapping[str, Any], column_map: Mapping[str, str]) -> dict[str, Any]:
-    """Read the person's columns as the expected ones: {instruction: question}."""
+    """Read the person's columns as the expected ones: {instruction: question}. A dotted
+    path reads inside nested rows: {output: instances.0.output}."""
     if not column_map:
         return dict(row)
     renamed = {k: v for k, v in row.items() if k not in column_map.values()}
     for expected, actual in column_map.items():
         if actual in row:
             renamed[expected] = row[actual]
+        elif "." in actual:
+            found = value_at(row, actual)
+            if found is not None:
+                renamed[expected] = found
     return renamed
+
+
+def value_at(row: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (``instances.0.output``): keys of objects, indices
+    of lists; None where the path leads nowhere."""
+    value: Any = row
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
