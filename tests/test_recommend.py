@@ -222,6 +222,15 @@ def test_no_validation_split_for_tiny_data_or_when_turned_off() -> None:
     plan = recommend(gpu, SMOL, CHAT, "domain", base=off)
     assert plan.config.evaluation.val_size == 0
     assert any(d.choice == "off" and "your choice" in d.reason for d in plan.decisions)
+    # Planned again from its own result (the wizard's way back), the split stays.
+    first = recommend(gpu, SMOL, CHAT, "domain")
+    again = recommend(gpu, SMOL, CHAT, "domain", base=first.config)
+    assert again.config.evaluation == first.config.evaluation
+    assert [d for d in again.decisions if d.topic == "validation"] == [
+        d for d in first.decisions if d.topic == "validation"
+    ]
+    tiny_again = recommend(gpu, SMOL, DatasetFacts(rows=60), "domain", base=tiny.config)
+    assert any("under 100" in d.reason for d in tiny_again.decisions)
 
     mine = load_config(None, ["evaluation.val_size=0.2", "evaluation.eval_steps=7"])
     plan = recommend(gpu, SMOL, CHAT, "domain", base=mine)

@@ -173,7 +173,9 @@ async def test_data_step_shows_token_statistics_and_pages_the_preview(
         tokens = _text(app, "#data-tokens")
         assert "tokens per example" in tokens and "max_length" in tokens
         stats = app.state.data_stats
-        assert stats is not None and sum(stats["stats"]["length_histogram"]["counts"]) == 80
+        rows = len(DEMO_DATA.read_text().splitlines())
+        assert stats is not None and sum(stats["stats"]["length_histogram"]["counts"]) == rows
+        assert "(every answer, data.train_on: assistant)" in tokens
         first = app.state.data_stats["preview"]["text"]  # type: ignore[index]
         assert app.screen.focused is app.screen.query_one("#next")  # Enter again goes on
         await pilot.press("n")
@@ -192,6 +194,10 @@ async def test_purpose_step_recomputes_the_plan_and_takes_a_picked_method(
         assert isinstance(app.screen, PurposeScreen)
         assert app.state.plan is not None
         assert app.state.plan.config.method.adapter == "lora"  # domain: LoRA first
+        # The demo data (over 100 rows) gets a validation split, and the step says why.
+        assert app.state.plan.config.evaluation.val_size > 0
+        assert any(d.topic == "validation" for d in app.state.plan.decisions)
+        assert "validation" in _text(app, "#plan-decisions")
         methods = app.screen.query_one("#methods")
         assert methods.row_count == 3  # type: ignore[attr-defined]
         methods.focus()

@@ -36,9 +36,11 @@ def default_optim(adapter: Adapter, target: Target) -> str:
 
 
 def with_sections(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
-    data = config.to_dict()
+    # Only what was set is carried over, so the copy still tells which fields the
+    # person (or a step of the plan) chose and which are defaults (model_fields_set).
+    data = config.model_dump(mode="json", exclude_unset=True)
     for section, values in sections.items():
-        data[section].update(values)
+        data.setdefault(section, {}).update(values)
     return RunConfig.model_validate(data)
 
 

@@ -206,7 +206,7 @@ def recommend(
     the plan (batch, checkpointing, learning rate) then follows for that method.
     """
     config = base or RunConfig()
-    base_eval = config.evaluation  # which fields the person set is lost in later copies
+    base_eval = config.evaluation
     decisions: list[Decision] = []
     notes: list[str] = []
 
@@ -382,10 +382,12 @@ def recommend(
     validation = plan_validation(
         data.rows, config.effective_batch_size, config.training.num_train_epochs, base_eval
     )
-    config = with_sections(
-        config,
-        evaluation={"val_size": validation.val_size, "eval_steps": validation.eval_steps},
-    )
+    evaluation = config.evaluation
+    if (validation.val_size, validation.eval_steps) != (evaluation.val_size, evaluation.eval_steps):
+        config = with_sections(
+            config,
+            evaluation={"val_size": validation.val_size, "eval_steps": validation.eval_steps},
+        )
     decisions.append(Decision("validation", validation.choice, validation.reason))
 
     final = estimate(model, config, device=device_for(target))

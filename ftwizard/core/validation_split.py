@@ -28,25 +28,31 @@ class ValidationChoice:
 def plan_validation(
     rows: int, effective_batch: int, epochs: float, base: EvaluationSection
 ) -> ValidationChoice:
-    """The plan's validation split; the person's own choice (a preset or ``--set``
-    naming ``evaluation.val_size`` or ``val_path``) is kept as it is."""
+    """The plan's validation split. What the configuration already says is kept: a
+    validation file, a share of its own, or a share of 0 set on purpose (``--set
+    evaluation.val_size=0``, a preset naming it)."""
+    planned = _planned(rows, effective_batch, epochs, base.eval_steps)
     if base.val_path:
         return ValidationChoice(
             base.val_size, base.eval_steps, "your file", f"validation from {base.val_path}"
         )
-    if "val_size" in base.model_fields_set:
-        if base.val_size == 0:
-            return ValidationChoice(0.0, base.eval_steps, "off", "your choice: no validation")
+    if base.val_size > 0 and base.val_size != planned.val_size:
         return ValidationChoice(
             base.val_size,
             base.eval_steps,
-            f"{base.val_size:.0%}",
-            f"your choice, evaluated every {base.eval_steps} steps",
+            f"{base.val_size:.1%}",
+            f"as configured, evaluated every {base.eval_steps} steps",
         )
+    if base.val_size == 0 and "val_size" in base.model_fields_set and planned.val_size > 0:
+        return ValidationChoice(0.0, base.eval_steps, "off", "your choice: no validation")
+    return planned
+
+
+def _planned(rows: int, effective_batch: int, epochs: float, eval_steps: int) -> ValidationChoice:
     if rows < MIN_ROWS:
         return ValidationChoice(
             0.0,
-            base.eval_steps,
+            eval_steps,
             "off",
             f"under {MIN_ROWS} examples: each one is worth more in training "
             "(set evaluation.val_size to hold some out anyway)",
@@ -54,12 +60,11 @@ def plan_validation(
     held = min(MAX_HELD, math.ceil(rows * SHARE))
     val_size = round(held / rows, 4)
     steps = math.ceil(math.ceil((rows - held) / effective_batch) * epochs)
-    eval_steps = max(1, round(steps / EVALUATIONS_PER_RUN))
+    every = max(1, round(steps / EVALUATIONS_PER_RUN))
     return ValidationChoice(
         val_size,
-        eval_steps,
-        f"{val_size:.1%} (about {held:,} rows)",
-        f"{SHARE:.0%} held out, at most {MAX_HELD} rows, evaluated every {eval_steps} steps "
-        f"(about {EVALUATIONS_PER_RUN} points on the eval curve) so over-fitting shows; "
-        "evaluation.val_size=0 turns it off",
+        every,
+        f"{held:,} rows",
+        f"{SHARE:.0%} held out (at most {MAX_HELD}), evaluated every {every} steps: an eval "
+        "curve that shows over-fitting (evaluation.val_size=0 turns it off)",
     )
