@@ -7,7 +7,7 @@ runs it. With ``--gigabytes N`` it also validates an N GB JSONL and reports the 
 RSS of that process: the file is streamed, never held whole. Prints the figures; not
 a test.
 
-    .venv/bin/python bench/data_bench.py [--rows 100000] [--gigabytes 1] [--json FILE]
+    .venv/bin/python bench/data_bench.py [--rows 100000] [--turns 3] [--gigabytes 1] [--json FILE]
 """
 
 from __future__ import annotations
@@ -28,19 +28,21 @@ WORDS = (
 ).split()
 
 
-def write_rows(path: Path, rows: int, seed: int = 0) -> None:
+def write_rows(path: Path, rows: int, seed: int = 0, turns: int = 1) -> None:
+    """Chat rows of ``turns`` question/answer pairs each."""
     rng = random.Random(seed)
     with path.open("w") as handle:
         for i in range(rows):
-            question = " ".join(rng.choices(WORDS, k=rng.randint(5, 30)))
-            answer = " ".join(rng.choices(WORDS, k=rng.randint(20, 150)))
-            row = {
-                "messages": [
-                    {"role": "user", "content": f"{question} #{i}"},
+            messages = []
+            for turn in range(turns):
+                question = " ".join(rng.choices(WORDS, k=rng.randint(5, 30)))
+                length = rng.randint(20, 150)  # the same rows as before for one turn
+                answer = " ".join(rng.choices(WORDS, k=length if turns == 1 else length // turns))
+                messages += [
+                    {"role": "user", "content": f"{question} #{i}.{turn}"},
                     {"role": "assistant", "content": answer},
                 ]
-            }
-            handle.write(json.dumps(row) + "\n")
+            handle.write(json.dumps({"messages": messages}) + "\n")
 
 
 def timed(command: list[str]) -> tuple[float, dict, float]:
@@ -85,13 +87,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--gigabytes", type=float, default=0, help="also stream a file this big")
+    parser.add_argument(
+        "--turns", type=int, default=1, help="question/answer pairs per row (every one masked)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     ftwizard = [sys.executable, "-m", "ftwizard.cli.main"]
-    figures: dict[str, float] = {"rows": args.rows}
+    figures: dict[str, float] = {"rows": args.rows, "turns": args.turns}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "chat.jsonl"
-        write_rows(path, args.rows)
+        write_rows(path, args.rows, turns=args.turns)
         size = path.stat().st_size / 1e6
         plain, report, _ = timed([*ftwizard, "data", str(path), "--json"])
         tokens, stats, _ = timed([*ftwizard, "data", str(path), "--model", args.model, "--json"])
@@ -105,7 +110,10 @@ def main() -> int:
             )
             figures["big_rows_valid"] = big_report["report"]["rows_valid"]
     figures.update(mb=size, validation_s=plain, token_stats_s=tokens)
-    print(f"{args.rows:,} rows ({size:.0f} MB JSONL) on {os.cpu_count()} cores")
+    print(
+        f"{args.rows:,} rows of {args.turns} turn(s) ({size:.0f} MB JSONL) "
+        f"on {os.cpu_count()} cores"
+    )
     print(
         f"  validation only:              {plain:6.1f} s  "
         f"({report['report']['rows_valid']:,} valid)"

@@ -19,16 +19,18 @@ from typing import Any
 import pytest
 
 from ftwizard.core.data.validate import validate_path
+from ftwizard.trainer.loss_plan import _trl_templates_folder, trl_training_template
 from ftwizard.trainer.masks import (
     ConversationMasker,
     Unmaskable,
-    _trl_templates_folder,
     offsets_mask,
-    trl_training_template,
 )
+from tests.conftest import SHARED_DATA, TEST_CACHE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEMO_TOKENIZER = Path(__file__).resolve().parents[1] / ".cache/test/models/smollm2-135m-instruct"
+SHARED = SHARED_DATA
+# The demo model's tokenizer: every test that reads it asks for the `demo_model_folder`
+# fixture, which converts the model there once per checkout.
+DEMO_TOKENIZER = TEST_CACHE / "models" / "smollm2-135m-instruct"
 TEMPLATES = _trl_templates_folder()
 assert TEMPLATES is not None
 
@@ -175,7 +177,8 @@ def test_spans_equal_trls_generation_masks(demo_model_folder: Path, name: str) -
     assert compared >= 3 and multi_turn >= 1, f"{name}: compared {compared} rows"
 
 
-def test_the_template_trl_trains_with_is_trls_answer() -> None:
+@pytest.mark.slow
+def test_the_template_trl_trains_with_is_trls_answer(demo_model_folder: Path) -> None:
     """``trl_training_template`` reads trl's files to spare a torch import; it must
     give the template trl's SFT trainer masks with, for every template trl ships."""
     from transformers import PreTrainedTokenizerFast
@@ -289,7 +292,8 @@ def test_every_answer_and_its_closing_token_train_where_trl_cannot_mark(
         assert sum(closing_trained) == answers, f"{name}: closing tokens trained"
 
 
-def test_the_last_answer_only_and_every_token() -> None:
+@pytest.mark.slow
+def test_the_last_answer_only_and_every_token(demo_model_folder: Path) -> None:
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast.from_pretrained(DEMO_TOKENIZER)
@@ -312,7 +316,8 @@ def test_the_last_answer_only_and_every_token() -> None:
     assert 0 < sum(last.assistant_masks) < sum(every.assistant_masks) < len(every.input_ids)
 
 
-def test_a_conversation_that_cannot_be_masked_says_why() -> None:
+@pytest.mark.slow
+def test_a_conversation_that_cannot_be_masked_says_why(demo_model_folder: Path) -> None:
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast.from_pretrained(DEMO_TOKENIZER)

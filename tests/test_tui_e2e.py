@@ -75,6 +75,11 @@ async def test_wizard_from_start_screen_to_a_running_trainer_and_detach(
     logged = [e["step"] for e in events(run, "log")]
     assert logged == [1, 2, 3]
     assert run.read_config().data.path == str(ALPACA)
+    # The plan held out a validation split (999 rows: 50), so the run has an eval curve.
+    assert 0 < run.read_config().evaluation.val_size <= 0.06
+    assert [e["step"] for e in events(run, "eval")][:1] == [2]
+    [data] = events(run, "data")
+    assert 40 <= data["rows_eval"] <= 60 and data["loss"] == "assistant"
     assert (run.final_dir / "adapter_model.safetensors").exists()
 
     # Back in the wizard: the finished run opens its results; sample and merge by keys.

@@ -18,12 +18,12 @@ from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import DataReport, validate_path
 from ftwizard.core.errors import UserError
+from ftwizard.trainer.loss_plan import loss_plan
 from ftwizard.trainer.masks import (
     ConversationMasker,
     Masked,
     RowSample,
     conversation_loss_share,
-    loss_plan,
     mask_many,
 )
 

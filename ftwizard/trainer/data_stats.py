@@ -21,13 +21,13 @@ from typing import Any
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import validate_path
 from ftwizard.trainer.chat_render import Renderer, load_tokenizer, token_counts
+from ftwizard.trainer.loss_plan import loss_plan
 from ftwizard.trainer.masks import (
     ConversationMasker,
     Masked,
     RowSample,
     TrainOn,
     Unmaskable,
-    loss_plan,
     mask_many,
     tools_of,
 )

@@ -9,8 +9,9 @@ assistant turns itself:
    (what the model sees before it answers) and with the answer; when both renderings
    are prefixes of the whole conversation, the characters between them are that
    turn: its content and the tokens that close it (``<|im_end|>``, ``<|eot_id|>``,
-   ``</s>``), without the header that opens it and without the whitespace that
-   follows the closing token (trl's markers leave both out too).
+   ``</s>``), without the header that opens it and without the whitespace after the
+   closing token (a generation stops at the closing token; where trl's own markers
+   differ, ``tests/test_masks.py`` lists it).
 2. When the template is not prefix-preserving for the conversation (one that moves
    the system prompt into the last user turn, say), find each answer's content in
    the whole rendering, in order, and add the template's closing text after it.
@@ -27,17 +28,11 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.util import find_spec
-from pathlib import Path
 from typing import Any
 
 from ftwizard.core.config import TrainOn
-from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
 
-_GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 _PROBE = "\u2063ftwizard-probe\u2063"  # text no template changes or merges with
 
 
@@ -52,83 +47,6 @@ class Masked:
     spans: list[tuple[int, int]]
     """The character spans of ``text`` that carry loss (for the preview)."""
     text: str
-
-
-# --- The template trl would train with -------------------------------------------------
-
-
-def _trl_templates_folder() -> Path | None:
-    """trl's ``chat_templates/`` folder, found without importing trl (which imports torch)."""
-    spec = find_spec("trl")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "chat_templates"
-    return folder if folder.is_dir() else None
-
-
-@lru_cache(maxsize=1)
-def _trl_training_twins() -> dict[str, str]:
-    """Template text -> its ``_training`` twin, for every template trl ships with one."""
-    folder = _trl_templates_folder()
-    if folder is None:
-        return {}
-    twins: dict[str, str] = {}
-    for training in folder.glob("*_training.jinja"):
-        original = training.with_name(training.name.replace("_training.jinja", ".jinja"))
-        if original.is_file():
-            twins[original.read_text()] = training.read_text()
-    return twins
-
-
-def has_generation_markers(template: str) -> bool:
-    return bool(_GENERATION_MARKER.search(template))
-
-
-def trl_training_template(template: str) -> str | None:
-    """The template trl's ``SFTTrainer`` renders with ``assistant_only_loss``, or None when
-    trl cannot mark this template's assistant turns.
-
-    The same answer as trl's ``get_training_chat_template`` as the trainer calls it
-    (``tests/test_masks.py`` checks every template trl ships), read from trl's files so
-    the token statistics do not pay trl's torch import.
-    """
-    if has_generation_markers(template):
-        return template
-    return _trl_training_twins().get(template)
-
-
-def chat_template_of(tokenizer: Any) -> str:
-    """The tokenizer's chat template (its default variant), or ChatML for a model
-    without one (the trainer installs it; see ``trainer.data.install_chat_template``)."""
-    template = tokenizer.chat_template
-    if isinstance(template, dict):
-        template = template.get("default")
-    return str(template) if template else CHATML_TRAINING_TEMPLATE
-
-
-@dataclass(frozen=True)
-class LossPlan:
-    """How the loss of conversations is masked, decided once for a run."""
-
-    train_on: TrainOn
-    template: str
-    """The template the text is rendered with (trl's training twin when trl masks)."""
-    trl_masks: bool
-    """trl marks the assistant turns (``assistant_only_loss``); else ftwizard's masks."""
-
-    @property
-    def covers(self) -> str:
-        return {
-            "assistant": "every answer",
-            "last_assistant": "the final answer",
-            "all": "every token",
-        }[self.train_on]
-
-
-def loss_plan(tokenizer: Any, train_on: TrainOn) -> LossPlan:
-    template = chat_template_of(tokenizer)
-    twin = trl_training_template(template) if train_on == "assistant" else None
-    return LossPlan(train_on, twin or template, twin is not None)
 
 
 # --- Rendering ---------------------------------------------------------------------------
