@@ -144,7 +144,7 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
 
 def _loss_share(masker: ConversationMasker, rows: list[dict[str, Any]]) -> float:
     """The share ``ftwizard data --model`` reports: the same sample of the same rows."""
-    sample = RowSample()
+    sample: RowSample[dict[str, Any]] = RowSample()
     for index, row in enumerate(rows):
         sample.offer(index, row)
     return conversation_loss_share(masker, [row for _, row in sample.rows])

@@ -44,16 +44,22 @@ LOSS_COVERS = {
 
 
 def _loss_share(
-    renderer: Renderer, masker: ConversationMasker, sample: RowSample, lengths: list[int]
+    renderer: Renderer,
+    masker: ConversationMasker,
+    sample: RowSample[tuple[dict[str, Any], str]],
+    lengths: list[int],
 ) -> tuple[float, list[str]]:
-    """Tokens with loss over all tokens in the sampled rows, and a warning for any
-    conversation that cannot be masked (the trainer leaves those out)."""
-    conversations = [(i, row) for i, row in sample.rows if "messages" in row]
-    others = [(i, row) for i, row in sample.rows if "messages" not in row]
+    """Tokens with loss over all tokens in the sampled rows (each kept with its
+    rendering), and a warning for any conversation that cannot be masked (the trainer
+    leaves those out)."""
+    conversations = [(i, row, text) for i, (row, text) in sample.rows if "messages" in row]
+    others = [(i, row) for i, (row, _) in sample.rows if "messages" not in row]
     loss = total = 0
     unmaskable: list[tuple[int, str]] = []
-    masked = mask_many(masker, [row for _, row in conversations])
-    for (index, _), result in zip(conversations, masked, strict=True):
+    masked = mask_many(
+        masker, [row for _, row, _ in conversations], [text for _, _, text in conversations]
+    )
+    for (index, _, _), result in zip(conversations, masked, strict=True):
         if isinstance(result, Masked):
             loss += sum(result.assistant_masks)
             total += len(result.input_ids)
@@ -120,7 +126,7 @@ def compute(
     warnings: list[str] = []
     tool_warning: list[str] = []
     lengths: list[int] = []
-    loss_sample = RowSample()
+    loss_sample: RowSample[tuple[dict[str, Any], str]] = RowSample()
     batch: list[dict[str, Any]] = []
     preview_row: dict[str, Any] | None = None
     rows_seen = 0
@@ -137,8 +143,8 @@ def compute(
             tool_warning.extend(_tool_call_warning(model, batch, rendered))
         pending.append(pool.submit(token_counts, tokenizer, [text for text, _ in rendered]))
         first = rows_seen - len(batch)
-        for offset, row in enumerate(batch):
-            loss_sample.offer(first + offset, row)
+        for offset, (row, (text, _)) in enumerate(zip(batch, rendered, strict=True)):
+            loss_sample.offer(first + offset, (row, text))
         batch.clear()
 
     def on_row(row: dict[str, Any]) -> None:
