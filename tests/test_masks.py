@@ -383,3 +383,51 @@ def test_trl_trains_exactly_the_masked_tokens(tmp_path: Path, tiny_model: Path) 
     assert (
         tokenizer.decode(trained) == "I am Wiz, nice to meet you Ann.<|im_end|>You too!<|im_end|>"
     )
+
+
+@pytest.mark.slow
+def test_conversations_that_cannot_be_masked_are_left_out_and_named(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """A template that rewrites answers (upper case) and is not prefix-preserving (it
+    ends every conversation with "!"): the rows whose first answer it changes cannot be
+    located, so they are left out and counted, with example numbers; the others train
+    with their masks."""
+    from ftwizard.core.config_io import load_config
+    from ftwizard.trainer.data import prepare
+    from ftwizard.trainer.loading import load_tokenizer
+
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"question {i}"},
+                {"role": "assistant", "content": f"{i} {i}" if i % 3 else f"answer {i}"},
+                {"role": "user", "content": "and then?"},
+                {"role": "assistant", "content": "42"},
+            ]
+        }
+        for i in range(9)
+    ]
+    data = tmp_path / "conv.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = load_config(
+        None, [f"model.model_name_or_path={tiny_model}", f"data.path={data}", "model.dtype=float32"]
+    )
+    tokenizer = load_tokenizer(config)
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+        "{{ m['content'] | upper if m['role'] == 'assistant' else m['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        "{% if not add_generation_prompt %}!{% endif %}"
+    )
+    prepared = prepare(config, tokenizer)
+    assert prepared.masked_by == "ftwizard"
+    assert prepared.unmaskable["count"] == 3 and prepared.unmaskable["examples"] == [0, 3, 6]
+    assert "not in the rendering" in prepared.unmaskable["reason"]
+    assert len(prepared.train) == 6
+    answers = [f"{i} {i}" for i in range(9) if i % 3]
+    for row, answer in zip(prepared.train, answers, strict=True):
+        trained = [t for t, m in zip(row["input_ids"], row["assistant_masks"], strict=True) if m]
+        # both answers with their closing token (and the "!" the template writes after
+        # the last one, as trl's own marks train phi-3's end-of-text after the last turn)
+        assert tokenizer.decode(trained) == f"{answer}<|im_end|>42<|im_end|>\n!"

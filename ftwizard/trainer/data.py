@@ -45,7 +45,15 @@ class PreparedData:
     loss_token_share: float | None = None
     """Tokens with loss over all tokens, on the sample ``ftwizard data`` measures."""
     unmaskable: dict[str, Any] = field(default_factory=dict)
-    """Conversations left out because their turns cannot be located: count, reason, examples."""
+    """Conversations left out because their turns cannot be located: count, reason,
+    examples, and how many of a separate validation file."""
+
+    @property
+    def masked_by(self) -> str | None:
+        """Who marks the loss-carrying tokens of conversations: trl, ftwizard, or nobody."""
+        if self.loss_mode not in ("assistant", "last_assistant"):
+            return None
+        return "trl" if self.trl_masks else "ftwizard"
 
 
 def install_chat_template(tokenizer: Any) -> None:
@@ -123,8 +131,11 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
         prepared.loss_token_share = _loss_share(masker, rows)
         if not plan.trl_masks and plan.train_on != "all":
             training_rows, left_out = _tokenised(rows, masker)
-            prepared.unmaskable = left_out if left_out["count"] else {}
-            held = [row for row in _tokenised(held, masker)[0] if row is not None]
+            held_rows, held_left_out = _tokenised(held, masker)
+            held = [row for row in held_rows if row is not None]
+            if left_out["count"] or held_left_out["count"]:
+                left_out["reason"] = left_out["reason"] or held_left_out["reason"]
+                prepared.unmaskable = {**left_out, "validation": held_left_out["count"]}
     elif config.method.objective == "sft" and shape == "prompt-completion":
         prepared.loss_mode = "completion"
 

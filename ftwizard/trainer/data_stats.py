@@ -238,7 +238,11 @@ def compute(
             "loss_spans": spans,
             "template": "ChatML (fallback)" if fallback_template else "model",
             "loss": covers,
-            "masks": "trl" if plan.trl_masks else "ftwizard",
+            "masks": None
+            if shape != "messages" or plan.train_on == "all"
+            else "trl"
+            if plan.trl_masks
+            else "ftwizard",
         }
     return {"report": report.to_dict(), "stats": stats, "preview": preview, "warnings": warnings}
 

@@ -33,7 +33,8 @@ from typing import Any, Generic, TypeVar
 
 from ftwizard.core.config import TrainOn
 
-_PROBE = "\u2063ftwizard-probe\u2063"  # text no template changes or merges with
+# An answer no template changes (no letters to re-case, no spaces to trim) or merges with.
+_PROBE = "\u20634815162342\u2063"
 
 
 class Unmaskable(Exception):

@@ -131,16 +131,20 @@ def train(run: RunFolder, resume: str | None) -> int:
         skipped_invalid=data.report.rows_invalid,
         format=data.report.detection.format,
         loss=data.loss_mode,
-        masks="trl" if data.trl_masks else "ftwizard",
+        masks=data.masked_by,
         loss_token_share=data.loss_token_share,
         unmaskable=data.unmaskable or None,
     )
     if data.unmaskable:
         left = data.unmaskable
+        validation = (
+            f", and {left['validation']} of the validation file" if left["validation"] else ""
+        )
         run.append_event(
             "warning",
-            message=f"{left['count']} conversation(s) left out: their assistant turns cannot be "
-            f"located ({left['reason']}); examples {', '.join(map(str, left['examples']))}",
+            message=f"{left['count']} conversation(s) left out{validation}: their assistant "
+            f"turns cannot be located ({left['reason']}); examples "
+            f"{', '.join(map(str, left['examples']))} (see one with ftwizard data --example N)",
         )
     model = load_model(config)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
