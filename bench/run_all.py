@@ -153,12 +153,19 @@ def data(quick: bool) -> list[Row]:
         *("--rows", "20000" if quick else "100000"),
         *("--gigabytes", "0.1" if quick else "1"),
     )
+    multi = _script("data_bench", "--rows", "20000" if quick else "100000", "--turns", "3")
     return [
         Row(
             f"data: {figures['rows']:,} rows, validation + token statistics",
             f"{figures['token_stats_s']:.1f} s",
             "< 15 s",
             figures["token_stats_s"] < 15,
+        ),
+        Row(
+            f"data: {multi['rows']:,} three-turn rows, every answer masked",
+            f"{multi['token_stats_s']:.1f} s",
+            "(no goal yet)",
+            None,
         ),
         Row(
             f"data: {figures['big_gb']:.2f} GB JSONL streamed, validation",
