@@ -219,3 +219,17 @@ def test_unprepared_builtin_model_names_the_command(tmp_path, monkeypatch) -> No
     assert resolve_builtin("Qwen/Qwen2.5-7B") is None
     with pytest.raises(UserError, match="ftwizard models prepare smollm2-135m-instruct"):
         resolve_builtin("smollm2-135m-instruct")
+
+
+def test_the_cpu_precision_is_said_before_a_launch() -> None:
+    """The demo preset's `model.dtype: auto` becomes a bf16 base on a CPU with bf16
+    instructions, and the launch says so; elsewhere it stays fp32 and says nothing."""
+    fast = run_cli(
+        "--preset", "demo-cpu", "--dry-run", env={"FTWIZARD_FAKE_CPU_FLAGS": "avx512f amx_bf16"}
+    )
+    assert fast.returncode == 0, fast.stderr
+    assert "precision: bf16 base, fp32 adapter" in " ".join(fast.stderr.split())
+    plain = run_cli("--preset", "demo-cpu", "--dry-run", env={"FTWIZARD_FAKE_CPU_FLAGS": "avx2"})
+    assert plain.returncode == 0 and "precision:" not in plain.stderr
+    detected = run_cli("detect", "--json", env={"FTWIZARD_FAKE_CPU_FLAGS": "avx512_bf16"})
+    assert json.loads(detected.stdout)["cpu_bf16"] == "AVX512-BF16"

@@ -144,3 +144,17 @@ def test_nvml_wrapper_decodes_bytes_and_never_raises(fake_nvml) -> None:
     assert nvml.query("nvmlDeviceGetName", 0) == "Fake GPU 24GB"  # bytes from old pynvml
     assert nvml.query("nvmlDeviceGetName", 5) is None  # IndexError inside
     assert nvml.query("nvmlNoSuchFunction") is None
+
+
+def test_cpu_bf16_instructions_from_the_flags(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ftwizard.core.hardware import CPU_FLAGS_ENV, cpu_bf16_instructions, cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile\n")
+    monkeypatch.delenv(CPU_FLAGS_ENV, raising=False)
+    assert cpu_bf16_instructions(cpu_flags(cpuinfo)) == "AVX512-BF16"
+    assert cpu_bf16_instructions({"amx_bf16", "avx512_bf16"}) == "AMX-BF16"
+    assert cpu_bf16_instructions({"avx2"}) is None
+    assert cpu_flags(tmp_path / "absent") is None and cpu_bf16_instructions(None) is None
+    monkeypatch.setenv(CPU_FLAGS_ENV, "avx2 fma")
+    assert cpu_flags(cpuinfo) == {"avx2", "fma"}

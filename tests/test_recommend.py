@@ -235,3 +235,50 @@ def test_no_validation_split_for_tiny_data_or_when_turned_off() -> None:
     mine = load_config(None, ["evaluation.val_size=0.2", "evaluation.eval_steps=7"])
     plan = recommend(gpu, SMOL, CHAT, "domain", base=mine)
     assert (plan.config.evaluation.val_size, plan.config.evaluation.eval_steps) == (0.2, 7)
+
+
+def test_cpu_precision_follows_the_cpus_bf16_instructions() -> None:
+    """LoRA on a CPU with bf16 instructions loads the frozen base in bf16; without them,
+    for full fine-tunes and when the configuration names a dtype, fp32 / as configured."""
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.gpus import Target
+
+    with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
+    without = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
+    rows = DatasetFacts(rows=200)
+
+    def precision(plan):  # type: ignore[no-untyped-def]
+        [decision] = [d for d in plan.decisions if d.topic == "precision"]
+        return plan.config.model.dtype, decision.choice
+
+    fast = recommend(with_bf16, SMOL, rows, "domain")
+    assert fast.config.method.adapter == "lora"
+    assert precision(fast) == ("bfloat16", "bf16 base, fp32 adapter")
+    assert not fast.config.training.bf16  # no autocast: the adapter computes in fp32
+    assert precision(recommend(without, SMOL, rows, "domain")) == ("auto", "fp32")
+    full = recommend(with_bf16, SMOL, rows, "domain", method="full")
+    assert precision(full) == ("auto", "fp32")
+    again = recommend(with_bf16, SMOL, rows, "domain", base=fast.config)
+    assert precision(again) == precision(fast)
+    mine = recommend(
+        with_bf16, SMOL, rows, "domain", base=load_config(None, ["model.dtype=float32"])
+    )
+    assert precision(mine) == ("float32", "float32")
+    # The bf16 base is what the estimate counts: half the base weights' memory.
+    assert fast.estimate is not None and mine.estimate is not None
+    assert fast.estimate.device_total_gib < mine.estimate.device_total_gib
+
+
+def test_a_presets_auto_dtype_becomes_the_machines_choice_at_launch() -> None:
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.gpus import Target
+    from ftwizard.core.preflight import with_machine_precision
+
+    with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
+    config = load_config(None, [])
+    resolved, note = with_machine_precision(config, with_bf16)
+    assert resolved.model.dtype == "bfloat16" and note and "bf16 base" in note
+    unchanged, none = with_machine_precision(load_config(None, ["model.dtype=float32"]), with_bf16)
+    assert unchanged.model.dtype == "float32" and none is None
+    gpu = target_from_spec(find_gpu("RTX 4090"))
+    assert with_machine_precision(config, gpu) == (config, None)

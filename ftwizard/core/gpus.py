@@ -90,7 +90,8 @@ def target_from_report(report: HardwareReport) -> Target:
     if not report.gpus:
         ram = (report.ram_available_bytes or 0) / 1024**3
         cores = report.cpu_cores_physical or report.cpu_cores_logical or 1
-        return Target("CPU", 0, ram, ram, False, cores * CPU_GFLOPS_PER_CORE / 1000, "detected")
+        bf16 = report.cpu_bf16 is not None  # bf16 in hardware (AMX, AVX512-BF16)
+        return Target("CPU", 0, ram, ram, bf16, cores * CPU_GFLOPS_PER_CORE / 1000, "detected")
     frees = [g.memory_free_gib for g in report.gpus if g.memory_free_gib is not None]
     totals = [g.memory_total_gib for g in report.gpus if g.memory_total_gib is not None]
     name = report.gpus[0].name or "GPU"

@@ -80,6 +80,8 @@ class HardwareReport:
     warnings: list[str] = field(default_factory=list)
     visible_device_problem: str | None = None
     """CUDA_VISIBLE_DEVICES names a GPU that is not here (a launch refuses to start)."""
+    cpu_bf16: str | None = None
+    """The CPU's bf16 instructions (AMX-BF16, AVX512-BF16), None without them or unknown."""
 
     @property
     def cpu_mode(self) -> bool:
@@ -218,7 +220,33 @@ def probe(
         disk_free_bytes=getattr(disk, "free", None),
         warnings=warnings,
         visible_device_problem=problems[0] if problems else None,
+        cpu_bf16=cpu_bf16_instructions(cpu_flags()),
     )
+
+
+CPU_FLAGS_ENV = "FTWIZARD_FAKE_CPU_FLAGS"
+"""Simulates the CPU's feature flags (space-separated, as /proc/cpuinfo lists them)."""
+BF16_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The CPU's feature flags (Linux x86), None where they cannot be read."""
+    fake = os.environ.get(CPU_FLAGS_ENV)
+    if fake is not None:
+        return set(fake.split())
+    try:
+        with cpuinfo.open() as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return None
+
+
+def cpu_bf16_instructions(flags: set[str] | None) -> str | None:
+    """The best bf16 instructions the flags name ("AMX-BF16", "AVX512-BF16"), or None."""
+    return next((name for flag, name in BF16_FLAGS.items() if flag in (flags or ())), None)
 
 
 def _safe(function: Any, *args: Any, **kwargs: Any) -> Any:

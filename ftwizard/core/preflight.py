@@ -13,11 +13,12 @@ from ftwizard.core.data.validate import validate_path
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import estimate, targeted_modules
-from ftwizard.core.fit import eta_seconds
+from ftwizard.core.fit import eta_seconds, with_sections
 from ftwizard.core.gpus import Target, Verdict, verdict
 from ftwizard.core.launch import launch
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.precision import cpu_base_dtype
 from ftwizard.core.run_watch import duration
 from ftwizard.core.runs import RunFolder, create_run
 from ftwizard.core.trainer_calls import prepare_builtin_model
@@ -93,6 +94,18 @@ class LaunchSummary:
             f"{self.free_gib:.1f} GB free - {self.verdict}; ETA {duration(self.eta_s)} "
             "(an estimate)"
         )
+
+
+def with_machine_precision(config: RunConfig, target: Target) -> tuple[RunConfig, str | None]:
+    """``model.dtype: auto`` made concrete for this machine (on the CPU: a bf16 base for
+    LoRA where the CPU has bf16 instructions), and a line saying so when it changed."""
+    if not target.cpu or config.model.dtype != "auto":
+        return config, None
+    cpu = cpu_base_dtype(config.method.adapter, target, "auto")
+    if cpu.dtype == "float32":
+        return config, None  # what "auto" already loads on the CPU
+    note = f"precision: {cpu.choice} - {cpu.reason}"
+    return with_sections(config, model={"dtype": cpu.dtype}), note
 
 
 def summarise(

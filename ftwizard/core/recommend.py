@@ -27,6 +27,7 @@ from ftwizard.core.fit import (
 )
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.precision import cpu_base_dtype
 from ftwizard.core.validation_split import plan_validation
 
 Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
@@ -260,7 +261,7 @@ def recommend(
             "bf16" if precision["bf16"] else "fp16" if precision["fp16"] else "fp32",
             "bf16 where the GPU supports it (compute capability 8.0+), else fp16"
             if not target.cpu
-            else "CPU training runs in fp32",
+            else "decided with the method",  # replaced below, once the method is known
         )
     )
 
@@ -301,6 +302,15 @@ def recommend(
         if skipped:
             why += f" ({', '.join(skipped)} would not)"
         decisions.append(Decision("method", chosen.adapter, why))
+
+    if target.cpu:
+        cpu = cpu_base_dtype(chosen.adapter, target, config.model.dtype)
+        if cpu.dtype == "bfloat16" and config.model.dtype == "auto":  # else auto loads fp32
+            config = with_sections(config, model={"dtype": cpu.dtype})
+        decisions = [
+            Decision("precision", cpu.choice, cpu.reason) if d.topic == "precision" else d
+            for d in decisions
+        ]
 
     lr = learning_rate(objective, chosen.adapter, sizes.lr_scale)
     config = with_sections(

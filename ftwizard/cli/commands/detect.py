@@ -43,9 +43,10 @@ def render_report(report: HardwareReport) -> RenderableType:
     cores = (
         f"{plain(report.cpu_cores_logical)} logical / {plain(report.cpu_cores_physical)} physical"
     )
+    bf16 = f", bf16 in hardware ({report.cpu_bf16})" if report.cpu_bf16 else ""
     parts.append(
         Text(
-            f"CPU {cores} cores, RAM {gib(report.ram_available_bytes)} free of "
+            f"CPU {cores} cores{bf16}, RAM {gib(report.ram_available_bytes)} free of "
             f"{gib(report.ram_total_bytes)}, disk {gib(report.disk_free_bytes)} free at "
             f"{report.disk_path}"
         )

@@ -12,7 +12,13 @@ from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import UserError
 from ftwizard.core.gpus import target_from_report
 from ftwizard.core.hardware import probe
-from ftwizard.core.preflight import LaunchSummary, check_before_launch, start_run, summarise
+from ftwizard.core.preflight import (
+    LaunchSummary,
+    check_before_launch,
+    start_run,
+    summarise,
+    with_machine_precision,
+)
 from ftwizard.core.presets import find_preset
 
 
@@ -61,8 +67,11 @@ def run_preset(
     check_hardware(config, report)
     facts, data = check_before_launch(config, prepare=None if dry_run else _prepare_with_spinner)
     target = target_from_report(report)
+    config, precision = with_machine_precision(config, target)
     summary = summarise(config, facts, data, target)
     print_plan(config, summary)
+    if precision:
+        err.print(f"  {precision}")
     if dry_run:
         return 0
     run = start_run(config, summary)

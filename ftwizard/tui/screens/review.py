@@ -13,7 +13,12 @@ from ftwizard.core.config_io import dump_config
 from ftwizard.core.distributed import check_hardware
 from ftwizard.core.errors import in_words
 from ftwizard.core.fit import with_sections
-from ftwizard.core.preflight import check_before_launch, start_run, summarise
+from ftwizard.core.preflight import (
+    check_before_launch,
+    start_run,
+    summarise,
+    with_machine_precision,
+)
 from ftwizard.core.runs import RunFolder, default_run_name, runs_root
 from ftwizard.tui.screens.step import StepScreen
 
@@ -65,6 +70,7 @@ class ReviewScreen(StepScreen):
             if self.state.report is not None:
                 check_hardware(config, self.state.report)
             facts, data = check_before_launch(config)  # converts a built-in model once
+            config, _ = with_machine_precision(config, self.state.target)
             summary = summarise(config, facts, data, self.state.target)
             run = start_run(config, summary)
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
