@@ -282,3 +282,22 @@ def test_a_presets_auto_dtype_becomes_the_machines_choice_at_launch() -> None:
     assert unchanged.model.dtype == "float32" and none is None
     gpu = target_from_spec(find_gpu("RTX 4090"))
     assert with_machine_precision(config, gpu) == (config, None)
+
+
+def test_a_copy_with_new_sections_keeps_every_value_and_what_was_set() -> None:
+    """`with_sections` carries over each value, and which fields were set (a field
+    assigned on a default section included), so plans can tell choices from defaults."""
+    from ftwizard.core.config import RunConfig
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.fit import with_sections
+
+    config = load_config(None, ["evaluation.val_size=0", "description=mine"])
+    config.training.max_steps = 5  # assigned on a section nothing set before
+    copy = with_sections(config, lora={"r": 4})
+    assert copy.training.max_steps == 5 and copy.lora.r == 4 and copy.description == "mine"
+    assert "val_size" in copy.evaluation.model_fields_set
+    assert "eval_steps" not in copy.evaluation.model_fields_set
+    expected = config.to_dict()
+    expected["lora"]["r"] = 4
+    assert copy.to_dict() == expected
+    assert with_sections(RunConfig()).to_dict() == RunConfig().to_dict()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ftwizard.core.config import Adapter, RunConfig
+from ftwizard.core.config import Adapter, RunConfig, Section
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.estimator import Estimate, estimate
 from ftwizard.core.gpus import Target, verdict
@@ -38,9 +38,17 @@ def default_optim(adapter: Adapter, target: Target) -> str:
 def with_sections(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
     # Only what was set is carried over, so the copy still tells which fields the
     # person (or a step of the plan) chose and which are defaults (model_fields_set).
-    data = config.model_dump(mode="json", exclude_unset=True)
+    # Each section reports its own set fields: an assignment to a field of a default
+    # section is tracked there, not in the parent.
+    data: dict[str, Any] = {}
+    for name in RunConfig.model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Section):
+            data[name] = value.model_dump(mode="json", exclude_unset=True)
+        elif name in config.model_fields_set:
+            data[name] = value
     for section, values in sections.items():
-        data.setdefault(section, {}).update(values)
+        data[section].update(values)
     return RunConfig.model_validate(data)
 
 
