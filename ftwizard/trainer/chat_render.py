@@ -55,50 +55,54 @@ def load_tokenizer(model: str) -> Any:
         ) from None
 
 
-class Renderer:
-    """Turns normalised rows into the text the trainer tokenises, and the loss-carrying parts."""
+class ChatTemplate:
+    """One chat template, rendered as ``apply_chat_template`` renders it.
 
-    def __init__(self, tokenizer: Any, template: str | None = None) -> None:
+    transformers' compiled template skips the per-call set-up (about 5x faster); it is
+    trusted once its first renderings agree with ``apply_chat_template``'s, and dropped
+    for the slow path at the first disagreement or error.
+    """
+
+    CHECKS = 8  # renderings compared with the slow path before the fast one is trusted
+
+    def __init__(self, tokenizer: Any, template: str) -> None:
         self.tokenizer = tokenizer
-        self.template = template or tokenizer.chat_template or CHATML_TEMPLATE
-        self._fast: Any = None  # the compiled template, once checked against the reference
-        self._checked = False
-
-    def _fast_renderer(self, sample: list[list[dict[str, Any]]]) -> Any:
-        """transformers' compiled template, if it renders ``sample`` exactly as
-        ``apply_chat_template`` does (it skips per-call overhead: 5x faster)."""
-        if self._checked:
-            return self._fast
-        self._checked = True
+        self.template = template
+        self._extra = dict(tokenizer.special_tokens_map)
+        self._checks_left = self.CHECKS
         try:
             from transformers.utils.chat_template_utils import _compile_jinja_template
 
-            compiled = _compile_jinja_template(self.template)
+            self._compiled: Any = _compile_jinja_template(template)
         except Exception:  # a private helper: any change just means the slow path
-            return None
-        extra = dict(self.tokenizer.special_tokens_map)
+            self._compiled = None
 
-        def render(messages: list[dict[str, Any]]) -> str:
-            return str(
-                compiled.render(
-                    messages=messages,
-                    tools=None,
-                    documents=None,
-                    add_generation_prompt=False,
-                    **extra,
-                )
-            )
-
-        reference = self.tokenizer.apply_chat_template(
-            sample, tokenize=False, chat_template=self.template
-        )
-        if all(render(m) == r for m, r in zip(sample, reference, strict=True)):
-            self._fast = render
-        return self._fast
-
-    def chat(
+    def render(
         self, messages: list[dict[str, Any]], tools: Any = None, generation_prompt: bool = False
     ) -> str:
+        if self._compiled is not None:
+            try:
+                fast = str(
+                    self._compiled.render(
+                        messages=messages,
+                        tools=tools,
+                        documents=None,
+                        add_generation_prompt=generation_prompt,
+                        **self._extra,
+                    )
+                )
+            except Exception:  # a template raising on purpose speaks through the slow path
+                self._compiled = None
+            else:
+                if not self._checks_left:
+                    return fast
+                self._checks_left -= 1
+                if fast == self._slow(messages, tools, generation_prompt):
+                    return fast
+                self._compiled = None
+        return self._slow(messages, tools, generation_prompt)
+
+    def _slow(self, messages: list[dict[str, Any]], tools: Any, generation_prompt: bool) -> str:
         return str(
             self.tokenizer.apply_chat_template(
                 messages,
@@ -108,6 +112,20 @@ class Renderer:
                 chat_template=self.template,
             )
         )
+
+
+class Renderer:
+    """Turns normalised rows into the text the trainer tokenises, and the loss-carrying parts."""
+
+    def __init__(self, tokenizer: Any, template: str | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.template = template or tokenizer.chat_template or CHATML_TEMPLATE
+        self._chat = ChatTemplate(tokenizer, self.template)
+
+    def chat(
+        self, messages: list[dict[str, Any]], tools: Any = None, generation_prompt: bool = False
+    ) -> str:
+        return self._chat.render(messages, tools, generation_prompt)
 
     def _side(self, prompt: Any, completion: Any) -> tuple[str, str]:
         """(prompt text, completion text) as the trainer concatenates them."""
@@ -120,23 +138,8 @@ class Renderer:
         return str(prompt), str(completion)
 
     def render_many(self, rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-        """``render`` for a batch; plain conversations go through one templating call."""
-        plain = [i for i, row in enumerate(rows) if "messages" in row and not row.get("tools")]
-        texts: dict[int, str] = {}
-        if plain:
-            conversations = [rows[i]["messages"] for i in plain]
-            fast = self._fast_renderer(conversations[:32])
-            if fast is not None:
-                rendered = [fast(c) for c in conversations]
-            else:
-                rendered = self.tokenizer.apply_chat_template(
-                    conversations, tokenize=False, chat_template=self.template
-                )
-            texts = dict(zip(plain, rendered, strict=True))
-        return [
-            (texts[i], self._answers(row)) if i in texts else self.render(row)
-            for i, row in enumerate(rows)
-        ]
+        """``render`` for a batch of rows."""
+        return [self.render(row) for row in rows]
 
     def _answers(self, row: dict[str, Any]) -> list[str]:
         """The assistant texts (which of them carry loss: ``trainer.masks``)."""

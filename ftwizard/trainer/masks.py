@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ftwizard.core.config import TrainOn
+from ftwizard.trainer.chat_render import ChatTemplate
 
 # An answer no template changes (no letters to re-case, no spaces to trim) or merges with.
 _PROBE = "\u20634815162342\u2063"
@@ -60,47 +61,13 @@ class ConversationMasker:
         self.tokenizer = tokenizer
         self.template = template
         self.train_on = train_on
-        self._compiled: Any = _compile(template)
-        self._checked = False  # the compiled template is trusted once it agrees with the slow path
+        self._template = ChatTemplate(tokenizer, template)
         self._closings: tuple[str, ...] | None = None
 
     def render(
         self, messages: list[dict[str, Any]], tools: Any = None, generation_prompt: bool = False
     ) -> str:
-        if self._compiled is not None:
-            try:
-                fast = str(
-                    self._compiled.render(
-                        messages=messages,
-                        tools=tools,
-                        documents=None,
-                        add_generation_prompt=generation_prompt,
-                        **self.tokenizer.special_tokens_map,
-                    )
-                )
-            except Exception:  # a template raising on purpose speaks through the slow path
-                self._compiled = None
-            else:
-                if self._checked:
-                    return fast
-                self._checked = True
-                if fast == self._slow_render(messages, tools, generation_prompt):
-                    return fast
-                self._compiled = None
-        return self._slow_render(messages, tools, generation_prompt)
-
-    def _slow_render(
-        self, messages: list[dict[str, Any]], tools: Any, generation_prompt: bool
-    ) -> str:
-        return str(
-            self.tokenizer.apply_chat_template(
-                messages,
-                tools=tools,
-                tokenize=False,
-                add_generation_prompt=generation_prompt,
-                chat_template=self.template,
-            )
-        )
+        return self._template.render(messages, tools, generation_prompt)
 
     @property
     def closings(self) -> tuple[str, ...]:
@@ -252,16 +219,6 @@ def _common_prefix(a: str, b: str) -> str:
     from os.path import commonprefix
 
     return commonprefix([a, b])
-
-
-def _compile(template: str) -> Any:
-    """transformers' compiled Jinja template (skips per-call set-up: about 5x faster)."""
-    try:
-        from transformers.utils.chat_template_utils import _compile_jinja_template
-
-        return _compile_jinja_template(template)
-    except Exception:  # a private helper: any change just means the slow path
-        return None
 
 
 def tools_of(row: dict[str, Any]) -> Any:
