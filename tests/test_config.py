@@ -208,3 +208,15 @@ def test_assignment_is_validated_like_loading() -> None:
 def test_yaml_output_keeps_declaration_order() -> None:
     text = dump_config(RunConfig())
     assert list(yaml.safe_load(text)) == ["description", *SECTIONS]
+
+
+def test_the_data_commands_train_on_choices_are_the_configurations() -> None:
+    from typing import get_args
+
+    from ftwizard.cli.parser import build_parser
+    from ftwizard.core.config import TrainOn
+
+    parser = build_parser()
+    data = parser._subparsers._group_actions[0].choices["data"]  # type: ignore[union-attr]
+    [action] = [a for a in data._actions if a.dest == "train_on"]
+    assert tuple(action.choices) == get_args(TrainOn)

@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--train-on",
+        # data.train_on's values, written out: the parser must not import the
+        # configuration (pydantic) for --help; a test checks they agree.
         choices=["assistant", "last_assistant", "all"],
         default="assistant",
         help="chat data: the tokens that carry the loss, as data.train_on (default: every "

@@ -137,10 +137,6 @@ class Renderer:
             return prompt_text, "".join(m.get("content", "") for m in completion)
         return str(prompt), str(completion)
 
-    def render_many(self, rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-        """``render`` for a batch of rows."""
-        return [self.render(row) for row in rows]
-
     def _answers(self, row: dict[str, Any]) -> list[str]:
         """The assistant texts (which of them carry loss: ``trainer.masks``)."""
         answers = [m for m in row["messages"] if m["role"] == "assistant"]

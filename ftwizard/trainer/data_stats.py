@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import validate_path
@@ -29,7 +29,6 @@ from ftwizard.trainer.masks import (
     TrainOn,
     Unmaskable,
     mask_many,
-    tools_of,
 )
 from ftwizard.trainer.reply import reply
 
@@ -138,7 +137,7 @@ def compute(
     pending: list[Future[list[int]]] = []
 
     def flush() -> None:
-        rendered = renderer.render_many(batch)
+        rendered = [renderer.render(row) for row in batch]
         if not tool_warning:
             tool_warning.extend(_tool_call_warning(model, batch, rendered))
         pending.append(pool.submit(token_counts, tokenizer, [text for text, _ in rendered]))
@@ -226,9 +225,9 @@ def compute(
     if preview_row is not None:
         if "messages" in preview_row:
             try:
-                text, spans = masker.spans(preview_row["messages"], tools_of(preview_row))
+                text, spans = masker.spans(preview_row["messages"], preview_row.get("tools"))
             except Unmaskable as problem:
-                text, spans = masker.render(preview_row["messages"], tools_of(preview_row)), []
+                text, spans = masker.render(preview_row["messages"], preview_row.get("tools")), []
                 warnings.append(f"example {example}: cannot be masked ({problem})")
         else:
             text, spans = renderer.spans(preview_row)
@@ -273,9 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--context", type=int, default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--split", default="train")
-    parser.add_argument(
-        "--train-on", default="assistant", choices=["assistant", "last_assistant", "all"]
-    )
+    parser.add_argument("--train-on", default="assistant", choices=get_args(TrainOn))
     args = parser.parse_args(argv)
     return reply(
         lambda: compute(

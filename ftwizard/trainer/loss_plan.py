@@ -18,6 +18,7 @@ from typing import Any
 
 from ftwizard.core.config import TrainOn
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
+from ftwizard.core.run_watch import LOSS_WORDS
 
 _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -83,11 +84,7 @@ class LossPlan:
 
     @property
     def covers(self) -> str:
-        return {
-            "assistant": "every answer",
-            "last_assistant": "the final answer",
-            "all": "every token",
-        }[self.train_on]
+        return LOSS_WORDS[self.train_on]
 
 
 def loss_plan(tokenizer: Any, train_on: TrainOn) -> LossPlan:

@@ -26,7 +26,6 @@ No torch here: the token statistics use it on every sampled row.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -221,11 +220,6 @@ def _common_prefix(a: str, b: str) -> str:
     return commonprefix([a, b])
 
 
-def tools_of(row: dict[str, Any]) -> Any:
-    tools = row.get("tools")
-    return json.loads(tools) if isinstance(tools, str) else tools
-
-
 def mask_many(
     masker: ConversationMasker,
     rows: list[dict[str, Any]],
@@ -238,7 +232,7 @@ def mask_many(
     for position, row in enumerate(rows):
         rendered = texts[position] if texts is not None else None
         try:
-            located.append(masker.spans(row["messages"], tools_of(row), rendered))
+            located.append(masker.spans(row["messages"], row.get("tools"), rendered))
         except Unmaskable as problem:
             located.append(problem)
     masked_texts = [item[0] for item in located if not isinstance(item, Unmaskable)]
