@@ -3,7 +3,9 @@
 Both train the demo model (SmolLM2-135M-Instruct, LoRA r16 all-linear, batch 4,
 max_length 256; ``--method qlora``: the same on a 4-bit NF4 base, as bitsandbytes runs
 it on the CPU) on the demo dataset for the same number of steps, each in its own
-process; the figure is seconds per step between the first and the last logged step
+process, with the base dtype ftwizard resolves for this machine and the preset's
+dropout (so only the engines differ: on a CPU ftwizard's SFT loss is the model's own,
+trl's is its fused head); the figure is seconds per step between the first and the last logged step
 (model loading and saving excluded), so the ratio is throughput(ftwizard) /
 throughput(plain trl). Goal: at least 0.97. The two run back to back as a pair, which
 goes first alternating from pair to pair; the figure is the median of the pairs' ratios
@@ -38,7 +40,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from trl import SFTConfig, SFTTrainer
 
 folder, data, out, method = sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5]
-steps = int(sys.argv[3])
+steps, dtype, dropout = int(sys.argv[3]), getattr(torch, sys.argv[6]), float(sys.argv[7])
 rows = [json.loads(line) for line in open(data)]
 # The same loss as ftwizard's trainer uses for this template: the final answer.
 rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
@@ -64,10 +66,10 @@ if method == "qlora":  # the usual recipe: 4-bit NF4, double quantisation, k-bit
                                                  quantization_config=quantization)
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 else:
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
 trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                      processing_class=AutoTokenizer.from_pretrained(folder),
-                     peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
+                     peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=dropout,
                                             target_modules="all-linear", task_type="CAUSAL_LM"),
                      callbacks=[Clock()])
 trainer.train()
@@ -101,14 +103,31 @@ def ftwizard_run(steps: int, root: Path, name: str, method: str) -> float:
     return (times[-1] - times[0]) / (len(times) - 1)
 
 
-def plain_run(steps: int, folder: str, out: Path, method: str) -> float:
+def plain_run(steps: int, folder: str, out: Path, method: str, job: tuple[str, float]) -> float:
+    dtype, dropout = job
     result = subprocess.run(
-        [sys.executable, "-c", PLAIN_TRL, folder, str(DATA), str(steps), str(out), method],
+        [sys.executable, "-c", PLAIN_TRL, folder, str(DATA), str(steps), str(out), method]
+        + [dtype, str(dropout)],
         check=True,
         capture_output=True,
         text=True,
     )
     return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds_per_step"])
+
+
+def preset_job(method: str) -> tuple[str, float]:
+    """The base dtype ftwizard loads on this machine (``model.dtype: auto`` resolved as
+    at launch) and the preset's adapter dropout, so the plain script trains the same job."""
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.gpus import target_from_report
+    from ftwizard.core.hardware import probe
+    from ftwizard.core.preflight import with_machine_precision
+    from ftwizard.core.presets import find_preset
+
+    config = load_config(find_preset("demo-cpu"), [f"method.adapter={method}"])
+    config, _ = with_machine_precision(config, target_from_report(probe()))
+    dtype = "float32" if config.model.dtype == "auto" else config.model.dtype
+    return dtype, config.lora.lora_dropout
 
 
 def added_ms_per_step(steps: int = 300) -> float:
@@ -149,6 +168,7 @@ def main() -> int:
     from ftwizard.core.builtin_models import BUILTIN_MODELS
 
     folder = str(BUILTIN_MODELS["smollm2-135m-instruct"].folder)
+    job = preset_job(args.method)
     ours, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
@@ -157,12 +177,12 @@ def main() -> int:
             ftwizard_first = repeat % 2 == 0
             plain_out = Path(tmp) / f"plain-{repeat}"
             if not ftwizard_first:
-                plain.append(plain_run(args.steps, folder, plain_out, args.method))
+                plain.append(plain_run(args.steps, folder, plain_out, args.method, job))
             ours.append(
                 ftwizard_run(args.steps, Path(tmp) / "runs", f"bench-{repeat}", args.method)
             )
             if ftwizard_first:
-                plain.append(plain_run(args.steps, folder, plain_out, args.method))
+                plain.append(plain_run(args.steps, folder, plain_out, args.method, job))
     ours_s, plain_s = statistics.median(ours), statistics.median(plain)
     pair_ratios = [p / o for p, o in zip(plain, ours, strict=True)]
     ratio = statistics.median(pair_ratios)

@@ -25,7 +25,9 @@ The model follows what the libraries really allocate:
   term for 128k-256k vocabularies. trl's fused, tiled LM head (``loss_impl=
   "chunked"``) never holds them; trl 1.x's SFT, DPO and KTO trainers always use
   it, so it is the default for those objectives (measured on an H100: the stock
-  loss's term over-predicted a 135M LoRA run fivefold, see the README).
+  loss's term over-predicted a 135M LoRA run fivefold, see the README). On a CPU
+  ftwizard's SFT trainer uses the model's own loss while its logits stay small
+  (``default_loss_impl``): there the fused head is the slower one.
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ FUSED_TOKEN_TILE, FUSED_VOCAB_TILE = 4096, 32768  # trl's chunked log-prob tiles
 # Bytes per tile element: the bf16 matmul buffer on CUDA (Triton folds the rest in
 # registers); the CPU fallback materialises fp32 temporaries of the tile.
 FUSED_TILE_BYTES = {"cuda": 2.0, "cpu": 31.0}
+# On a CPU the fused head folds its tiles in torch ops and scores every position
+# (only Triton devices skip the masked ones): a training step of the issue-15 job
+# (SmolLM2-135M LoRA, 4 x 256 tokens) took 1.4x as long as with the model's own
+# loss. Its full logits cost memory, so that loss is used only while they stay
+# under this many bytes at their peak.
+CPU_FULL_LOGITS_LIMIT = 4 * 1024**3
 
 # --- Quantised weights (bytes per parameter) ---
 NF4_BYTES = 0.5 + 4 / 64  # 4-bit values + an fp32 absmax per 64-weight block
@@ -238,14 +246,24 @@ def _per_process(
     )
 
 
-def default_loss_impl(config: RunConfig) -> LossImpl:
-    """The loss ftwizard's trainer really runs for this objective.
+def default_loss_impl(config: RunConfig, vocab_size: int, device: Device = "cuda") -> LossImpl:
+    """The loss ftwizard's trainer really runs for this objective on this device.
 
     trl 1.x's SFT, DPO and KTO trainers patch the model with their fused, tiled LM
     head (``add_fused_lm_head``), so the logits are never held whole; ORPO (in
-    ``trl.experimental``) still computes them in full.
+    ``trl.experimental``) still computes them in full. On a CPU, SFT and continued
+    pre-training use the model's own loss while its logits fit
+    ``CPU_FULL_LOGITS_LIMIT`` (the trainer asks this function too).
     """
-    return "full" if config.method.objective == "orpo" else "chunked"
+    objective = config.method.objective
+    if objective == "orpo":
+        return "full"
+    if device == "cpu" and objective in ("sft", "cpt"):
+        _, tokens = _tokens(config)
+        peak = (FULL_LOGITS_SAVED + FULL_LOGITS_BACKWARD) * tokens * vocab_size
+        if peak <= CPU_FULL_LOGITS_LIMIT:
+            return "full"
+    return "chunked"
 
 
 def estimate(
@@ -259,7 +277,7 @@ def estimate(
     ``device="cpu"`` predicts the process's tensor memory for a CPU run instead
     (the demo), which differs in dropout masks, the loss kernel and overheads.
     """
-    loss_impl = loss_impl or default_loss_impl(config)
+    loss_impl = loss_impl or default_loss_impl(config, facts.vocab_size, device)
     method, training = config.method, config.training
     dtype_bytes = DTYPE_BYTES[load_dtype(config)]
     notes: list[str] = []

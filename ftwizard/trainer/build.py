@@ -10,6 +10,7 @@ import torch
 
 from ftwizard.core.config import RunConfig
 from ftwizard.core.distributed import trainer_arguments
+from ftwizard.core.estimator import default_loss_impl
 from ftwizard.core.runs import CHECKPOINT, RunFolder
 from ftwizard.trainer.data import PreparedData
 
@@ -56,6 +57,29 @@ class AtomicCheckpoints:
             shutil.rmtree(
                 self.ftwizard_run.checkpoints_dir / f"checkpoint-{step}", ignore_errors=True
             )
+
+
+class ModelOwnLoss:
+    """SFT with the model's own loss (full logits, cross-entropy) instead of trl's fused head.
+
+    Used where ``default_loss_impl`` says so (a CPU, while the logits are small):
+    there trl's head folds its tiles in torch ops over every position, and computes
+    the entropy and top-1 accuracy it logs on every step, which nothing in ftwizard
+    reads. The loss is the same sum over the labelled tokens divided by their count.
+    """
+
+    def compute_loss(
+        self,
+        model: Any,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        from transformers import Trainer
+
+        inputs["use_cache"] = False
+        # Past trl's override: it would call the model with its fused head.
+        return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)  # type: ignore[arg-type]
 
 
 def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str, Any]:
@@ -107,6 +131,7 @@ def build_trainer(
 ) -> Any:
     objective = config.method.objective
     common = _common_args(config, run, data.eval is not None)
+    mixins: list[type] = [AtomicCheckpoints]
     if objective in ("sft", "cpt"):
         from trl import SFTConfig, SFTTrainer
 
@@ -116,6 +141,9 @@ def build_trainer(
             assistant_only_loss=data.trl_masks,
         )
         base: Any = SFTTrainer
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        if default_loss_impl(config, model.config.get_text_config().vocab_size, device) == "full":
+            mixins.append(ModelOwnLoss)
     elif objective == "dpo":
         from trl import DPOConfig, DPOTrainer
 
@@ -128,7 +156,7 @@ def build_trainer(
         from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
         args, base = ORPOConfig(**common, beta=config.method.beta), ORPOTrainer
-    trainer_class = type(f"Ftwizard{base.__name__}", (AtomicCheckpoints, base), {})
+    trainer_class = type(f"Ftwizard{base.__name__}", (*mixins, base), {})
     trainer = trainer_class(
         model=model,
         args=args,
