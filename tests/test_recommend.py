@@ -171,6 +171,24 @@ def test_cpu_plan_for_the_demo_model() -> None:
     assert not plan.config.training.bf16 and plan.config.training.optim == "adamw_torch"
 
 
+def test_cpu_plans_train_adapters_without_dropout() -> None:
+    """On a CPU dropout's masks cost a quarter of a LoRA step: the plan turns it off and
+    says why; GPU plans and full fine-tunes (no adapter) keep the size table's value."""
+    from ftwizard.core.gpus import Target
+
+    cpu = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
+    rows = DatasetFacts(rows=200)
+    plan = recommend(cpu, SMOL, rows, "domain")
+    assert plan.config.lora.lora_dropout == 0
+    [dropout] = [d for d in plan.decisions if d.topic == "adapter dropout"]
+    assert dropout.choice == "off" and "quarter of each step" in dropout.reason
+    gpu = recommend(target_from_spec(find_gpu("RTX 4090")), SMOL, rows, "domain")
+    assert gpu.config.lora.lora_dropout == size_defaults(200).lora_dropout > 0
+    assert not [d for d in gpu.decisions if d.topic == "adapter dropout"]
+    full = recommend(cpu, SMOL, rows, "domain", method="full")
+    assert not [d for d in full.decisions if d.topic == "adapter dropout"]
+
+
 def test_gpu_table_and_verdicts() -> None:
     assert find_gpu("rtx4090").name == "RTX 4090"
     assert find_gpu("h100").memory_gib == pytest.approx(79.6)
