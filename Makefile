@@ -10,7 +10,7 @@ CONSTRAINTS := constraints.txt
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: demo test lint typecheck bench screenshots install install-dev clean
+.PHONY: demo test lint typecheck bench bench-peers screenshots install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ test: lint typecheck
 # QUICK=1 checks the suite works in a few minutes.
 bench: install-dev
 	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
+
+# ftwizard's default plan against LLaMA-Factory on one job, as alternating pairs (about
+# 7 minutes on 2 cores; the first run also installs LLaMA-Factory under .cache/peers).
+bench-peers: install-dev
+	$(PY) bench/peers.py $(if $(PAIRS),--pairs $(PAIRS),)
 
 screenshots: install-dev
 	$(PY) scripts/screenshots.py
