@@ -63,7 +63,7 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import runs
 
         return runs.dispatch(args)
-    if args.command in ("sample", "merge"):
+    if args.command in ("sample", "merge", "export"):
         from ftwizard.cli.commands import outputs
 
         return outputs.run(args)

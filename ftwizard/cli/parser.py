@@ -30,6 +30,7 @@ commands:
   runs       list runs and checkpoints; attach, stop and resume them
   sample     compare the base and the fine-tuned model on prompts
   merge      fold an adapter into the base model
+  export     write the fine-tuned model as one GGUF file (llama.cpp, Ollama, LM Studio)
   presets    list, show and validate run configurations (YAML)
   models     list the model catalog, prepare the built-in demo model
 
@@ -272,6 +273,28 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("name", metavar="RUN", help="run name or folder")
     merge.add_argument("--output", metavar="DIR", help="where to write it (default: RUN/merged)")
     add_runs_root(merge)
+    export = commands.add_parser(
+        "export",
+        help="write the fine-tuned model as one GGUF file (llama.cpp, Ollama, LM Studio)",
+        description="Merge the run's adapter (if any) and write the model, its tokenizer and "
+        "the chat template it trained with as one GGUF file, in pure Python (no llama.cpp "
+        "build). f16 keeps the weights as trained; q8_0 is about half the size and answers "
+        "almost the same. For Q4_K_M, quantise the f16 file: `ollama create -q q4_K_M` or "
+        "llama.cpp's llama-quantize.",
+    )
+    export.add_argument("name", metavar="RUN", help="run name or folder")
+    export.add_argument("--to", choices=["gguf"], default="gguf", help="the format (default: gguf)")
+    export.add_argument(
+        "--outtype",
+        choices=["f16", "bf16", "q8_0"],
+        default="f16",
+        help="weight encoding: f16 (default), bf16, or q8_0 (8-bit, about half the size)",
+    )
+    export.add_argument(
+        "--out", metavar="FILE", help="where to write it (default: RUN/export/RUN-OUTTYPE.gguf)"
+    )
+    add_runs_root(export)
+    add_json(export)
 
     presets = commands.add_parser(
         "presets",

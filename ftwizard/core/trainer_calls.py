@@ -121,3 +121,12 @@ def merge_outputs(run_path: str, output: str | None = None) -> str:
         arguments += ["--output", output]
     data: dict[str, Any] = call_trainer_module("outputs", arguments, "Merging")
     return str(data["output"])
+
+
+def export_gguf(run_path: str, outtype: str, out: str | None = None) -> dict[str, Any]:
+    """Write the run's model as one GGUF file: {path, outtype, size_bytes, tensors, ...}."""
+    arguments = [run_path, "--outtype", outtype]
+    if out:
+        arguments += ["--out", out]
+    data: dict[str, Any] = call_trainer_module("gguf_export", arguments, "Exporting")
+    return data

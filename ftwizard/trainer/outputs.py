@@ -25,12 +25,14 @@ from ftwizard.trainer.loading import (
 from ftwizard.trainer.reply import reply
 
 
-def _base_model(run: RunFolder) -> Any:
+def base_model(run: RunFolder, dtype: Any = None) -> Any:
+    """The run's base model, in ``dtype`` (default: fp32 on a CPU, bf16 on a GPU)."""
     from transformers import AutoModelForCausalLM
 
     config = run.read_config()
     location, gguf_file = model_location(config.model.model_name_or_path)
-    dtype = TORCH_DTYPES["float32" if not torch.cuda.is_available() else "bfloat16"]
+    if dtype is None:
+        dtype = TORCH_DTYPES["float32" if not torch.cuda.is_available() else "bfloat16"]
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": config.model.trust_remote_code}
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
@@ -44,7 +46,7 @@ def _base_model(run: RunFolder) -> Any:
     return model.to("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _tuned_model(run: RunFolder, base: Any) -> Any:
+def tuned_model(run: RunFolder, base: Any) -> Any:
     if not run.final_dir.exists():
         raise UserError(
             f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
@@ -87,9 +89,9 @@ def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> s
 def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict[str, str]]:
     config = run.read_config()
     tokenizer = load_tokenizer(config)
-    base = _base_model(run)
+    base = base_model(run)
     before = [_generate(base, tokenizer, p, max_new_tokens) for p in prompts]
-    tuned = _tuned_model(run, base)
+    tuned = tuned_model(run, base)
     if (run.final_dir / "tokenizer_config.json").exists():
         from transformers import AutoTokenizer
 
@@ -108,8 +110,8 @@ def merge(run: RunFolder, output: Path) -> Path:
             f"{run.name} trained every weight: {run.final_dir} is already a full "
             "model, nothing to merge."
         )
-    base = _base_model(run)
-    tuned = _tuned_model(run, base).merge_and_unload()
+    base = base_model(run)
+    tuned = tuned_model(run, base).merge_and_unload()
     output.mkdir(parents=True, exist_ok=True)
     tuned.save_pretrained(str(output), safe_serialization=True)
     from transformers import AutoTokenizer

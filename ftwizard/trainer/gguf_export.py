@@ -1,0 +1,313 @@
+"""Write a run's model as one GGUF file for llama.cpp, Ollama and LM Studio, without llama.cpp.
+
+python -m ftwizard.trainer.gguf_export RUN_DIR [--outtype f16|bf16|q8_0] [--out FILE]
+
+The weights are the run's final model: an adapter is merged into its base first. The
+file carries the tokenizer (its tokens, types, merges and the llama.cpp pre-tokenizer
+name), the special tokens, ``add_bos`` and the chat template the run trained with, so
+a GGUF answers like the model it came from. The gguf package (from llama.cpp) gives
+the writer, the tensor names and the q8_0 / bf16 encodings; this module maps each
+Hugging Face tensor onto them for the families in ``ARCHITECTURES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gguf
+import numpy as np
+import torch
+
+from ftwizard.core.errors import UserError
+from ftwizard.core.runs import RunFolder
+from ftwizard.trainer.reply import reply
+
+OUTTYPES = {
+    "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
+    "bf16": (gguf.GGMLQuantizationType.BF16, gguf.LlamaFileType.MOSTLY_BF16),
+    "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
+}
+
+# Hugging Face model_type -> GGUF architecture. llama.cpp's LLAMA graph rotates query and
+# key pairs the original (interleaved) way, so their rows are reordered on the way out;
+# QWEN2/QWEN3 rotate halves as transformers does.
+ARCHITECTURES = {
+    "llama": gguf.MODEL_ARCH.LLAMA,
+    "mistral": gguf.MODEL_ARCH.LLAMA,
+    "qwen2": gguf.MODEL_ARCH.QWEN2,
+    "qwen3": gguf.MODEL_ARCH.QWEN3,
+}
+INTERLEAVED_ROPE = {gguf.MODEL_ARCH.LLAMA}
+
+# llama.cpp names a BPE pre-tokenizer by the SHA-256 of the token ids of this text
+# (``convert_hf_to_gguf_update.py``); the hashes of the tokenizers of the families above.
+CHECK_TEXT = (
+    "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis "
+    "concatenated) ✅ 🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 "
+    "កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ ------======= нещо на Български "
+    "''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? "
+    "'M not sure I'll make it, 'D you like some tea? We'Ve a'lL"
+)
+PRE_TOKENIZERS = {
+    "0ef9807a4087ebef797fc749390439009c3b9eda9ad1a097abbe738f486c01e5": "llama-bpe",
+    "e636dc30a262dcc0d8c323492e32ae2b70728f4df7dfe9737d9f920a282b8aea": "qwen2",
+    "855059429035d75a914d1eda9f10a876752e281a054a7a3d421ef0533e5b6249": "smollm",
+}
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    outtype: str
+    size_bytes: int
+    tensors: int
+    architecture: str
+    chat_template: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "outtype": self.outtype,
+            "size_bytes": self.size_bytes,
+            "tensors": self.tensors,
+            "architecture": self.architecture,
+            "chat_template": self.chat_template,
+        }
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def architecture_of(model_type: str) -> gguf.MODEL_ARCH:
+    arch = ARCHITECTURES.get(model_type)
+    if arch is None:
+        raise UserError(
+            f"Exporting a `{model_type}` model to GGUF is not supported yet; ftwizard writes "
+            f"{', '.join(sorted(ARCHITECTURES))}.",
+            hint="Merge it (`ftwizard merge RUN`) and convert the merged folder with "
+            "llama.cpp's convert_hf_to_gguf.py.",
+        )
+    return arch
+
+
+def pre_tokenizer(tokenizer: Any) -> str:
+    """llama.cpp's name for the tokenizer's pre-tokenizer, from the hash of a test text."""
+    ids = tokenizer.encode(CHECK_TEXT)
+    digest = hashlib.sha256(str(ids).encode()).hexdigest()
+    name = PRE_TOKENIZERS.get(digest)
+    if name is None:
+        raise UserError(
+            "This tokenizer's pre-tokenizer is not one llama.cpp knows under a name ftwizard "
+            f"has (hash {digest[:12]}...): a GGUF would split text differently.",
+            hint="Merge the run (`ftwizard merge RUN`) and convert the folder with llama.cpp's "
+            "convert_hf_to_gguf.py, which knows more tokenizers.",
+        )
+    return name
+
+
+def interleave_rotary(weight: torch.Tensor, heads: int) -> torch.Tensor:
+    """Reorder a query/key projection's rows from rotate-half to interleaved pairs.
+
+    transformers pairs dimension ``i`` with ``i + d/2`` inside each head; llama.cpp's
+    LLAMA graph pairs ``2i`` with ``2i + 1``. Row ``h*d + j*2 + k`` of the result is row
+    ``h*d + k*d/2 + j`` of the input.
+    """
+    rows = weight.shape[0]
+    head_dim = rows // heads
+    return (
+        weight.reshape(heads, 2, head_dim // 2, *weight.shape[1:])
+        .transpose(1, 2)
+        .reshape(weight.shape)
+    )
+
+
+def _tensor_data(
+    name: str, weight: torch.Tensor, qtype: gguf.GGMLQuantizationType
+) -> tuple[np.ndarray[Any, Any], gguf.GGMLQuantizationType]:
+    data = weight.detach().to(torch.float32).cpu().numpy()
+    if data.ndim == 1:  # norms and biases stay fp32, as llama.cpp keeps them
+        return data, gguf.GGMLQuantizationType.F32
+    if qtype == gguf.GGMLQuantizationType.F16:
+        return data.astype(np.float16), qtype
+    block = gguf.GGML_QUANT_SIZES[qtype][0]
+    if data.shape[-1] % block:  # rows that do not split into blocks stay f16
+        return data.astype(np.float16), gguf.GGMLQuantizationType.F16
+    return gguf.quants.quantize(data, qtype), qtype
+
+
+def write_gguf(model: Any, tokenizer: Any, path: Path, outtype: str, name: str) -> Exported:
+    """Write ``model`` (a transformers causal LM) and ``tokenizer`` to ``path``."""
+    config = model.config.get_text_config()
+    arch = architecture_of(config.model_type)
+    qtype, file_type = OUTTYPES[outtype]
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    tied = bool(getattr(config, "tie_word_embeddings", False))
+
+    work = path.with_name(path.name + ".partial")
+    writer = gguf.GGUFWriter(str(work), gguf.MODEL_ARCH_NAMES[arch])
+    writer.add_type(gguf.GGUFType.MODEL)
+    writer.add_name(name)
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_freq_base(_rope_theta(config))
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_vocab_size(config.vocab_size)
+    writer.add_rope_dimension_count(head_dim)
+    if arch == gguf.MODEL_ARCH.QWEN3:
+        writer.add_key_length(head_dim)
+        writer.add_value_length(head_dim)
+    writer.add_file_type(file_type)
+    _add_tokenizer(writer, tokenizer, config.vocab_size)
+
+    names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
+    count = 0
+    for hf_name, weight in model.state_dict().items():
+        if tied and hf_name == "lm_head.weight":
+            continue
+        if hf_name.endswith("rotary_emb.inv_freq"):
+            continue
+        gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if gguf_name is None:
+            raise UserError(f"No GGUF name for the tensor {hf_name} of this {arch.name} model.")
+        if arch in INTERLEAVED_ROPE and hf_name.endswith("q_proj.weight"):
+            weight = interleave_rotary(weight, heads)
+        elif arch in INTERLEAVED_ROPE and hf_name.endswith("k_proj.weight"):
+            weight = interleave_rotary(weight, kv_heads)
+        data, tensor_type = _tensor_data(gguf_name, weight, qtype)
+        writer.add_tensor(gguf_name, data, raw_dtype=tensor_type)
+        count += 1
+
+    _say(f"writing {count} tensors ({outtype}) to {path}")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(work, path)
+    return Exported(
+        path,
+        outtype,
+        path.stat().st_size,
+        count,
+        gguf.MODEL_ARCH_NAMES[arch],
+        bool(tokenizer.chat_template),
+    )
+
+
+def _rope_theta(config: Any) -> float:
+    parameters = getattr(config, "rope_parameters", None) or {}
+    theta = parameters.get("rope_theta") or getattr(config, "rope_theta", None)
+    if theta is None:
+        raise UserError("The model's configuration names no rotary base (rope_theta).")
+    kind = parameters.get("rope_type", "default")
+    if kind not in ("default", None):
+        raise UserError(
+            f"Rotary scaling `{kind}` is not written to GGUF by ftwizard yet.",
+            hint="Merge the run (`ftwizard merge RUN`) and convert the folder with llama.cpp's "
+            "convert_hf_to_gguf.py.",
+        )
+    return float(theta)
+
+
+def _add_tokenizer(writer: gguf.GGUFWriter, tokenizer: Any, vocab_size: int) -> None:
+    """A BPE ("gpt2") vocabulary as llama.cpp reads it: every id's token and type."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or type(backend.model).__name__ != "BPE":
+        raise UserError(
+            "Only byte-level BPE tokenizers (Llama 3, Qwen, SmolLM) are written to GGUF by "
+            "ftwizard yet; this model's is a SentencePiece one.",
+            hint="Merge the run (`ftwizard merge RUN`) and convert the folder with llama.cpp's "
+            "convert_hf_to_gguf.py.",
+        )
+    by_id = {index: token for token, index in tokenizer.get_vocab().items()}
+    added = tokenizer.added_tokens_decoder
+    tokens: list[str] = []
+    types: list[int] = []
+    for index in range(vocab_size):
+        token = by_id.get(index)
+        if token is None:
+            tokens.append(f"[PAD{index}]")
+            types.append(gguf.TokenType.UNUSED)
+        elif index in added:
+            tokens.append(token)
+            special = added[index].special or (token.startswith("<|") and token.endswith("|>"))
+            types.append(gguf.TokenType.CONTROL if special else gguf.TokenType.USER_DEFINED)
+        else:
+            tokens.append(token)
+            types.append(gguf.TokenType.NORMAL)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(pre_tokenizer(tokenizer))
+    writer.add_add_space_prefix(False)  # byte-level BPE encodes spaces itself
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+
+    model = json.loads(backend.to_str())["model"]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
+    writer.add_token_merges(merges)
+    for kind in ("bos", "eos", "unk", "pad"):
+        special_id = getattr(tokenizer, f"{kind}_token_id", None)
+        if special_id is not None:
+            getattr(writer, f"add_{kind}_token_id")(special_id)
+    writer.add_add_bos_token(bool(getattr(tokenizer, "add_bos_token", False)))
+    if tokenizer.chat_template:
+        writer.add_chat_template(tokenizer.chat_template)
+
+
+def load_final_model(run: RunFolder) -> tuple[Any, Any]:
+    """The run's model with any adapter merged in, in fp32 on the CPU, and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftwizard.trainer.loading import load_tokenizer, refuse_pickled_weights
+    from ftwizard.trainer.outputs import base_model, tuned_model
+
+    if not run.final_dir.exists():
+        raise UserError(
+            f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
+        )
+    if (run.final_dir / "adapter_config.json").exists():
+        _say("merging the adapter into its base")
+        model = tuned_model(run, base_model(run, torch.float32)).merge_and_unload()
+    else:
+        refuse_pickled_weights(str(run.final_dir), run.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(run.final_dir), dtype=torch.float32, use_safetensors=True
+        )
+    if (run.final_dir / "tokenizer_config.json").exists():
+        tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
+    else:
+        tokenizer = load_tokenizer(run.read_config())
+    return model.eval(), tokenizer
+
+
+def export(run: RunFolder, outtype: str, out: Path | None) -> Exported:
+    path = out or run.path / "export" / f"{run.name}-{outtype}.gguf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load_final_model(run)
+    return write_gguf(model, tokenizer, path, outtype, run.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ftwizard.trainer.gguf_export")
+    parser.add_argument("run_dir")
+    parser.add_argument("--outtype", choices=sorted(OUTTYPES), default="f16")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    run = RunFolder(Path(args.run_dir))
+    out = Path(args.out) if args.out else None
+    return reply(lambda: export(run, args.outtype, out).to_dict())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
