@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ftwizard.core.config_io import load_config
 from ftwizard.core.runs import RunFolder, create_run, list_checkpoints
@@ -121,6 +122,14 @@ def test_every_objective_trains_on_a_tiny_model(tmp_path, tiny_model, objective,
     assert checkpoint.step == 2 and checkpoint.resumable
     # Checkpoints were written under staging and renamed into place.
     assert not list(run.staging_dir.glob("checkpoint-*"))
+    # ftwizard's model card, not peft's template: a YAML header and the run's figures.
+    card = (run.final_dir / "README.md").read_text()
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["library_name"] == ("transformers" if adapter == "full" else "peft")
+    assert "base_model" not in header  # a local folder is no Hub id
+    assert "More Information Needed" not in card
+    assert "| steps | 2 |" in card and "CPU (" in card
+    assert f'| `method.objective` | "{objective}" |' in card
 
 
 def test_demo_model_lora_with_evaluation_and_the_headless_command(tmp_path, demo_model_folder):

@@ -81,6 +81,9 @@ async def test_wizard_from_start_screen_to_a_running_trainer_and_detach(
     [data] = events(run, "data")
     assert 40 <= data["rows_eval"] <= 60 and data["loss"] == "assistant"
     assert (run.final_dir / "adapter_model.safetensors").exists()
+    # The model card carries the plan the wizard showed, with its reasons.
+    card = (run.final_dir / "README.md").read_text()
+    assert "## What the plan decided" in card and "| validation |" in card
 
     # Back in the wizard: the finished run opens its results; sample and merge by keys.
     app = make_app(str(tmp_path / "runs"), gpus=(), clock=time.time)

@@ -173,6 +173,19 @@ def tokenizer_location(name_or_path: str) -> tuple[str, str | None]:
     return name_or_path, None
 
 
+def hub_id_of(name: str) -> str | None:
+    """The Hugging Face Hub id a model or dataset name stands for (a built-in model's
+    origin included); None for anything on this machine's disk."""
+    if name in _BUILTIN_CATALOG_IDS:
+        return _BUILTIN_CATALOG_IDS[name]
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
+        return None
+    owner, slash, repo = name.partition("/")
+    if slash and owner and repo and "/" not in repo and not Path(repo).suffix[1:].isalpha():
+        return name
+    return None
+
+
 def resolve_model_facts(name_or_path: str, revision: str | None = None) -> ModelFacts:
     """Facts for a model name, folder or file; a clear UserError when it cannot be found."""
     path = Path(name_or_path).expanduser()

@@ -16,6 +16,7 @@ from ftwizard.core.estimator import estimate, targeted_modules
 from ftwizard.core.fit import eta_seconds, with_sections
 from ftwizard.core.gpus import Target, Verdict, verdict
 from ftwizard.core.launch import launch
+from ftwizard.core.model_card import save_decisions
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.precision import cpu_base_dtype
@@ -135,9 +136,16 @@ def where(config: RunConfig, target: Target) -> str:
     return f"{used} x {target.label}{strategy}"
 
 
-def start_run(config: RunConfig, summary: LaunchSummary | None = None) -> RunFolder:
-    """Create the run folder, note the plan's estimate in its status, start the trainer."""
+def start_run(
+    config: RunConfig,
+    summary: LaunchSummary | None = None,
+    decisions: list[tuple[str, str, str]] | None = None,
+) -> RunFolder:
+    """Create the run folder, note the plan's estimate in its status and its decisions
+    (for the model card), start the trainer."""
     run = create_run(config)
+    if decisions:
+        save_decisions(run, decisions)
     if summary is not None:
         # The dashboard shows the measured peak beside what the plan expected.
         run.write_status(estimate_gb=round(summary.estimate_gib, 2), estimate_eta_s=summary.eta_s)

@@ -108,6 +108,22 @@ def _oom_advice(run: RunFolder) -> list[dict[str, Any]]:
     return [a.to_dict() for a in oom_advice(facts, config)]
 
 
+def hardware_words() -> str:
+    """What trained, for the model card: "1 x NVIDIA H100 80GB HBM3" or "CPU (2 cores)"."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def write_model_card(run: RunFolder) -> None:
+    """``final/README.md`` in the Hub's layout, replacing the template peft leaves there."""
+    from ftwizard.core.model_card import model_card
+
+    (run.final_dir / "README.md").write_text(model_card(run, hardware_words()), encoding="utf-8")
+
+
 def train(run: RunFolder, resume: str | None) -> int:
     """Load, train, evaluate and save; the status says how it ended."""
     early_stop: list[bool] = []
@@ -213,16 +229,18 @@ def train(run: RunFolder, resume: str | None) -> int:
     if rank() == 0:
         tokenizer.save_pretrained(str(run.final_dir))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    end(
-        run,
-        state="finished",
-        phase=None,
-        step=trainer.state.global_step,
-        final_loss=losses[-1] if losses else None,
-        final_eval_loss=final_eval,
-        finished_at=time.time(),
-        output=str(run.final_dir),
-    )
+    final = {
+        "step": trainer.state.global_step,
+        "final_loss": losses[-1] if losses else None,
+        "final_eval_loss": final_eval,
+        "finished_at": time.time(),
+        "output": str(run.final_dir),
+        "tokens_seen": int(trainer.state.num_input_tokens_seen or 0),
+    }
+    if rank() == 0:
+        run.write_status(**final)  # what the card reports, before the run reads finished
+        write_model_card(run)
+    end(run, state="finished", phase=None, **final)
     run.append_event(
         "status", state="finished", step=trainer.state.global_step, output=str(run.final_dir)
     )

@@ -72,7 +72,9 @@ class ReviewScreen(StepScreen):
             facts, data = check_before_launch(config)  # converts a built-in model once
             config, _ = with_machine_precision(config, self.state.target)
             summary = summarise(config, facts, data, self.state.target)
-            run = start_run(config, summary)
+            plan = self.state.plan
+            decisions = [(d.topic, d.choice, d.reason) for d in plan.decisions] if plan else None
+            run = start_run(config, summary, decisions)
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Launched(None, in_words(error)))
             return

@@ -1,0 +1,98 @@
+"""The model card of a finished run (``core/model_card.py``), from a run folder as the
+trainer leaves it; the header is read the way the Hub reads it (YAML between --- lines)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ftwizard.core.config_io import load_config
+from ftwizard.core.model_card import model_card, save_decisions
+from ftwizard.core.runs import RunFolder, create_run
+
+
+def finished_run(tmp_path: Path, *overrides: str) -> RunFolder:
+    config = load_config(None, [f"output.runs_root={tmp_path}", *overrides])
+    run = create_run(config)
+    now = time.time()
+    run.append_event("launch", pid=1, resume_from=None)
+    run.append_event(
+        "data",
+        rows_train=90,
+        rows_eval=10,
+        format="alpaca",
+        loss_token_share=0.42,
+        skipped_invalid=3,
+    )
+    run.append_event("train_begin", step=0, max_steps=30)
+    run.write_status(
+        state="finished",
+        step=30,
+        final_loss=0.5,
+        final_eval_loss=0.75,
+        finished_at=now + 125,
+        tokens_seen=12_345,
+    )
+    return run
+
+
+def split(card: str) -> tuple[dict[str, Any], str]:
+    assert card.startswith("---\n")
+    header, body = card[4:].split("\n---\n", 1)
+    return yaml.safe_load(header), body
+
+
+@pytest.mark.parametrize(
+    ("adapter", "library"), [("lora", "peft"), ("qlora", "peft"), ("full", "transformers")]
+)
+def test_the_card_of_each_method(tmp_path: Path, adapter: str, library: str) -> None:
+    run = finished_run(
+        tmp_path,
+        "model.model_name_or_path=smollm2-135m-instruct",
+        f"method.adapter={adapter}",
+        "data.path=tatsu-lab/alpaca",
+    )
+    header, body = split(model_card(run, "1 x NVIDIA L4"))
+    # A built-in model's card names the Hub model it came from, never the cache folder.
+    assert header["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert header["library_name"] == library
+    assert header["datasets"] == ["tatsu-lab/alpaca"]
+    assert {"ftwizard", "sft", adapter} <= set(header["tags"])
+    assert ("base_model:adapter:HuggingFaceTB/SmolLM2-135M-Instruct" in header["tags"]) == (
+        adapter != "full"
+    )
+    assert "| final training loss | 0.5000 |" in body
+    assert "| final evaluation loss | 0.7500 |" in body
+    assert "| hardware | 1 x NVIDIA L4 |" in body
+    assert "90 training rows, 10 validation rows" in body
+    assert "12,345 tokens" in body and "loss on 42% of the tokens" in body
+    assert "3 invalid rows skipped" in body
+    # Every setting that applied, none that did not.
+    assert "| `training.learning_rate` |" in body and "| `model.dtype` |" in body
+    assert ("| `method.bits` |" in body) == (adapter == "qlora")
+    assert ("| `lora.r` |" in body) == (adapter != "full")
+    assert "| `method.beta` |" not in body
+    assert "cache" not in yaml.safe_dump(header)
+
+
+def test_local_models_and_files_are_not_named_as_hub_ids(tmp_path: Path) -> None:
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    data = tmp_path / "rows.jsonl"
+    data.write_text("")
+    run = finished_run(tmp_path, f"model.model_name_or_path={folder}", f"data.path={data}")
+    header, body = split(model_card(run, "CPU (2 cores)"))
+    assert "base_model" not in header and "datasets" not in header
+    assert "of a local model" in body
+
+
+def test_the_plans_decisions_go_into_the_card(tmp_path: Path) -> None:
+    run = finished_run(tmp_path)
+    assert "Run from a preset" in model_card(run, "CPU (2 cores)")
+    save_decisions(run, [("method", "lora", "estimate 7.4 GB fits | barely")])
+    card = model_card(run, "CPU (2 cores)")
+    assert "| method | lora | estimate 7.4 GB fits \\| barely |" in card
