@@ -36,6 +36,7 @@ def finished_run(tmp_path: Path, *overrides: str) -> RunFolder:
         final_eval_loss=0.75,
         finished_at=now + 125,
         tokens_seen=12_345,
+        hardware="1 x NVIDIA L4",
     )
     return run
 
@@ -56,7 +57,7 @@ def test_the_card_of_each_method(tmp_path: Path, adapter: str, library: str) -> 
         f"method.adapter={adapter}",
         "data.path=tatsu-lab/alpaca",
     )
-    header, body = split(model_card(run, "1 x NVIDIA L4"))
+    header, body = split(model_card(run))
     # A built-in model's card names the Hub model it came from, never the cache folder.
     assert header["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert header["library_name"] == library
@@ -77,6 +78,11 @@ def test_the_card_of_each_method(tmp_path: Path, adapter: str, library: str) -> 
     assert ("| `lora.r` |" in body) == (adapter != "full")
     assert "| `method.beta` |" not in body
     assert "cache" not in yaml.safe_dump(header)
+    if adapter != "full":  # the card of its merged model is a transformers one
+        merged, merged_body = split(model_card(run, merged=True))
+        assert merged["library_name"] == "transformers"
+        assert not [t for t in merged["tags"] if t.startswith("base_model:adapter:")]
+        assert "merged model" in merged_body
 
 
 def test_local_models_and_files_are_not_named_as_hub_ids(tmp_path: Path) -> None:
@@ -85,14 +91,14 @@ def test_local_models_and_files_are_not_named_as_hub_ids(tmp_path: Path) -> None
     data = tmp_path / "rows.jsonl"
     data.write_text("")
     run = finished_run(tmp_path, f"model.model_name_or_path={folder}", f"data.path={data}")
-    header, body = split(model_card(run, "CPU (2 cores)"))
+    header, body = split(model_card(run))
     assert "base_model" not in header and "datasets" not in header
     assert "of a local model" in body
 
 
 def test_the_plans_decisions_go_into_the_card(tmp_path: Path) -> None:
     run = finished_run(tmp_path)
-    assert "Run from a preset" in model_card(run, "CPU (2 cores)")
+    assert "Run from a preset" in model_card(run)
     save_decisions(run, [("method", "lora", "estimate 7.4 GB fits | barely")])
-    card = model_card(run, "CPU (2 cores)")
+    card = model_card(run)
     assert "| method | lora | estimate 7.4 GB fits \\| barely |" in card

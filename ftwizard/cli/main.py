@@ -63,7 +63,11 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import runs
 
         return runs.dispatch(args)
-    if args.command in ("sample", "merge", "export"):
+    if args.command == "export":
+        from ftwizard.cli.commands import export
+
+        return export.run(args)
+    if args.command in ("sample", "merge"):
         from ftwizard.cli.commands import outputs
 
         return outputs.run(args)

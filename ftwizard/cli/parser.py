@@ -30,7 +30,7 @@ commands:
   runs       list runs and checkpoints; attach, stop and resume them
   sample     compare the base and the fine-tuned model on prompts
   merge      fold an adapter into the base model
-  export     write the fine-tuned model as one GGUF file (llama.cpp, Ollama, LM Studio)
+  export     the fine-tuned model as one GGUF file (llama.cpp, Ollama), or to the Hub
   presets    list, show and validate run configurations (YAML)
   models     list the model catalog, prepare the built-in demo model
 
@@ -276,14 +276,32 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="write the fine-tuned model as one GGUF file (llama.cpp, Ollama, LM Studio)",
-        description="Merge the run's adapter (if any) and write the model, its tokenizer and "
-        "the chat template it trained with as one GGUF file, in pure Python (no llama.cpp "
-        "build). f16 keeps the weights as trained; q8_0 is about half the size and answers "
-        "almost the same. For Q4_K_M, quantise the f16 file: `ollama create -q q4_K_M` or "
-        "llama.cpp's llama-quantize.",
+        description="--to gguf (default): merge the run's adapter (if any) and write the "
+        "model, its tokenizer and the chat template it trained with as one GGUF file, in "
+        "pure Python (no llama.cpp build). f16 keeps the weights as trained; q8_0 is about "
+        "half the size and answers almost the same. For Q4_K_M, quantise the f16 file: "
+        "`ollama create -q q4_K_M` or llama.cpp's llama-quantize. --to hub REPO_ID: upload "
+        "the adapter (or --merged model) with its model card; --dry-run lists the files.",
     )
     export.add_argument("name", metavar="RUN", help="run name or folder")
-    export.add_argument("--to", choices=["gguf"], default="gguf", help="the format (default: gguf)")
+    export.add_argument(
+        "--to",
+        nargs="+",
+        default=["gguf"],
+        metavar="gguf | hub REPO_ID",
+        help="gguf: one file for llama.cpp / Ollama (default); hub REPO_ID: upload to the "
+        "Hugging Face Hub with the model card (token: HF_TOKEN or `hf auth login`)",
+    )
+    export.add_argument(
+        "--merged", action="store_true", help="with --to hub: the merged model, not the adapter"
+    )
+    export.add_argument("--private", action="store_true", help="with --to hub: a private repo")
+    export.add_argument(
+        "--dry-run",
+        dest="list_only",  # not the top-level --dry-run, which belongs to --preset
+        action="store_true",
+        help="with --to hub: list the files and sizes only",
+    )
     export.add_argument(
         "--outtype",
         choices=["f16", "bf16", "q8_0"],

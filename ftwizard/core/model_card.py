@@ -52,12 +52,12 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def front_matter(config: RunConfig) -> dict[str, Any]:
+def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
     header: dict[str, Any] = {}
     base = hub_id_of(config.model.model_name_or_path)
     if base:
         header["base_model"] = base
-    adapter = config.method.adapter != "full"
+    adapter = config.method.adapter != "full" and not merged
     header["library_name"] = "peft" if adapter else "transformers"
     header["pipeline_tag"] = "text-generation"
     tags = ["ftwizard", config.method.objective, config.method.adapter]
@@ -70,11 +70,12 @@ def front_matter(config: RunConfig) -> dict[str, Any]:
     return header
 
 
-def model_card(run: RunFolder, hardware: str) -> str:
-    """The card's text for the finished run in ``run``."""
+def model_card(run: RunFolder, merged: bool = False) -> str:
+    """The card's text for the finished run in ``run``; ``merged``: for its merged model."""
     config = run.read_config()
     events = _events(run)
     status = run.read_status()
+    hardware = status.get("hardware", "n/a")
     data = _last(events, "data")
     launched = next((e["time"] for e in events if e.get("type") == "launch"), None)
     began = _last(events, "train_begin").get("time")
@@ -82,11 +83,15 @@ def model_card(run: RunFolder, hardware: str) -> str:
     base = hub_id_of(config.model.model_name_or_path)
     base_words = f"[{base}](https://huggingface.co/{base})" if base else "a local model"
 
-    lines = ["---", yaml.safe_dump(front_matter(config), sort_keys=False).strip(), "---", ""]
+    header = front_matter(config, merged)
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", ""]
+    what = METHODS[config.method.adapter]
+    if merged:
+        what = f"merged model ({what} folded into the base)"
     lines += [
         f"# {run.name}",
         "",
-        f"A {METHODS[config.method.adapter]} of {base_words}, trained with "
+        f"A {what} of {base_words}, trained with "
         f"{OBJECTIVES[config.method.objective]} by ftwizard on {hardware}.",
         "",
         "## Results",

@@ -121,7 +121,7 @@ def write_model_card(run: RunFolder) -> None:
     """``final/README.md`` in the Hub's layout, replacing the template peft leaves there."""
     from ftwizard.core.model_card import model_card
 
-    (run.final_dir / "README.md").write_text(model_card(run, hardware_words()), encoding="utf-8")
+    (run.final_dir / "README.md").write_text(model_card(run), encoding="utf-8")
 
 
 def train(run: RunFolder, resume: str | None) -> int:
@@ -236,6 +236,7 @@ def train(run: RunFolder, resume: str | None) -> int:
         "finished_at": time.time(),
         "output": str(run.final_dir),
         "tokens_seen": int(trainer.state.num_input_tokens_seen or 0),
+        "hardware": hardware_words(),
     }
     if rank() == 0:
         run.write_status(**final)  # what the card reports, before the run reads finished

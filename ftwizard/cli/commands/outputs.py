@@ -1,23 +1,19 @@
-"""``ftwizard sample``, ``merge`` and ``export``: using what a run produced."""
+"""``ftwizard sample`` and ``merge``: using what a run produced."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.core.prompts import prompt_messages
 from ftwizard.core.runs import find_run
-from ftwizard.core.trainer_calls import export_gguf, merge_outputs, sample_outputs
-from ftwizard.core.units import human_size
+from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
 
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
-    if args.command == "export":
-        return _export(folder.path, args)
     if args.command == "merge":
         with err.status("Merging the adapter into the base model..."):
             written = merge_outputs(str(folder.path), args.output)
@@ -37,20 +33,4 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(row["prompt"], row["base"], row["fine_tuned"])
     out.print(table)
-    return 0
-
-
-def _export(run_path: Path, args: argparse.Namespace) -> int:
-    with err.status(f"Writing a GGUF file ({args.outtype})..."):
-        result = export_gguf(str(run_path), args.outtype, args.out)
-    if args.json:
-        print_json(result)
-        return 0
-    template = "with its chat template" if result["chat_template"] else "no chat template"
-    out.print(
-        f"wrote {result['path']} ({human_size(result['size_bytes'])}, {result['tensors']} "
-        f"tensors, {result['architecture']}, {template})",
-        soft_wrap=True,  # the path stays whole, to copy
-    )
-    out.print(f"  run it with llama.cpp: llama-cli -m {result['path']}", soft_wrap=True)
     return 0
