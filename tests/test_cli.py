@@ -233,3 +233,17 @@ def test_the_cpu_precision_is_said_before_a_launch() -> None:
     assert plain.returncode == 0 and "precision:" not in plain.stderr
     detected = run_cli("detect", "--json", env={"FTWIZARD_FAKE_CPU_FLAGS": "avx512_bf16"})
     assert json.loads(detected.stdout)["cpu_bf16"] == "AVX512-BF16"
+
+
+def test_builtin_presets_work_from_any_folder(tmp_path: Path) -> None:
+    """The demo preset and its data ship inside the package: outside the checkout it
+    resolves, and its data path is the shipped file (a user's relative path would stay
+    relative to the working folder)."""
+    result = run_cli("--preset", "demo-cpu", "--dry-run", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = Path(json.loads(result.stdout)["data"]["path"])
+    assert data.is_absolute() and data.is_file() and data.name == "wizard-identity.jsonl"
+    mine = tmp_path / "my.yaml"
+    mine.write_text("data:\n  path: data/wizard-identity.jsonl\n")
+    result = run_cli("--preset", str(mine), "--dry-run", "--json", cwd=tmp_path)
+    assert json.loads(result.stdout)["data"]["path"] == "data/wizard-identity.jsonl"

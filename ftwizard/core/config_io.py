@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from ftwizard.core.config import SECTIONS, RunConfig
 from ftwizard.core.errors import ConfigError, UserError
+from ftwizard.core.presets import resolve_shipped_files
 
 KeyPath = tuple[str, ...]
 
@@ -228,6 +229,7 @@ def load_config(path: str | Path | None, overrides: Sequence[Override] = ()) -> 
         origins = _Origins("the defaults")
     else:
         data, origins = _read_yaml(Path(path))
+        resolve_shipped_files(Path(path), data)
     _apply_overrides(data, origins, overrides)
     return _validate(data, origins)
 
