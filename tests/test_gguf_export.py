@@ -193,3 +193,58 @@ def test_qwen_families_load_back_with_their_biases_and_norms(
     assert type(loaded).__name__ == type(model).__name__
     difference = (_logits(loaded, tokenizer) - _logits(model, tokenizer)).abs().max()
     assert float(difference) <= 1e-2
+
+
+@pytest.mark.slow
+def test_llama_3_1_rotary_scaling_is_written_as_llama_cpps_rope_freqs(
+    tmp_path: Path, demo_model_folder: Path
+) -> None:
+    """The oracle is llama.cpp's own rule for Llama 3.1 (convert_hf_to_gguf.py): per
+    frequency, 1 below the high-frequency wavelength, ``factor`` above the low one, and
+    a smooth blend between."""
+    import math
+
+    import numpy as np
+    import torch
+    from gguf import GGUFReader
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ftwizard.trainer.gguf_export import write_gguf
+
+    scaling = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0}
+    original, theta, head_dim = 8192, 500000.0, 64
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=131072,
+        tie_word_embeddings=True,
+        rope_parameters={
+            "rope_type": "llama3",
+            "rope_theta": theta,
+            "original_max_position_embeddings": original,
+            **scaling,
+        },
+    )
+    expected = []
+    for i in range(0, head_dim, 2):
+        wavelength = 2 * math.pi * theta ** (i / head_dim)
+        if wavelength < original / scaling["high_freq_factor"]:
+            expected.append(1.0)
+        elif wavelength > original / scaling["low_freq_factor"]:
+            expected.append(scaling["factor"])
+        else:
+            smooth = (original / wavelength - scaling["low_freq_factor"]) / (
+                scaling["high_freq_factor"] - scaling["low_freq_factor"]
+            )
+            expected.append(1 / ((1 - smooth) / scaling["factor"] + smooth))
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_folder)
+    reader = GGUFReader(write_gguf(model, tokenizer, tmp_path / "l.gguf", "f16", "l").path)
+    [freqs] = [t for t in reader.tensors if t.name == "rope_freqs.weight"]
+    assert np.allclose(np.asarray(freqs.data), expected, rtol=1e-5)
+    assert 1.0 < float(np.asarray(freqs.data).max()) <= 8.0  # some frequencies were scaled

@@ -174,6 +174,11 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, outtype: str, name: str) 
 
     names = gguf.get_tensor_name_map(arch, config.num_hidden_layers)
     count = 0
+    factors = rope_factors(config, arch)
+    if factors is not None:
+        rope_freqs = gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight"
+        writer.add_tensor(rope_freqs, factors, raw_dtype=gguf.GGMLQuantizationType.F32)
+        count += 1
     for hf_name, weight in model.state_dict().items():
         if tied and hf_name == "lm_head.weight":
             continue
@@ -211,14 +216,31 @@ def _rope_theta(config: Any) -> float:
     theta = parameters.get("rope_theta") or getattr(config, "rope_theta", None)
     if theta is None:
         raise UserError("The model's configuration names no rotary base (rope_theta).")
-    kind = parameters.get("rope_type", "default")
-    if kind not in ("default", None):
+    return float(theta)
+
+
+def rope_factors(config: Any, arch: gguf.MODEL_ARCH) -> np.ndarray[Any, Any] | None:
+    """llama.cpp's ``rope_freqs``: what each rotary frequency is divided by under Llama
+    3.1-style scaling (transformers' own llama3 frequencies against the plain ones);
+    None without scaling. Other scalings are refused: a GGUF would rotate differently."""
+    parameters = getattr(config, "rope_parameters", None) or {}
+    kind = parameters.get("rope_type") or "default"
+    if kind == "default":
+        return None
+    if kind != "llama3" or arch not in INTERLEAVED_ROPE:
         raise UserError(
             f"Rotary scaling `{kind}` is not written to GGUF by ftwizard yet.",
             hint="Merge the run (`ftwizard merge RUN`) and convert the folder with llama.cpp's "
             "convert_hf_to_gguf.py.",
         )
-    return float(theta)
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    scaled, _ = ROPE_INIT_FUNCTIONS["llama3"](config, torch.device("cpu"))
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    dim = int(head_dim * parameters.get("partial_rotary_factor", 1.0))
+    plain = 1.0 / (_rope_theta(config) ** (torch.arange(0, dim, 2).float() / dim))
+    factors: np.ndarray[Any, Any] = (plain / scaled.float()).numpy().astype(np.float32)
+    return factors
 
 
 def _add_tokenizer(writer: gguf.GGUFWriter, tokenizer: Any, vocab_size: int) -> None:
