@@ -23,6 +23,8 @@ from ftwizard.core.runs import RunFolder
 
 PLAN_FILE = "plan.json"
 """The plan's decisions, written into the run folder by whoever planned the run."""
+SAMPLES_FILE = "samples.json"
+"""The last ``ftwizard sample``'s base and fine-tuned answers, for the card."""
 
 OBJECTIVES = {
     "sft": "supervised fine-tuning (SFT)",
@@ -127,6 +129,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
     lines += ["", "## Hyperparameters", "", "| setting | value |", "| --- | --- |"]
     for key, value in hyperparameters(config):
         lines.append(f"| `{key}` | {json.dumps(value)} |")
+    lines += _samples(run.path / SAMPLES_FILE)
     lines += ["", "## Use it", "", "```sh"]
     lines += [
         f"ftwizard sample {run.name} --prompt 'Who are you?'   # base and fine-tuned answers",
@@ -155,6 +158,33 @@ def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
     for section in sections:
         rows += [(f"{section}.{key}", value) for key, value in settings[section].items()]
     return rows
+
+
+def save_samples(run: RunFolder, rows: list[dict[str, str]]) -> None:
+    """Keep sampled answers with the run and show them in its card (when it has one)."""
+    (run.path / SAMPLES_FILE).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    card = run.final_dir / "README.md"
+    if card.exists():
+        card.write_text(model_card(run), encoding="utf-8")
+
+
+def _samples(path: Path) -> list[str]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    lines = [
+        "",
+        "## Base and fine-tuned answers",
+        "",
+        "Greedy decoding, from `ftwizard sample`.",
+        "",
+    ]
+    lines += ["| prompt | base model | fine-tuned |", "| --- | --- | --- |"]
+    for row in rows:
+        cells = (row["prompt"], row["base"], row["fine_tuned"])
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
 
 
 def _cell(text: str) -> str:

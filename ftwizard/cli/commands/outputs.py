@@ -7,6 +7,7 @@ import argparse
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
+from ftwizard.core.model_card import save_samples
 from ftwizard.core.prompts import prompt_messages
 from ftwizard.core.runs import find_run
 from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         prompt_messages(prompt)  # a malformed conversation is refused before any loading
     with err.status("Generating with the base and the fine-tuned model..."):
         rows = sample_outputs(str(folder.path), prompts, args.max_new_tokens)
+    save_samples(folder, rows)  # the model card shows the latest answers
     if args.json:
         print_json(rows)
         return 0
