@@ -41,10 +41,7 @@ def upload_files(folder: Path, card: str) -> list[UploadFile]:
 
 def weights_folder(run: RunFolder, merged: bool) -> Path:
     """The folder whose files go up: the run's final output, or its merged model."""
-    if not run.final_dir.exists():
-        raise UserError(
-            f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
-        )
+    run.require_output()
     if not merged:
         return run.final_dir
     if not (run.final_dir / "adapter_config.json").exists():

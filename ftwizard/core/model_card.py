@@ -40,11 +40,6 @@ METHODS = {
 }
 
 
-def _events(run: RunFolder) -> list[dict[str, Any]]:
-    events, _ = run.read_events()
-    return events
-
-
 def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [e for e in events if e.get("type") == kind]
     return found[-1] if found else {}
@@ -75,7 +70,7 @@ def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
 def model_card(run: RunFolder, merged: bool = False) -> str:
     """The card's text for the finished run in ``run``; ``merged``: for its merged model."""
     config = run.read_config()
-    events = _events(run)
+    events, _ = run.read_events()
     status = run.read_status()
     hardware = status.get("hardware", "n/a")
     data = _last(events, "data")
@@ -152,9 +147,9 @@ def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
         if key == "beta" and method.objective not in ("dpo", "orpo", "kto"):
             continue
         rows.append((f"method.{key}", value))
-    sections = ["training", "evaluation"] if method.adapter == "full" else ["lora", "training"]
+    sections = ["training", "evaluation"]
     if method.adapter != "full":
-        sections.append("evaluation")
+        sections.insert(0, "lora")
     for section in sections:
         rows += [(f"{section}.{key}", value) for key, value in settings[section].items()]
     return rows
@@ -211,14 +206,3 @@ def _decisions(path: Path) -> list[str]:
     for d in decisions:
         lines.append(f"| {_cell(d['topic'])} | {_cell(d['choice'])} | {_cell(d['reason'])} |")
     return lines
-
-
-def parse_card(text: str) -> tuple[dict[str, Any], str]:
-    """The YAML header and the markdown body of a card (as the Hub splits them)."""
-    if not text.startswith("---\n"):
-        raise ValueError("a model card starts with a YAML header between --- lines")
-    header, _, body = text[4:].partition("\n---\n")
-    parsed = yaml.safe_load(header)
-    if not isinstance(parsed, dict):
-        raise ValueError("the YAML header is not a mapping")
-    return parsed, body

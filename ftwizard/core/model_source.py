@@ -178,12 +178,18 @@ def hub_id_of(name: str) -> str | None:
     origin included); None for anything on this machine's disk."""
     if name in _BUILTIN_CATALOG_IDS:
         return _BUILTIN_CATALOG_IDS[name]
-    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
+    if Path(name).expanduser().exists() or name.startswith("~") or not _hub_id_shaped(name):
         return None
-    owner, slash, repo = name.partition("/")
-    if slash and owner and repo and "/" not in repo and not Path(repo).suffix[1:].isalpha():
+    owner, _, repo = name.partition("/")
+    # "owner/name" with both parts, and no file extension ("data/train.jsonl" is a file).
+    if owner and repo and not Path(repo).suffix[1:].isalpha():
         return name
     return None
+
+
+def _hub_id_shaped(name: str) -> bool:
+    """One slash and no leading ./ or /: how a Hub id looks (it may still be a path)."""
+    return name.count("/") == 1 and not name.startswith((".", "/"))
 
 
 def resolve_model_facts(name_or_path: str, revision: str | None = None) -> ModelFacts:
@@ -208,7 +214,7 @@ def resolve_model_facts(name_or_path: str, revision: str | None = None) -> Model
         assert facts is not None
         return facts
 
-    looks_like_hub_id = name_or_path.count("/") == 1 and not name_or_path.startswith((".", "/"))
+    looks_like_hub_id = _hub_id_shaped(name_or_path)
     if looks_like_hub_id:
         cached = _from_hf_cache(name_or_path, revision)
         if cached is not None:

@@ -79,6 +79,14 @@ class RunFolder:
 
     # --- configuration -----------------------------------------------------------
 
+    def require_output(self) -> Path:
+        """The trained output (``final/``); a UserError while the run has none."""
+        if not self.final_dir.exists():
+            raise UserError(
+                f"{self.name} has no trained output yet (state: {self.read_status().get('state')})."
+            )
+        return self.final_dir
+
     def read_config(self) -> RunConfig:
         import yaml
 

@@ -289,15 +289,12 @@ def _add_tokenizer(writer: gguf.GGUFWriter, tokenizer: Any, vocab_size: int) -> 
 
 def load_final_model(run: RunFolder) -> tuple[Any, Any]:
     """The run's model with any adapter merged in, in fp32 on the CPU, and its tokenizer."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    from ftwizard.trainer.loading import load_tokenizer, refuse_pickled_weights
-    from ftwizard.trainer.outputs import base_model, tuned_model
+    from ftwizard.trainer.loading import refuse_pickled_weights
+    from ftwizard.trainer.outputs import base_model, final_tokenizer, tuned_model
 
-    if not run.final_dir.exists():
-        raise UserError(
-            f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
-        )
+    run.require_output()
     if (run.final_dir / "adapter_config.json").exists():
         _say("merging the adapter into its base")
         model = tuned_model(run, base_model(run, torch.float32)).merge_and_unload()
@@ -306,11 +303,7 @@ def load_final_model(run: RunFolder) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(
             str(run.final_dir), dtype=torch.float32, use_safetensors=True
         )
-    if (run.final_dir / "tokenizer_config.json").exists():
-        tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
-    else:
-        tokenizer = load_tokenizer(run.read_config())
-    return model.eval(), tokenizer
+    return model.eval(), final_tokenizer(run)
 
 
 def export(run: RunFolder, outtype: str, out: Path | None) -> Exported:

@@ -47,10 +47,7 @@ def base_model(run: RunFolder, dtype: Any = None) -> Any:
 
 
 def tuned_model(run: RunFolder, base: Any) -> Any:
-    if not run.final_dir.exists():
-        raise UserError(
-            f"{run.name} has no trained output yet (state: {run.read_status().get('state')})."
-        )
+    run.require_output()
     refuse_pickled_weights(str(run.final_dir), run.name)
     if (run.final_dir / "adapter_config.json").exists():
         from peft import PeftModel
@@ -61,6 +58,15 @@ def tuned_model(run: RunFolder, base: Any) -> Any:
     return AutoModelForCausalLM.from_pretrained(
         str(run.final_dir), dtype=base.dtype, use_safetensors=True
     ).to(base.device)
+
+
+def final_tokenizer(run: RunFolder) -> Any:
+    """The tokenizer the run trained with: saved beside its output, else the base's."""
+    if (run.final_dir / "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(run.final_dir))
+    return load_tokenizer(run.read_config())
 
 
 def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
@@ -92,10 +98,7 @@ def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict
     base = base_model(run)
     before = [_generate(base, tokenizer, p, max_new_tokens) for p in prompts]
     tuned = tuned_model(run, base)
-    if (run.final_dir / "tokenizer_config.json").exists():
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
+    tokenizer = final_tokenizer(run)
     after = [_generate(tuned, tokenizer, p, max_new_tokens) for p in prompts]
     return [
         {"prompt": prompt_label(prompt_messages(p)), "base": b, "fine_tuned": a}
