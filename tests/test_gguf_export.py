@@ -12,6 +12,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +251,78 @@ def test_llama_3_1_rotary_scaling_is_written_as_llama_cpps_rope_freqs(
     [freqs] = [t for t in reader.tensors if t.name == "rope_freqs.weight"]
     assert np.allclose(np.asarray(freqs.data), expected, rtol=1e-5)
     assert 1.0 < float(np.asarray(freqs.data).max()) <= 8.0  # some frequencies were scaled
+
+
+@pytest.mark.slow
+def test_the_modelfile_prompts_ollama_as_the_run_trained(
+    lora_run: Any, go_template: Callable[[str, list[dict[str, str]]], str]
+) -> None:
+    """``--ollama NAME``: a Modelfile beside the GGUF whose template, executed by Go's
+    text/template as Ollama does, writes the training chat template's prompt."""
+    import re
+
+    from ftwizard.trainer.outputs import final_tokenizer
+
+    done = run_cli("export", str(lora_run.path), "--outtype", "q8_0", "--ollama", "wiz", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    modelfile = Path(result["modelfile"])
+    assert modelfile == Path(result["path"]).with_name("Modelfile")
+    assert result["ollama_create"] == f"ollama create wiz -f {modelfile}"
+    text = modelfile.read_text()
+    assert f"FROM ./{Path(result['path']).name}\n" in text
+    assert 'PARAMETER stop "<|im_end|>"' in text
+    assert f"PARAMETER num_ctx {lora_run.read_config().training.max_length}\n" in text
+    [template] = re.findall(r'^TEMPLATE """(.*?)"""$', text, flags=re.S | re.M)
+    tokenizer = final_tokenizer(lora_run)
+    for messages in (PROMPTS[1], [{"role": "system", "content": "Be brief."}, *PROMPTS[1]]):
+        expected = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+        assert go_template(template, messages) == expected
+
+
+@pytest.mark.slow
+def test_k_quants_without_llama_quantize_are_refused_before_any_work(lora_run: Any) -> None:
+    exports = lora_run.path / "export"
+    before = sorted(exports.iterdir()) if exports.exists() else []
+    done = run_cli(
+        "export", str(lora_run.path), "--outtype", "q4_k_m",
+        env={"PATH": str(Path(sys.executable).parent)},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (sorted(exports.iterdir()) if exports.exists() else []) == before
+    assert "Q4_K_M needs llama.cpp's llama-quantize, which is not on PATH" in done.stderr
+    assert "ollama create NAME -q q4_K_M -f Modelfile" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_k_quants_go_through_llama_quantize_when_it_is_on_path(
+    lora_run: Any, tmp_path: Path
+) -> None:
+    """A stand-in llama-quantize (the real one is a llama.cpp build) records how it was
+    called, prints progress as the real one does, and copies its input."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "llama-quantize"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {calls}\n'
+        'echo "[   1/   2]  token_embd.weight - converting to q6_K"\n'
+        'echo "[   2/   2]  output_norm.weight - size = 0.002 MB"\n'
+        'cp "$1" "$2"\n'
+    )
+    fake.chmod(0o755)
+    out = tmp_path / "wiz-q4.gguf"
+    done = run_cli(
+        "export", str(lora_run.path), "--outtype", "q4_k_m", "--out", str(out), "--json",
+        env={"PATH": f"{fake.parent}:{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    source = lora_run.path / "export" / f"{lora_run.name}-f16.gguf"
+    assert result["path"] == str(out) and result["source"] == str(source)
+    assert calls.read_text().split() == [str(source), f"{out}.partial", "Q4_K_M"]
+    assert out.read_bytes() == source.read_bytes()
+    assert result["size_bytes"] == out.stat().st_size

@@ -279,9 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="--to gguf (default): merge the run's adapter (if any) and write the "
         "model, its tokenizer and the chat template it trained with as one GGUF file, in "
         "pure Python (no llama.cpp build). f16 keeps the weights as trained; q8_0 is about "
-        "half the size and answers almost the same. For Q4_K_M, quantise the f16 file: "
-        "`ollama create -q q4_K_M` or llama.cpp's llama-quantize. --to hub REPO_ID: upload "
-        "the adapter (or --merged model) with its model card; --dry-run lists the files.",
+        "half the size and answers almost the same. q4_k_m (and q5_k_m, q6_k) use llama.cpp's "
+        "llama-quantize when it is on PATH; without it, --ollama NAME and `ollama create -q "
+        "q4_K_M` do the same. --ollama NAME writes a Modelfile beside the GGUF (the chat "
+        "template as Ollama's Go template, the stop tokens, num_ctx = max_length). --to hub "
+        "REPO_ID: upload the adapter (or --merged model) with its model card; --dry-run lists "
+        "the files.",
     )
     export.add_argument("name", metavar="RUN", help="run name or folder")
     export.add_argument(
@@ -304,9 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--outtype",
-        choices=["f16", "bf16", "q8_0"],
+        choices=["f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k"],
         default="f16",
-        help="weight encoding: f16 (default), bf16, or q8_0 (8-bit, about half the size)",
+        help="weight encoding: f16 (default), bf16, q8_0 (8-bit, about half the size); "
+        "q4_k_m, q5_k_m, q6_k need llama.cpp's llama-quantize on PATH",
+    )
+    export.add_argument(
+        "--ollama",
+        metavar="NAME",
+        help="also write an Ollama Modelfile beside the GGUF and print the "
+        "`ollama create NAME` line (run it for you when ollama is installed)",
     )
     export.add_argument(
         "--out", metavar="FILE", help="where to write it (default: RUN/export/RUN-OUTTYPE.gguf)"

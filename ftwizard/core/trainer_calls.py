@@ -123,10 +123,15 @@ def merge_outputs(run_path: str, output: str | None = None) -> str:
     return str(data["output"])
 
 
-def export_gguf(run_path: str, outtype: str, out: str | None = None) -> dict[str, Any]:
-    """Write the run's model as one GGUF file: {path, outtype, size_bytes, tensors, ...}."""
+def export_gguf(
+    run_path: str, outtype: str, out: str | None = None, for_ollama: bool = False
+) -> dict[str, Any]:
+    """Write the run's model as one GGUF file: {path, outtype, size_bytes, tensors, ...};
+    ``for_ollama``: also {"ollama": {"pieces", "stop"}} for ``core.ollama.write_modelfile``."""
     arguments = [run_path, "--outtype", outtype]
     if out:
         arguments += ["--out", out]
+    if for_ollama:
+        arguments.append("--ollama")
     data: dict[str, Any] = call_trainer_module("gguf_export", arguments, "Exporting")
     return data

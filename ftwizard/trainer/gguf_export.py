@@ -1,11 +1,13 @@
 """Write a run's model as one GGUF file for llama.cpp, Ollama and LM Studio, without llama.cpp.
 
-python -m ftwizard.trainer.gguf_export RUN_DIR [--outtype f16|bf16|q8_0] [--out FILE]
+python -m ftwizard.trainer.gguf_export RUN_DIR [--outtype f16|bf16|q8_0] [--out FILE] [--ollama]
 
 The weights are the run's final model: an adapter is merged into its base first. The
 file carries the tokenizer (its tokens, types, merges and the llama.cpp pre-tokenizer
 name), the special tokens, ``add_bos`` and the chat template the run trained with, so
-a GGUF answers like the model it came from. The gguf package (from llama.cpp) gives
+a GGUF answers like the model it came from. With ``--ollama`` the answer also carries
+what a ``Modelfile`` needs (``core/ollama.py``): the chat template cut into the pieces
+Ollama's Go template replays, and the stop tokens. The gguf package (from llama.cpp) gives
 the writer, the tensor names and the q8_0 / bf16 encodings; this module maps each
 Hugging Face tensor onto them for the families in ``ARCHITECTURES``.
 """
@@ -17,7 +19,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import gguf
 import numpy as np
 import torch
 
+from ftwizard.core import ollama
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
 from ftwizard.trainer.reply import reply
@@ -70,9 +73,11 @@ class Exported:
     tensors: int
     architecture: str
     chat_template: bool
+    ollama: dict[str, Any] | None = None  # {"pieces": {...} | None, "stop": [...]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "ollama": self.ollama,
             "path": str(self.path),
             "outtype": self.outtype,
             "size_bytes": self.size_bytes,
@@ -306,11 +311,44 @@ def load_final_model(run: RunFolder) -> tuple[Any, Any]:
     return model.eval(), final_tokenizer(run)
 
 
-def export(run: RunFolder, outtype: str, out: Path | None) -> Exported:
+def stop_tokens(model: Any, tokenizer: Any) -> list[str]:
+    """The tokens that end an answer: the tokenizer's EOS and the generation config's."""
+    ids = model.generation_config.eos_token_id
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.insert(0, tokenizer.eos_token_id)
+    return list(dict.fromkeys(tokenizer.convert_ids_to_tokens(ids)))
+
+
+def ollama_pieces(tokenizer: Any) -> ollama.TurnPieces | None:
+    """The chat template cut into the pieces the Modelfile's Go template replays."""
+    if not tokenizer.chat_template:
+        return None
+
+    def render(messages: list[dict[str, str]], generation_prompt: bool) -> str:
+        text = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=generation_prompt
+        )
+        return str(text)
+
+    add_bos = bool(getattr(tokenizer, "add_bos_token", False))  # as _add_tokenizer writes it
+    return ollama.turn_pieces(render, tokenizer.bos_token if add_bos else None)
+
+
+def export(run: RunFolder, outtype: str, out: Path | None, for_ollama: bool) -> Exported:
     path = out or run.path / "export" / f"{run.name}-{outtype}.gguf"
     path.parent.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_final_model(run)
-    return write_gguf(model, tokenizer, path, outtype, run.name)
+    # The template is cut before the slow part, so a refusal comes before the wait.
+    pieces = ollama_pieces(tokenizer) if for_ollama else None
+    exported = write_gguf(model, tokenizer, path, outtype, run.name)
+    if not for_ollama:
+        return exported
+    facts = {
+        "pieces": None if pieces is None else asdict(pieces),
+        "stop": stop_tokens(model, tokenizer),
+    }
+    return replace(exported, ollama=facts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,10 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--outtype", choices=sorted(OUTTYPES), default="f16")
     parser.add_argument("--out")
+    parser.add_argument("--ollama", action="store_true", help="answer the Modelfile's pieces too")
     args = parser.parse_args(argv)
     run = RunFolder(Path(args.run_dir))
     out = Path(args.out) if args.out else None
-    return reply(lambda: export(run, args.outtype, out).to_dict())
+    return reply(lambda: export(run, args.outtype, out, args.ollama).to_dict())
 
 
 if __name__ == "__main__":

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
+from rich.progress import Progress
+from rich.prompt import Confirm
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
+from ftwizard.core import ollama
 from ftwizard.core.errors import UserError
+from ftwizard.core.gguf_quantize import K_QUANTS, find_quantizer, quantize
 from ftwizard.core.hub_upload import check_can_upload, upload, upload_files, weights_folder
 from ftwizard.core.model_card import model_card
 from ftwizard.core.runs import RunFolder, find_run
@@ -23,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
             f"`--to {' '.join(args.to)}`: the targets are `gguf` and `hub REPO_ID`.",
             hint=f"ftwizard export {args.name} --to hub YOUR-NAME/MODEL-NAME",
         )
+    if target == "hub" and args.ollama:
+        raise UserError(
+            "--ollama goes with --to gguf: Ollama runs GGUF files.",
+            hint=f"ftwizard export {args.name} --to gguf --ollama NAME",
+        )
     folder = find_run(args.name, args.root)
     if target == "hub":
         return _to_hub(folder, rest[0] if rest else None, args)
@@ -30,19 +45,89 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _to_gguf(run: RunFolder, args: argparse.Namespace) -> int:
-    with err.status(f"Writing a GGUF file ({args.outtype})..."):
-        result = export_gguf(str(run.path), args.outtype, args.out)
+    # Every refusal before the slow part: a bad Ollama name, a missing llama-quantize.
+    if args.ollama:
+        ollama.check_model_name(args.ollama)
+    quantizer = find_quantizer(args.outtype, run.name) if args.outtype in K_QUANTS else None
+    written = "f16" if quantizer else args.outtype
+    out_path = None if quantizer else args.out  # a k-quant starts from the default f16 file
+    with err.status(f"Writing a GGUF file ({written})..."):
+        result = export_gguf(str(run.path), written, out_path, for_ollama=bool(args.ollama))
+    if quantizer:
+        result = _quantize(run, Path(result["path"]), quantizer, args) | {
+            "ollama": result["ollama"]
+        }
+    if args.ollama:
+        modelfile = ollama.write_modelfile(
+            Path(result["path"]), result.pop("ollama"), run.read_config().training.max_length
+        )
+        result["modelfile"] = str(modelfile)
+        result["ollama_create"] = shlex.join(ollama.create_command(args.ollama, modelfile))
     if args.json:
         print_json(result)
         return 0
-    template = "with its chat template" if result["chat_template"] else "no chat template"
+    _say_written(result)
+    if args.ollama:
+        _offer_ollama_create(result["ollama_create"], args.ollama)
+    return 0
+
+
+def _quantize(
+    run: RunFolder, source: Path, quantizer: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    target = Path(args.out) if args.out else run.path / "export" / f"{run.name}-{args.outtype}.gguf"
+    started = time.perf_counter()
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"{K_QUANTS[args.outtype]} with llama-quantize", total=None)
+        quantize(
+            quantizer,
+            source,
+            target,
+            args.outtype,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    err.print(
+        f"quantised with {quantizer} in {time.perf_counter() - started:.0f} s; the f16 file it "
+        f"started from stays at {source}",
+        soft_wrap=True,
+    )
+    return {
+        "path": str(target),
+        "outtype": args.outtype,
+        "size_bytes": target.stat().st_size,
+        "source": str(source),
+    }
+
+
+def _say_written(result: dict[str, Any]) -> None:
+    details = [human_size(result["size_bytes"])]
+    if "tensors" in result:
+        template = "with its chat template" if result["chat_template"] else "no chat template"
+        details += [f"{result['tensors']} tensors", result["architecture"], template]
     out.print(
-        f"wrote {result['path']} ({human_size(result['size_bytes'])}, {result['tensors']} "
-        f"tensors, {result['architecture']}, {template})",
+        f"wrote {result['path']} ({', '.join(details)})",
         soft_wrap=True,  # the path stays whole, to copy
     )
     out.print(f"  run it with llama.cpp: llama-cli -m {result['path']}", soft_wrap=True)
-    return 0
+    if "modelfile" in result:
+        out.print(f"wrote {result['modelfile']}", soft_wrap=True)
+        out.print(f"  make it an Ollama model: {result['ollama_create']}", soft_wrap=True)
+
+
+def _offer_ollama_create(command: str, name: str) -> None:
+    """With ollama installed and a person at the keyboard, offer to run the line."""
+    if shutil.which("ollama") is None or not sys.stdin.isatty():
+        return
+    if not Confirm.ask(f"ollama is installed: create `{name}` now?", console=err, default=True):
+        return
+    finished = subprocess.run(shlex.split(command), check=False)
+    if finished.returncode != 0:
+        raise UserError(
+            f"`{command}` failed (exit code {finished.returncode}).",
+            hint="Is the Ollama server running? Start it with `ollama serve`, then run the "
+            "line again.",
+        )
+    out.print(f"done: ollama run {name}", soft_wrap=True)
 
 
 def _to_hub(run: RunFolder, repo_id: str | None, args: argparse.Namespace) -> int:
