@@ -69,7 +69,36 @@ class Case:
     overrides: list[str] = field(default_factory=list)
 
 
-SHAPES: dict[str, dict[str, Any]] = {"smollm2-1.7b": SMOLLM2_1_7B, "llama-3-8b": LLAMA_3_8B}
+QWEN2_5_0_5B = {
+    "model_type": "qwen2",
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "vocab_size": 151936,
+    "tie_word_embeddings": True,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+}
+LLAMA_3_2_3B = {
+    "model_type": "llama",
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 24,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "tie_word_embeddings": True,
+    "max_position_embeddings": 8192,
+    "rope_theta": 500000.0,
+}
+SHAPES: dict[str, dict[str, Any]] = {
+    "smollm2-1.7b": SMOLLM2_1_7B,
+    "llama-3-8b": LLAMA_3_8B,
+    "qwen2.5-0.5b": QWEN2_5_0_5B,
+    "llama-3.2-3b": LLAMA_3_2_3B,
+}
 BF16 = ["model.dtype=bfloat16", "training.bf16=true"]
 CASES = [
     Case("demo lora b8x1024", "demo", [*BF16, "method.adapter=lora"]),
