@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,18 @@ def go_template() -> Callable[[str, list[dict[str, str]]], str]:
         return done.stdout
 
     return render
+
+
+@pytest.fixture(scope="session")
+def lora_run(tmp_path_factory: pytest.TempPathFactory, demo_model_folder: Path) -> Any:
+    """A short LoRA run of the demo model on the demo data, its adapter made non-zero:
+    a finished run whose answers are real text, for export and chat tests."""
+    from tests.test_training import make_run, train
+
+    root = tmp_path_factory.mktemp("lora-run")
+    data = ROOT / "data" / "demo" / "wizard-identity.jsonl"
+    run = make_run(
+        root, demo_model_folder, data, "training.max_steps=3", "training.learning_rate=0.005"
+    )
+    assert train(run) == 0
+    return run

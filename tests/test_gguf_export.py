@@ -22,7 +22,6 @@ import pytest
 
 from ftwizard.core.errors import UserError
 from tests.conftest import run_cli
-from tests.test_training import make_run, train
 
 PROMPTS = [
     [{"role": "user", "content": "Who are you?"}],
@@ -96,18 +95,6 @@ def test_the_export_matches_llama_cpps_own_conversion(
         got = np.asarray(mine[tensor.name].data, dtype=np.float32).reshape(shape)
         scale = float(np.abs(expected).max())
         assert float(np.abs(got - expected).max()) <= 0.005 * scale, tensor.name
-
-
-@pytest.fixture(scope="module")
-def lora_run(tmp_path_factory: pytest.TempPathFactory, demo_model_folder: Path) -> Any:
-    """A short LoRA run of the demo model on the demo data, its adapter made non-zero."""
-    root = tmp_path_factory.mktemp("gguf")
-    data = Path(__file__).resolve().parents[1] / "data" / "demo" / "wizard-identity.jsonl"
-    run = make_run(
-        root, demo_model_folder, data, "training.max_steps=3", "training.learning_rate=0.005"
-    )
-    assert train(run) == 0
-    return run
 
 
 @pytest.mark.slow

@@ -67,6 +67,10 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import export
 
         return export.run(args)
+    if args.command == "chat":
+        from ftwizard.cli.commands import chat
+
+        return chat.run(args)
     if args.command in ("sample", "merge"):
         from ftwizard.cli.commands import outputs
 

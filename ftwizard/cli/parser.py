@@ -29,6 +29,7 @@ commands:
   data       check a dataset: its layout, every problem, token statistics, a preview
   runs       list runs and checkpoints; attach, stop and resume them
   sample     compare the base and the fine-tuned model on prompts
+  chat       talk to the fine-tuned model, the base, or both side by side
   merge      fold an adapter into the base model
   export     the fine-tuned model as one GGUF file (llama.cpp, Ollama), or to the Hub
   presets    list, show and validate run configurations (YAML)
@@ -267,6 +268,26 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
     add_runs_root(sample)
     add_json(sample)
+    chat = commands.add_parser(
+        "chat",
+        help="talk to the fine-tuned model, the base, or both side by side",
+        description="An interactive chat with the run's models, in its training chat template. "
+        "Answers stream as they are generated, labelled with the model that wrote them, with "
+        "the time to the first token and the tokens per second. Type /help for the commands: "
+        "/base, /tuned, /both (side by side, one sampling seed), /system TEXT, /reset, "
+        "/save FILE (the conversation as a JSONL row `ftwizard data` reads, to train on).",
+    )
+    chat.add_argument("name", metavar="RUN", help="run name or folder")
+    chat.add_argument("--system", metavar="TEXT", help="a system prompt to start with")
+    chat.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        help="sampling temperature (default 0.7; 0 answers greedily, the same every time)",
+    )
+    chat.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    chat.add_argument("--max-new-tokens", type=int, default=256, metavar="N")
+    add_runs_root(chat)
     merge = commands.add_parser(
         "merge", help="fold the adapter into the base: a full model transformers loads as is"
     )

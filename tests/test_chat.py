@@ -1,0 +1,162 @@
+"""``ftwizard chat``: the conversation rules (``core/chat.py``) and the command in a terminal.
+
+The terminal test drives the real command through a pseudo-terminal, as a person at an
+SSH prompt would, with the demo model's LoRA run answering.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from ftwizard.core import chat
+from ftwizard.core.errors import UserError
+from tests.conftest import run_cli
+
+
+def test_lines_are_messages_or_commands() -> None:
+    assert chat.parse("  Who are you? ") == chat.Command("say", "Who are you?")
+    assert chat.parse("/both") == chat.Command("both")
+    assert chat.parse("/SYSTEM Be brief.") == chat.Command("system", "Be brief.")
+    assert chat.parse("/exit") == chat.Command("quit")
+    with pytest.raises(UserError, match="/nope is not a command") as caught:
+        chat.parse("/nope")
+    assert caught.value.hint and "/both" in caught.value.hint
+    with pytest.raises(UserError, match="/save needs a file name"):
+        chat.parse("/save")
+
+
+def test_a_conversation_saves_as_one_row_in_the_messages_layout(tmp_path: Path) -> None:
+    conversation = chat.Conversation(system="Be brief.")
+    with pytest.raises(UserError, match="no answer"):
+        conversation.save(tmp_path / "x.jsonl")
+    conversation.turns += [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    assert conversation.save(tmp_path / "x.jsonl") == 2
+    assert conversation.save(tmp_path / "x.jsonl") == 2  # appends: one row per save
+    rows = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    system = {"role": "system", "content": "Be brief."}
+    assert rows[0] == {"messages": [system, *conversation.turns]}
+    assert len(rows) == 2
+    assert conversation.models() == ["tuned"]
+    conversation.mode = "both"
+    assert conversation.models() == ["base", "tuned"]  # the kept answer is the tuned one
+
+
+class Terminal:
+    """A command on a pseudo-terminal: type lines, wait for what it writes."""
+
+    def __init__(self, command: list[str], cwd: Path) -> None:
+        self.leader, follower = os.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.process = subprocess.Popen(
+            command,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            cwd=cwd,
+            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
+            start_new_session=True,
+        )
+        os.close(follower)
+        self.seen = ""
+
+    def wait_for(self, pattern: str, timeout: float = 180.0) -> str:
+        """Read until ``pattern`` (a regex) appears in the output since the last match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.seen)
+            if match := re.search(pattern, plain):
+                self.seen = plain[match.end() :]
+                return plain[: match.end()]
+            if select.select([self.leader], [], [], 0.2)[0]:
+                try:
+                    self.seen += os.read(self.leader, 65536).decode(errors="replace")
+                except OSError:  # the command ended
+                    break
+        raise AssertionError(f"never saw {pattern!r}; last output:\n{self.seen[-2000:]}")
+
+    def type(self, line: str) -> None:
+        os.write(self.leader, line.encode() + b"\r")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        os.close(self.leader)
+
+
+@pytest.mark.slow
+def test_chat_in_a_terminal_both_models_and_a_saved_transcript(
+    lora_run: Any, tmp_path: Path
+) -> None:
+    saved = tmp_path / "good-answers.jsonl"
+    terminal = Terminal(
+        [sys.executable, "-m", "ftwizard.cli.main", "chat", str(lora_run.path),
+         "--max-new-tokens", "16", "--temperature", "0"],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        terminal.wait_for(r"Chatting with .*loaded in [\d.]+ s")
+        terminal.wait_for("you >")
+        terminal.type("Who are you?")
+        shown = terminal.wait_for(r"tuned: \d+ tokens, first after [\d.]+ s")
+        assert "fine-tuned >" in shown  # every answer says which model wrote it
+        terminal.wait_for("you >")
+        terminal.type("/both")
+        terminal.wait_for("answers now from: both")
+        terminal.type("What is the capital of France?")
+        shown = terminal.wait_for(r"tuned: \d+ tokens, first after [\d.]+ s, [\d.]+ tokens/s")
+        assert "base" in shown and "fine-tuned" in shown
+        assert re.search(r"base: \d+ tokens, first after [\d.]+ s", shown)
+        terminal.wait_for("you >")
+        terminal.type(f"/save {saved}")
+        terminal.wait_for("saved 4 turns")
+        terminal.type("/quit")
+        assert terminal.process.wait(timeout=60) == 0
+    finally:
+        terminal.close()
+
+    [row] = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert row["messages"][2]["content"] == "What is the capital of France?"
+    assert all(m["content"] for m in row["messages"])
+    checked = run_cli("data", str(saved), "--json")
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["usable"] and report["report"]["format"] == "messages"
+    assert report["report"]["rows_valid"] == 1
+
+
+@pytest.mark.slow
+def test_the_model_process_ends_with_the_chat_that_started_it(
+    lora_run: Any, tmp_path: Path
+) -> None:
+    """A viewer never keeps anything alive: the terminal goes, the models go too."""
+    terminal = Terminal(
+        [sys.executable, "-m", "ftwizard.cli.main", "chat", str(lora_run.path)], tmp_path
+    )
+    try:
+        terminal.wait_for("you >")
+        [models] = psutil.Process(terminal.process.pid).children()
+        assert "ftwizard.trainer.chat" in " ".join(models.cmdline())
+        terminal.process.send_signal(signal.SIGHUP)  # the SSH connection drops
+        terminal.process.wait(timeout=60)
+        models.wait(timeout=60)  # raises if it is still running
+    finally:
+        terminal.close()
