@@ -160,3 +160,50 @@ def test_the_model_process_ends_with_the_chat_that_started_it(
         models.wait(timeout=60)  # raises if it is still running
     finally:
         terminal.close()
+
+
+@pytest.mark.slow
+async def test_the_done_screens_chat_pane(lora_run: Any, tmp_path: Path) -> None:
+    """`c` on a finished run: the same chat, in the wizard, at 80x24."""
+    from textual.widgets import Input
+
+    from ftwizard.tui.screens.chat import Answer, ChatScreen
+    from ftwizard.tui.screens.done import DoneScreen
+    from tests.tui_helpers import make_app, settle, type_into, wait_for
+
+    app = make_app(str(tmp_path))
+    saved = tmp_path / "pane.jsonl"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(lora_run))
+        await settle(pilot)
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        field = screen.query_one("#chat-input", Input)
+
+        async def answered() -> None:
+            await wait_for(pilot, lambda: not field.disabled, what="the models to answer")
+
+        await answered()  # loaded
+        await type_into(pilot, "#chat-input", "Who are you?")
+        await answered()
+        [answer] = screen.query(Answer)
+        assert answer.model == "tuned" and answer.border_title == "fine-tuned"
+        assert answer.text.strip()
+        await type_into(pilot, "#chat-input", "/both")
+        await type_into(pilot, "#chat-input", "What is the capital of France?")
+        await answered()
+        pair = list(screen.query(".chat-pair Answer"))
+        assert [a.border_title for a in pair] == ["base", "fine-tuned"]
+        assert all(a.text.strip() for a in pair)
+        notes = " ".join(str(n.content) for n in screen.query(".chat-note"))
+        assert re.search(r"base: \d+ tokens, first after", notes)
+        assert re.search(r"tuned: \d+ tokens, first after", notes)
+        await type_into(pilot, "#chat-input", f"/save {saved}")
+        assert len(json.loads(saved.read_text())["messages"]) == 4
+        process = screen.models._process  # type: ignore[union-attr]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        assert process.poll() is not None  # leaving the pane ends the models' process

@@ -26,8 +26,10 @@ Before = Callable[[Pilot[int]], Awaitable[None]]
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder with recorded runs under runs/ and the demo data as train.jsonl."""
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_model_folder: Path) -> Path:
+    """A working folder with recorded runs under runs/ and the demo data as train.jsonl;
+    the demo model prepared (in the test cache), so the model step shows it as built in
+    whichever tests ran before."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()

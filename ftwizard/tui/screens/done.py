@@ -24,9 +24,10 @@ def _loss(value: object) -> str:
 
 class DoneScreen(WizardScreen):
     BINDINGS = [
-        Binding("m", "merge", "Merge into base"),
-        Binding("s", "sample", "Sample base vs tuned"),
-        Binding("n", "new_run", "New run from this"),
+        Binding("c", "chat", "Chat"),
+        Binding("s", "sample", "Sample"),
+        Binding("m", "merge", "Merge"),
+        Binding("n", "new_run", "New run"),
         Binding("u", "train_longer", "Train longer"),
         Binding("escape", "back", "Back"),
     ]
@@ -52,12 +53,14 @@ class DoneScreen(WizardScreen):
         summary.add_row("final eval loss", _loss(status.get("final_eval_loss")))
         summary.add_row("adapter / model", str(self.run.final_dir))
         summary.add_row(
-            "use it", f"ftwizard sample {self.run.name}   ftwizard merge {self.run.name}"
+            "use it",
+            f"ftwizard chat {self.run.name}\nftwizard export {self.run.name} --ollama NAME",
         )
         yield Static(summary, id="done-summary", classes="panel")
         yield Static(
             "m merges the adapter into the base model; s answers two prompts with the base and "
-            "the fine-tuned model side by side; n starts a new run from this configuration.",
+            "the fine-tuned model side by side; c opens a chat with either or both; n starts a "
+            "new run from this configuration.",
             classes="help",
         )
         yield Static("", id="done-output", classes="panel")
@@ -106,6 +109,11 @@ class DoneScreen(WizardScreen):
             for row in message.result:
                 table.add_row(row["prompt"], row["base"], row["fine_tuned"])
             output.update(table)
+
+    def action_chat(self) -> None:
+        from ftwizard.tui.screens.chat import ChatScreen
+
+        self.app.push_screen(ChatScreen(self.run))
 
     def action_new_run(self) -> None:
         self.wizard.new_run_from(self.run.read_config())
