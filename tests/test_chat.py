@@ -27,6 +27,8 @@ from ftwizard.core import chat
 from ftwizard.core.errors import UserError
 from tests.conftest import run_cli
 
+TURNS = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+
 
 def test_lines_are_messages_or_commands() -> None:
     assert chat.parse("  Who are you? ") == chat.Command("say", "Who are you?")
@@ -57,6 +59,30 @@ def test_a_conversation_saves_as_one_row_in_the_messages_layout(tmp_path: Path) 
     assert conversation.models() == ["tuned"]
     conversation.mode = "both"
     assert conversation.models() == ["base", "tuned"]  # the kept answer is the tuned one
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([{"messages": [{"role": "system", "content": "Be Wiz."}, *TURNS]}] * 3, "Be Wiz."),
+        (
+            [{"messages": [{"role": "system", "content": "Be Wiz."}, *TURNS]}, {"messages": TURNS}],
+            "",
+        ),  # fmt: skip
+        ([{"instruction": "Hi", "input": "", "output": "Hello", "system": "S"}] * 2, "S"),
+        ([{"messages": TURNS}] * 2, ""),
+    ],
+    ids=["shared", "not-every-row", "alpaca-system-column", "none"],
+)
+def test_the_chat_starts_with_the_system_prompt_training_used(
+    tmp_path: Path, rows: list[dict[str, Any]], expected: str
+) -> None:
+    from ftwizard.core.config_io import load_config
+
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = load_config(None, [f"data.path={data}"])
+    assert chat.training_system_prompt(config) == expected
 
 
 class Terminal:

@@ -278,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         "/save FILE (the conversation as a JSONL row `ftwizard data` reads, to train on).",
     )
     chat.add_argument("name", metavar="RUN", help="run name or folder")
-    chat.add_argument("--system", metavar="TEXT", help="a system prompt to start with")
+    chat.add_argument(
+        "--system",
+        metavar="TEXT",
+        help="the system prompt (default: the one every training conversation began with, "
+        "if they shared one; else the chat template's own)",
+    )
     chat.add_argument(
         "--temperature",
         type=float,

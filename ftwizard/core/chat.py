@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
 
@@ -40,6 +41,41 @@ HELP = [
     ("/help", "this list"),
     ("/quit", "leave (Ctrl-D does too)"),
 ]
+
+
+SYSTEM_SAMPLE_ROWS = 500
+
+
+def training_system_prompt(config: RunConfig) -> str:
+    """The system prompt the training conversations began with, when they all shared one
+    (in the first rows read); else "" and the chat template's own default applies."""
+    from itertools import islice
+
+    from ftwizard.core.data.formats import apply_column_map, normaliser
+    from ftwizard.core.data.sources import Row, read_items
+    from ftwizard.core.data.validate import detect_path
+
+    data = config.data
+    try:
+        detection = detect_path(
+            Path(data.path), data.format, data.column_map, name=data.name, split=data.split
+        )
+        normalise = normaliser(detection)
+        prompts = set()
+        for item in islice(read_items(Path(data.path), name=data.name, split=data.split),
+                           SYSTEM_SAMPLE_ROWS):  # fmt: skip
+            if not (isinstance(item, Row) and isinstance(item.data, dict)):
+                continue
+            messages = normalise(apply_column_map(item.data, data.column_map)).get("messages")
+            if not messages:
+                return ""
+            first = messages[0]
+            prompts.add(first["content"] if first["role"] == "system" else "")
+            if len(prompts) > 1:
+                return ""
+    except Exception:  # noqa: BLE001 - the data may be gone or offline: no default then
+        return ""
+    return prompts.pop() if len(prompts) == 1 else ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +127,11 @@ class Conversation:
     system: str = ""
     turns: list[dict[str, str]] = field(default_factory=list)
     mode: Mode = "tuned"
+
+    @classmethod
+    def for_run(cls, run: RunFolder, system: str | None = None) -> Conversation:
+        """A new conversation with ``system``, else the one the run trained with."""
+        return cls(system=training_system_prompt(run.read_config()) if system is None else system)
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []

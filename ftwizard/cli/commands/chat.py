@@ -27,13 +27,19 @@ def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
     with err.status(f"Loading {folder.name}'s models..."):
         models = chat.ChatModels(folder)
+        conversation = chat.Conversation.for_run(folder, args.system)
     try:
-        return _loop(models, folder.name, args)
+        return _loop(models, folder.name, conversation, args)
     finally:
         models.close()
 
 
-def _loop(models: chat.ChatModels, run_name: str, args: argparse.Namespace) -> int:
+def _loop(
+    models: chat.ChatModels,
+    run_name: str,
+    conversation: chat.Conversation,
+    args: argparse.Namespace,
+) -> int:
     what = "its LoRA adapter on the base" if models.adapter else "a full fine-tune"
     out.print(
         f"Chatting with {run_name} ({what}) on {models.device}, loaded in {models.load_s:.1f} s."
@@ -41,7 +47,8 @@ def _loop(models: chat.ChatModels, run_name: str, args: argparse.Namespace) -> i
         "lists the commands.",
         soft_wrap=False,
     )
-    conversation = chat.Conversation(system=args.system or "")
+    if conversation.system and args.system is None:
+        out.print(f"system prompt (as in training): {conversation.system}", markup=False)
     while True:
         try:
             line = out.input("[bold green]you >[/] ")

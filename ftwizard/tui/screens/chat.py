@@ -82,6 +82,11 @@ class ChatScreen(WizardScreen):
             self.app.call_from_thread(self._note, f"x {in_words(error)}", "bold red")
             return
         self.models = models
+        self.conversation = chat.Conversation.for_run(self.run)
+        if self.conversation.system:
+            self.app.call_from_thread(
+                self._note, f"system prompt (as in training): {self.conversation.system}"
+            )
         what = "its LoRA adapter on the base" if models.adapter else "a full fine-tune"
         self.app.call_from_thread(
             self._note, f"{what}, on {models.device}, loaded in {models.load_s:.1f} s"
