@@ -7,7 +7,7 @@ import pytest
 from ftwizard.core import catalog
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
-from ftwizard.core.fit import EFFECTIVE_BATCH, eta_seconds
+from ftwizard.core.fit import EFFECTIVE_BATCH
 from ftwizard.core.gpus import find_gpu, target_from_size, target_from_spec, verdict
 from ftwizard.core.model_facts import facts_from_config
 from ftwizard.core.recommend import (
@@ -18,6 +18,7 @@ from ftwizard.core.recommend import (
     recommend,
     size_defaults,
 )
+from ftwizard.core.throughput import training_time
 
 LLAMA_8B = catalog.lookup("meta-llama/Llama-3.1-8B-Instruct")
 QWEN_7B_BASE = catalog.lookup("Qwen/Qwen2.5-7B")
@@ -154,12 +155,15 @@ def test_max_length_follows_the_data_p95_and_the_context() -> None:
 
 def test_eta_scales_with_data_and_hardware() -> None:
     plan = recommend(target_from_spec(find_gpu("A100 80GB")), LLAMA_8B, CHAT, "domain")
-    a100 = eta_seconds(LLAMA_8B, plan.config, CHAT, target_from_spec(find_gpu("A100 80GB")))
-    h100 = eta_seconds(LLAMA_8B, plan.config, CHAT, target_from_spec(find_gpu("H100")))
-    double = eta_seconds(
-        LLAMA_8B, plan.config, DatasetFacts(10_000), target_from_spec(find_gpu("A100 80GB"))
-    )
-    assert 0 < h100 < a100 and double == pytest.approx(2 * a100)
+
+    def eta(data: DatasetFacts, card: str) -> float:
+        return training_time(
+            LLAMA_8B, plan.config, data, target_from_spec(find_gpu(card))
+        ).eta_seconds
+
+    a100, h100 = eta(CHAT, "A100 80GB"), eta(CHAT, "H100")
+    double = eta(DatasetFacts(CHAT.rows * 2), "A100 80GB")
+    assert 0 < h100 < a100 and double == pytest.approx(2 * a100, rel=0.01)
 
 
 def test_cpu_plan_for_the_demo_model() -> None:

@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "estimate",
         help="predict the GPU memory of a training run",
         description="Predict torch's peak allocated memory and what nvidia-smi would show for "
-        "one training run, with a breakdown, and say whether it fits the GPU. Works offline for "
-        "catalog models, local folders and .gguf files.",
+        "one training run, with a breakdown, and say whether it fits the GPU; and the seconds "
+        "per optimizer step and tokens per second on it (a throughput model measured on H100 "
+        "and H200 runs). Works offline for catalog models, local folders and .gguf files.",
     )
     estimate.add_argument(
         "--model",
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Hub id, catalog name, local folder or .gguf file (default: the preset's model)",
     )
     estimate.add_argument("--preset", metavar="FILE", help="start from this configuration")
+    estimate.add_argument(
+        "--tokens-per-example",
+        type=int,
+        metavar="N",
+        help="the examples' mean length in tokens, for the speed figures (default: every "
+        "example as long as max_length, the slow side)",
+    )
     add_overrides(estimate)
     add_run_flags(estimate)
     add_target(estimate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from ftwizard.core.errors import UserError
 from ftwizard.core.gpus import (
@@ -33,13 +34,5 @@ def resolve_target(args: argparse.Namespace) -> Target:
                 f"--gpus {count}: this machine has {detected.count} visible GPU(s).",
                 hint="Plan for hardware you do not have with --gpu NAME or --vram-gb N.",
             )
-        detected = Target(
-            detected.label,
-            count,
-            detected.memory_gib,
-            detected.free_gib,
-            detected.bf16,
-            detected.tflops,
-            detected.source,
-        )
+        detected = replace(detected, count=count)
     return detected

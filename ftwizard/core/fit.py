@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ftwizard.core.config import Adapter, RunConfig, Section
-from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.estimator import Estimate, estimate
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
@@ -133,26 +132,7 @@ def changes_to_fit(
     return changes
 
 
-# --- ETA --------------------------------------------------------------------------
-
-MFU = {"full": 0.35, "lora": 0.35, "qlora": 0.25}  # share of peak FLOPs reached in practice
-
-
-def eta_seconds(model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target) -> float:
-    """Training time from tokens to process and a FLOPs-per-token throughput model."""
-    tokens_per_row = data.tokens_mean or min(config.training.max_length, 512)
-    if config.method.objective in ("dpo", "orpo"):
-        tokens_per_row *= 2
-    tokens = data.rows * (1 - config.evaluation.val_size) * config.training.num_train_epochs
-    tokens *= tokens_per_row
-    passes = 6.0 if config.method.adapter == "full" else 4.0  # LoRA skips weight gradients
-    if config.training.gradient_checkpointing:
-        passes += 2.0  # one more forward
-    flops = passes * model.params_total * tokens
-    devices = 1.0 if target.cpu else throughput_factor(config)
-    mfu = 1.0 if target.cpu else MFU[config.method.adapter]
-    return flops / (target.tflops * 1e12 * mfu * devices)
-
+# --- Several GPUs -------------------------------------------------------------------
 
 # Share of linear scaling kept per extra process: gradient all-reduce (DDP) or the
 # all-gathers and reduce-scatters of every layer (FSDP) take the rest.

@@ -23,22 +23,24 @@ class GpuSpec:
     bf16: bool
     tflops: float
     """Dense bf16 (fp16 on cards without bf16) tensor throughput, for ETAs."""
+    bandwidth_tbs: float
+    """Memory bandwidth in TB/s (the vendor's figure), for the memory-bound share."""
     aliases: tuple[str, ...] = ()
 
 
 GPU_TABLE: tuple[GpuSpec, ...] = (
-    GpuSpec("T4", 15.0, False, 65, ("tesla-t4",)),
-    GpuSpec("L4", 22.5, True, 121),
-    GpuSpec("A10G", 22.5, True, 70, ("a10",)),
-    GpuSpec("RTX 3090", 24.0, True, 71, ("3090",)),
-    GpuSpec("RTX 4090", 24.0, True, 165, ("4090",)),
-    GpuSpec("RTX 5090", 31.8, True, 209, ("5090",)),
-    GpuSpec("A6000", 48.0, True, 155, ("rtx-a6000",)),
-    GpuSpec("L40S", 45.0, True, 362),
-    GpuSpec("A100 40GB", 40.0, True, 312, ("a100-40gb", "a100-40")),
-    GpuSpec("A100 80GB", 80.0, True, 312, ("a100", "a100-80gb", "a100-80")),
-    GpuSpec("H100 80GB", 79.6, True, 989, ("h100", "h100-80gb")),
-    GpuSpec("H200", 140.4, True, 989, ("h200-141gb",)),
+    GpuSpec("T4", 15.0, False, 65, 0.32, ("tesla-t4",)),
+    GpuSpec("L4", 22.5, True, 121, 0.30),
+    GpuSpec("A10G", 22.5, True, 70, 0.60, ("a10",)),
+    GpuSpec("RTX 3090", 24.0, True, 71, 0.94, ("3090",)),
+    GpuSpec("RTX 4090", 24.0, True, 165, 1.01, ("4090",)),
+    GpuSpec("RTX 5090", 31.8, True, 209, 1.79, ("5090",)),
+    GpuSpec("A6000", 48.0, True, 155, 0.77, ("rtx-a6000",)),
+    GpuSpec("L40S", 45.0, True, 362, 0.86),
+    GpuSpec("A100 40GB", 40.0, True, 312, 1.56, ("a100-40gb", "a100-40")),
+    GpuSpec("A100 80GB", 80.0, True, 312, 2.04, ("a100", "a100-80gb", "a100-80")),
+    GpuSpec("H100 80GB", 79.6, True, 989, 3.35, ("h100", "h100-80gb")),
+    GpuSpec("H200", 140.4, True, 989, 4.8, ("h200-141gb",)),
 )
 
 # Throughput of cards we only know by memory size (--vram-gb, unknown detected names).
@@ -75,6 +77,8 @@ class Target:
     tflops: float
     source: str
     """detected, table or size."""
+    bandwidth_tbs: float = 1.0
+    """Memory bandwidth, TB/s (unknown cards: 1.0, a mid-range card's)."""
 
     @property
     def cpu(self) -> bool:
@@ -104,12 +108,20 @@ def target_from_report(report: HardwareReport) -> Target:
         bf16=all(bool(g.bf16) for g in report.gpus),
         tflops=spec.tflops if spec else DEFAULT_TFLOPS,
         source="detected",
+        bandwidth_tbs=spec.bandwidth_tbs if spec else 1.0,
     )
 
 
 def target_from_spec(spec: GpuSpec, count: int = 1) -> Target:
     return Target(
-        spec.name, count, spec.memory_gib, spec.memory_gib, spec.bf16, spec.tflops, "table"
+        spec.name,
+        count,
+        spec.memory_gib,
+        spec.memory_gib,
+        spec.bf16,
+        spec.tflops,
+        "table",
+        spec.bandwidth_tbs,
     )
 
 

@@ -13,7 +13,7 @@ from ftwizard.core.data.validate import validate_path
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import estimate, targeted_modules
-from ftwizard.core.fit import eta_seconds, with_sections
+from ftwizard.core.fit import with_sections
 from ftwizard.core.gpus import Target, Verdict, verdict
 from ftwizard.core.launch import launch
 from ftwizard.core.model_card import save_decisions
@@ -22,6 +22,7 @@ from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.precision import cpu_base_dtype
 from ftwizard.core.run_watch import duration
 from ftwizard.core.runs import RunFolder, create_run
+from ftwizard.core.throughput import training_time
 from ftwizard.core.trainer_calls import prepare_builtin_model
 
 
@@ -119,7 +120,7 @@ def summarise(
         estimate_gib=result.device_total_gib,
         free_gib=target.free_gib,
         verdict=verdict(result.device_total_gib, target),
-        eta_s=eta_seconds(facts, config, data, target),
+        eta_s=training_time(facts, config, data, target).eta_seconds,
         rows=data.rows,
         processes=config.distributed.num_processes,
     )

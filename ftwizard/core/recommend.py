@@ -21,13 +21,13 @@ from ftwizard.core.fit import (
     changes_to_fit,
     default_optim,
     device_for,
-    eta_seconds,
     fit_method,
     with_sections,
 )
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.precision import cpu_base_dtype
+from ftwizard.core.throughput import TrainingTime, training_time
 from ftwizard.core.validation_split import plan_validation
 
 Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
@@ -48,6 +48,9 @@ class Decision:
     reason: str
 
 
+TIME_KEYS = ("eta_seconds", "seconds_per_step", "tokens_per_second", "steps")
+
+
 @dataclass
 class Plan:
     config: RunConfig
@@ -55,9 +58,13 @@ class Plan:
     methods: list[MethodOption]
     estimate: Estimate | None
     fits: bool
-    eta_seconds: float | None
+    time: TrainingTime | None
     changes_needed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        return None if self.time is None else self.time.eta_seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,7 +82,12 @@ class Plan:
                 for m in self.methods
             ],
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
-            "eta_seconds": self.eta_seconds,
+            "eta_seconds": None if self.time is None else round(self.time.eta_seconds, 1),
+            "seconds_per_step": None if self.time is None else round(self.time.seconds_per_step, 3),
+            "tokens_per_second": None
+            if self.time is None
+            else round(self.time.tokens_per_second, 1),
+            "steps": None if self.time is None else self.time.steps,
             "eta_is_estimate": True,
             "changes_needed": self.changes_needed,
             "notes": self.notes,
@@ -418,7 +430,7 @@ def recommend(
         methods=methods,
         estimate=final,
         fits=verdict(final.device_total_gib, target) == "fits",
-        eta_seconds=eta_seconds(model, config, data, target),
+        time=training_time(model, config, data, target),
         changes_needed=changes,
         notes=notes,
     )

@@ -17,6 +17,7 @@ from ftwizard.core.estimator import Estimate, estimate
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.presets import find_preset
+from ftwizard.core.throughput import StepTime, device_for, micro_batch_lengths, step_time
 
 # flag attribute -> (the flag as a person types it, the config key it sets)
 FLAG_KEYS = {
@@ -52,7 +53,11 @@ def flag_overrides(args: argparse.Namespace) -> list[Override]:
 
 
 def estimate_json(
-    result: Estimate, target: Target | None, model: str, method: str
+    result: Estimate,
+    target: Target | None,
+    model: str,
+    method: str,
+    speed: StepTime | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "model": model,
@@ -66,6 +71,11 @@ def estimate_json(
         "units": "GiB (2**30 bytes), as nvidia-smi and torch report them",
         "notes": result.notes,
     }
+    if speed is not None:
+        data.update(
+            seconds_per_step=round(speed.seconds_per_step, 3),
+            tokens_per_second=round(speed.tokens_per_second, 1),
+        )
     if target is not None and not target.cpu:
         data.update(
             fits=verdict(result.device_total_gib, target) != "does not fit",
@@ -140,11 +150,21 @@ def run(args: argparse.Namespace) -> int:
     result = estimate(facts, config, loss_impl=args.loss)
     target = resolve_target(args)
     method = config.method.adapter
+    t = config.training
+    mean = args.tokens_per_example
+    lengths = micro_batch_lengths(t.per_device_train_batch_size, t.max_length, mean, None, False)
+    speed = step_time(facts, config, lengths, device_for(target))
     if args.json:
-        print_json(estimate_json(result, target, model, method))
+        print_json(estimate_json(result, target, model, method, speed))
         return 0
     out.print(render(result, model, method))
     out.print(verdict_line(result, target))
+    out.print(
+        f"speed on {target.label}: {speed.seconds_per_step:.2f} s per optimizer step, "
+        f"{speed.tokens_per_second:,.0f} tokens/s (a throughput model; "
+        f"{'examples as given by --tokens-per-example' if mean else 'every example full'})",
+        style="dim",
+    )
     for note in result.notes:
         out.print(f"note: {note}", style="dim")
     return 0
