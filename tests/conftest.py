@@ -22,6 +22,12 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_CACHE = ROOT / ".cache" / "test"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A fixed CPU speed for CPU plans' ETAs: the measurement (core/cpu_speed.py) has its own
+# test, and an ETA must not depend on what else the machine is doing.
+os.environ.setdefault("FTWIZARD_CPU_GFLOPS", "100")
+# Launches count tokens as characters / 4 (instant); tokenising the data for the ETA
+# takes seconds a launch, and its own test runs it (test_throughput.py).
+os.environ.setdefault("FTWIZARD_ETA_TOKENS", "chars")
 
 
 @pytest.fixture

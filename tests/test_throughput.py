@@ -8,6 +8,7 @@ import json
 import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,62 @@ def test_estimate_and_plan_json_give_the_speed() -> None:
     data = json.loads(plan.stdout)
     assert data["eta_seconds"] == pytest.approx(data["steps"] * data["seconds_per_step"], rel=0.01)
     assert data["tokens_per_second"] > 0
+
+
+def test_long_durations_read_in_days() -> None:
+    from ftwizard.cli.commands.plan import _duration
+    from ftwizard.core.run_watch import duration
+
+    assert duration(2 * 86400 + 7 * 3600 + 59) == "2d07h"
+    assert duration(3 * 3600 + 5 * 60) == "3h05m"
+    assert _duration(403.1 * 3600) == "about 17 days"
+    assert _duration(5.25 * 3600) == "about 5.2 h"
+
+
+def test_the_cpu_is_measured_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftwizard.core import cpu_speed
+
+    monkeypatch.delenv(cpu_speed.ENV, raising=False)
+    monkeypatch.setenv("FTWIZARD_CACHE", str(tmp_path))
+    first = cpu_speed.cpu_gflops(2)  # runs trainer/cpu_speed.py: real torch matmuls
+    assert first > 1
+    kept = json.loads((tmp_path / "cpu_speed.json").read_text())
+    assert list(kept.values()) == [first]
+    (tmp_path / "cpu_speed.json").write_text(json.dumps({k: 12.5 for k in kept}))
+    assert cpu_speed.cpu_gflops(2) == 12.5  # read back, not measured again
+    monkeypatch.setenv(cpu_speed.ENV, "77")
+    assert cpu_speed.cpu_gflops(2) == 77
+
+
+@pytest.mark.slow
+def test_the_demo_launch_counts_tokens_for_its_eta(
+    demo_model_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launch tokenises the demo data: SmolLM2's template adds about 38 tokens a row
+    that characters / 4 misses (64 tokens a row, not 27), which more than doubles the
+    ETA. With a fixed CPU speed, the ETA is the model's for the counted lengths."""
+    import re
+
+    from ftwizard.core.config_io import load_config
+    from ftwizard.core.dataset_facts import DatasetFacts
+    from ftwizard.core.gpus import Target
+    from ftwizard.core.model_source import resolve_model_facts
+    from ftwizard.core.preflight import with_token_counts
+    from ftwizard.core.run_watch import duration
+    from ftwizard.core.throughput import training_time
+    from tests.conftest import ROOT, TEST_CACHE
+
+    preset = ROOT / "presets" / "demo-cpu.yaml"
+    env = {"FTWIZARD_ETA_TOKENS": "tokenizer", "FTWIZARD_CACHE": str(TEST_CACHE)}
+    done = run_cli("--preset", str(preset), "--dry-run", env={**NO_GPU, **env})
+    assert done.returncode == 0, done.stderr
+    shown = re.search(r"ETA (\S+) \(an estimate\)", done.stderr)
+    assert shown, done.stderr
+    monkeypatch.setenv("FTWIZARD_ETA_TOKENS", "tokenizer")
+    config = load_config(preset)
+    counted = with_token_counts(config, DatasetFacts(rows=111, tokens_mean=27.0))
+    assert counted.source == "tokenizer" and 55 < (counted.tokens_mean or 0) < 75
+    cpu = Target("CPU", 0, 20.0, 20.0, False, 0.1, "detected")  # FTWIZARD_CPU_GFLOPS=100
+    facts = resolve_model_facts(config.model.model_name_or_path)
+    expected = training_time(facts, config, counted, cpu).eta_seconds
+    assert shown[1] == duration(expected)

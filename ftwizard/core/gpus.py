@@ -45,7 +45,6 @@ GPU_TABLE: tuple[GpuSpec, ...] = (
 
 # Throughput of cards we only know by memory size (--vram-gb, unknown detected names).
 DEFAULT_TFLOPS = 150.0
-CPU_GFLOPS_PER_CORE = 85.0  # measured: LoRA SFT of SmolLM2-135M on 2 cores
 
 
 def _key(text: str) -> str:
@@ -95,7 +94,9 @@ def target_from_report(report: HardwareReport) -> Target:
         ram = (report.ram_available_bytes or 0) / 1024**3
         cores = report.cpu_cores_physical or report.cpu_cores_logical or 1
         bf16 = report.cpu_bf16 is not None  # bf16 in hardware (AMX, AVX512-BF16)
-        return Target("CPU", 0, ram, ram, bf16, cores * CPU_GFLOPS_PER_CORE / 1000, "detected")
+        from ftwizard.core.cpu_speed import cpu_gflops
+
+        return Target("CPU", 0, ram, ram, bf16, cpu_gflops(cores) / 1000, "detected")
     frees = [g.memory_free_gib for g in report.gpus if g.memory_free_gib is not None]
     totals = [g.memory_total_gib for g in report.gpus if g.memory_total_gib is not None]
     name = report.gpus[0].name or "GPU"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ftwizard.core.builtin_models import BUILTIN_MODELS
@@ -23,7 +24,7 @@ from ftwizard.core.precision import cpu_base_dtype
 from ftwizard.core.run_watch import duration
 from ftwizard.core.runs import RunFolder, create_run
 from ftwizard.core.throughput import training_time
-from ftwizard.core.trainer_calls import prepare_builtin_model
+from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
 
 
 def check_before_launch(
@@ -108,6 +109,38 @@ def with_machine_precision(config: RunConfig, target: Target) -> tuple[RunConfig
         return config, None  # what "auto" already loads on the CPU
     note = f"precision: {cpu.choice} - {cpu.reason}"
     return with_sections(config, model={"dtype": cpu.dtype}), note
+
+
+# Tokenising this many rows takes seconds; bigger datasets keep characters / 4.
+TOKEN_COUNT_ROWS = 20_000
+# "chars": count characters / 4 instead, at once (the test suite's many launches).
+TOKEN_COUNT_ENV = "FTWIZARD_ETA_TOKENS"
+
+
+def with_token_counts(config: RunConfig, data: DatasetFacts) -> DatasetFacts:
+    """The examples' token lengths from the run's tokenizer, for the ETA: characters / 4
+    misses the chat template's own tokens (SmolLM2's default system prompt alone is ~30)
+    and says nothing of the spread that padding costs. Unchanged when the tokenizer is
+    not at hand or the data is large."""
+    if data.rows > TOKEN_COUNT_ROWS or os.environ.get(TOKEN_COUNT_ENV) == "chars":
+        return data
+    d = config.data
+    try:
+        stats = token_stats(
+            d.path,
+            config.model.model_name_or_path,
+            config.training.max_length,
+            data_format=d.format,
+            column_map=d.column_map,
+            split=d.split,
+            name=d.name,
+            train_on=d.train_on,
+        )["stats"]
+    except Exception:  # noqa: BLE001 - an ETA is not worth refusing a launch for
+        return data
+    return replace(
+        data, tokens_mean=stats["tokens_mean"], tokens_p95=stats["tokens_p95"], source="tokenizer"
+    )
 
 
 def summarise(

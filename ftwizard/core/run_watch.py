@@ -23,12 +23,14 @@ LOSS_WORDS = {
 
 
 def duration(seconds: float | None) -> str:
-    """``1h05m`` / ``4m09s`` / ``42s``; ``n/a`` when unknown."""
+    """``2d07h`` / ``1h05m`` / ``4m09s`` / ``42s``; ``n/a`` when unknown."""
     if seconds is None:
         return "n/a"
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
+    if seconds >= 86400:
+        return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s"

@@ -188,17 +188,19 @@ def step_time(model: ModelFacts, config: RunConfig, lengths: Lengths, device: De
 
 # --- The ETA of a planned run ---------------------------------------------------------
 
-# The CPU: ``Target.tflops`` is already an effective rate for training (cores times
-# gpus.CPU_GFLOPS_PER_CORE, measured), so no share is taken off it; host overhead is a
-# small part of a CPU step.
+# The CPU: ``Target.tflops`` is this machine's measured fp32 matmul rate
+# (core/cpu_speed.py); training reaches a share of it. Fitted on four SmolLM2-135M runs
+# on the 2-core development VM (132.5 GFLOP/s; 2026-12-04): the demo preset (LoRA,
+# micro-batch 4, 2.27 s a step), LoRA micro-batches 1 and 16 (0.62 s, 11.2 s) and a
+# full fine-tune (3.47 s).
 CPU_CONSTANTS = Constants(
-    matmul_share=1.0,
+    matmul_share=0.734,
     matmul_half_width=0.0,
     bytes_per_token_layer_hidden=0.0,
     lora_bytes_per_token_layer_hidden=0.0,
-    floor_ms_per_layer={"full": 1.0, "lora": 2.0, "qlora": 4.0},
-    checkpointing_floor_factor=1.0,
-    blend=4.0,
+    floor_ms_per_layer={"full": 1.4, "lora": 8.8, "qlora": 17.6},  # qlora: not measured
+    checkpointing_floor_factor=1.3,  # not measured: CPU plans leave checkpointing off
+    blend=1.0,  # the CPU runs the host's work and the matmuls one after the other: a sum
 )
 CPU_BANDWIDTH = 20e9  # bytes/s; unused while the CPU constants count no traffic
 

@@ -18,6 +18,7 @@ from ftwizard.core.preflight import (
     start_run,
     summarise,
     with_machine_precision,
+    with_token_counts,
 )
 from ftwizard.core.presets import find_preset
 
@@ -67,6 +68,8 @@ def run_preset(
     check_hardware(config, report)
     facts, data = check_before_launch(config, prepare=None if dry_run else _prepare_with_spinner)
     target = target_from_report(report)
+    with err.status("Counting the examples' tokens for the ETA..."):
+        data = with_token_counts(config, data)
     config, precision = with_machine_precision(config, target)
     summary = summarise(config, facts, data, target)
     print_plan(config, summary)

@@ -54,7 +54,9 @@ def _duration(seconds: float | None) -> str:
         return f"about {seconds:.0f} s"
     if seconds < 2 * 3600:
         return f"about {seconds / 60:.0f} min"
-    return f"about {seconds / 3600:.1f} h"
+    if seconds < 48 * 3600:
+        return f"about {seconds / 3600:.1f} h"
+    return f"about {seconds / 86400:.0f} days"
 
 
 def render(plan: Plan, target_label: str) -> list[Any]:
