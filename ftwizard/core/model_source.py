@@ -17,6 +17,7 @@ from ftwizard.core import catalog
 from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.errors import UserError
 from ftwizard.core.model_facts import ModelFacts, facts_from_config
+from ftwizard.core.network import hub_host, hub_reachable
 
 # The catalog row that describes each built-in model before it is converted.
 _BUILTIN_CATALOG_IDS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -222,7 +223,8 @@ def resolve_model_facts(name_or_path: str, revision: str | None = None) -> Model
     listed = catalog.lookup(name_or_path)
     if listed is not None:
         return listed
-    if looks_like_hub_id and not _offline():
+    reachable = looks_like_hub_id and not _offline() and hub_reachable()
+    if reachable:
         fetched = _from_hub(name_or_path, revision)
         if fetched is not None:
             return fetched
@@ -230,7 +232,12 @@ def resolve_model_facts(name_or_path: str, revision: str | None = None) -> Model
     where = "no local folder or file, not in the built-in catalog"
     if looks_like_hub_id:
         where += ", not in the local Hugging Face cache"
-        where += " and the Hub is offline (HF_HUB_OFFLINE=1)" if _offline() else " nor on the Hub"
+        if _offline():
+            where += " and the Hub is offline (HF_HUB_OFFLINE=1)"
+        elif not reachable:
+            where += f" and the Hub cannot be reached from this machine ({hub_host()})"
+        else:
+            where += " nor on the Hub"
     raise UserError(
         f"Model `{name_or_path}` not found: {where}.",
         hint="List the catalog with `ftwizard models catalog`, give a local folder with "
