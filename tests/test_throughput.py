@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import statistics
 from pathlib import Path
 
@@ -79,8 +80,8 @@ def test_estimate_and_plan_json_give_the_speed() -> None:
 
 
 def test_long_durations_read_in_days() -> None:
-    from ftwizard.cli.commands.plan import _duration
     from ftwizard.core.run_watch import duration
+    from ftwizard.core.units import about as _duration
 
     assert duration(2 * 86400 + 7 * 3600 + 59) == "2d07h"
     assert duration(3 * 3600 + 5 * 60) == "3h05m"
@@ -135,3 +136,36 @@ def test_the_demo_launch_counts_tokens_for_its_eta(
     facts = resolve_model_facts(config.model.model_name_or_path)
     expected = training_time(facts, config, counted, cpu).eta_seconds
     assert shown[1] == duration(expected)
+
+
+def test_an_8b_plan_on_a_cpu_leads_with_the_time_and_the_ways_out() -> None:
+    """It fits in RAM; it takes weeks. The plan says so first, with the cards it fits and
+    smaller models that finish within a day, all from the same throughput model."""
+    done = run_cli(
+        "plan", "--model", "meta-llama/Llama-3.1-8B", "--rows", "5000",
+        env={**NO_GPU, "FTWIZARD_CPU_GFLOPS": "146", "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith("data:")
+    table = next(i for i, line in enumerate(lines) if line.startswith("Recommendation"))
+    first = " ".join(" ".join(lines[1:table]).split())  # before any table, unwrapped
+    assert re.match(r"This run would take about \d+ days here\. With a GPU it takes on a T4 "
+                    r"about [\d.]+ h", first), first  # fmt: skip
+    assert "Smaller models that would finish here within a day: " in first
+    assert "SmolLM2-135M-Instruct" in first
+    data = json.loads(
+        run_cli(
+            "plan", "--model", "meta-llama/Llama-3.1-8B", "--rows", "5000", "--json",
+            env={**NO_GPU, "FTWIZARD_CPU_GFLOPS": "146"},
+        ).stdout
+    )  # fmt: skip
+    warning = data["time_warning"]
+    assert warning["eta_here_seconds"] == data["eta_seconds"] > 86_400
+    assert all(card["eta_seconds"] * 10 < data["eta_seconds"] for card in warning["cards"])
+    assert all(m["eta_seconds"] <= 86_400 for m in warning["smaller_models"])
+    small = run_cli(
+        "plan", "--model", "HuggingFaceTB/SmolLM2-135M-Instruct", "--rows", "200", "--json",
+        env={**NO_GPU, "FTWIZARD_CPU_GFLOPS": "146"},
+    )  # fmt: skip
+    assert json.loads(small.stdout)["time_warning"] is None  # minutes here: nothing to say

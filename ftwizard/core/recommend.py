@@ -28,6 +28,7 @@ from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.precision import cpu_base_dtype
 from ftwizard.core.throughput import TrainingTime, training_time
+from ftwizard.core.time_advice import TimeWarning, time_warning
 from ftwizard.core.validation_split import plan_validation
 
 Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
@@ -61,6 +62,7 @@ class Plan:
     time: TrainingTime | None
     changes_needed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    time_warning: TimeWarning | None = None
 
     @property
     def eta_seconds(self) -> float | None:
@@ -89,6 +91,7 @@ class Plan:
             else round(self.time.tokens_per_second, 1),
             "steps": None if self.time is None else self.time.steps,
             "eta_is_estimate": True,
+            "time_warning": None if self.time_warning is None else self.time_warning.to_dict(),
             "changes_needed": self.changes_needed,
             "notes": self.notes,
             "config": self.config.to_dict(),
@@ -220,11 +223,14 @@ def recommend(
     purpose: Purpose,
     base: RunConfig | None = None,
     method: Adapter | None = None,
+    advise: bool = True,
 ) -> Plan:
     """Choose objective, method and hyperparameters for this hardware, model and data.
 
     ``method`` overrides the choice of adapter (the person picked it); the rest of
     the plan (batch, checkpointing, learning rate) then follows for that method.
+    ``advise``: when the run is too slow here, say what other cards and smaller models
+    would take (``core/time_advice.py``; its own plans do not advise again).
     """
     config = base or RunConfig()
     base_eval = config.evaluation
@@ -424,13 +430,21 @@ def recommend(
     decisions.append(Decision("validation", validation.choice, validation.reason))
 
     final = estimate(model, config, device=device_for(target))
+    time = training_time(model, config, data, target)
+    fits = verdict(final.device_total_gib, target) == "fits"
+    warning = (
+        time_warning(target, model, data, purpose, base, time.eta_seconds)
+        if advise and fits
+        else None
+    )
     return Plan(
         config=config,
         decisions=decisions,
         methods=methods,
         estimate=final,
-        fits=verdict(final.device_total_gib, target) == "fits",
-        time=training_time(model, config, data, target),
+        fits=fits,
+        time=time,
         changes_needed=changes,
         notes=notes,
+        time_warning=warning,
     )

@@ -227,6 +227,9 @@ class TrainingTime:
         }
 
 
+TYPICAL_EXAMPLE_TOKENS = 512
+
+
 def optimizer_steps(config: RunConfig, rows: int, processes: int = 1) -> int:
     """The optimizer steps a run of ``rows`` training examples takes."""
     t = config.training
@@ -246,8 +249,11 @@ def training_time(
     from ftwizard.core.fit import throughput_factor
 
     t = config.training
+    # A plan from a row count alone: examples of a typical chat's length (the old
+    # planner's assumption too), as no spread is known, no padding.
+    mean = data.tokens_mean or min(t.max_length, TYPICAL_EXAMPLE_TOKENS)
     lengths = micro_batch_lengths(
-        t.per_device_train_batch_size, t.max_length, data.tokens_mean, data.tokens_p95, t.packing
+        t.per_device_train_batch_size, t.max_length, mean, data.tokens_p95, t.packing
     )
     step = step_time(model, config, lengths, device_for(target))
     processes = 1 if target.cpu else config.distributed.num_processes

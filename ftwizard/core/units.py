@@ -33,3 +33,17 @@ def human_size(value: int | None) -> str:
             return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
         amount /= 1024
     raise AssertionError("unreachable")
+
+
+def about(seconds: float | None) -> str:
+    """A planned duration in words: ``about 40 s``, ``about 12 min``, ``about 5.2 h``,
+    ``about 17 days``."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"about {seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"about {seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"about {seconds / 3600:.1f} h"
+    return f"about {seconds / 86400:.0f} days"

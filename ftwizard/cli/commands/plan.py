@@ -27,6 +27,8 @@ from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
 from ftwizard.core.presets import find_preset
 from ftwizard.core.recommend import METHODS, Plan, recommend
+from ftwizard.core.time_advice import warning_words
+from ftwizard.core.units import about
 
 
 def smallest_cards(facts: ModelFacts, plan: Plan) -> dict[str, list[str]]:
@@ -45,18 +47,6 @@ def smallest_cards(facts: ModelFacts, plan: Plan) -> dict[str, list[str]]:
                 smallest = smallest or spec.memory_gib
         result[adapter] = fitting
     return result
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    if seconds < 120:
-        return f"about {seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"about {seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"about {seconds / 3600:.1f} h"
-    return f"about {seconds / 86400:.0f} days"
 
 
 def render(plan: Plan, target_label: str) -> list[Any]:
@@ -81,8 +71,11 @@ def render(plan: Plan, target_label: str) -> list[Any]:
             str(option.micro_batch),
             "on" if option.gradient_checkpointing else "off",
         )
-    parts: list[Any] = [decisions, methods]
-    parts.append(Text(f"ETA: {_duration(plan.eta_seconds)} (an estimate from a throughput model)"))
+    parts: list[Any] = []
+    if plan.time_warning is not None:  # the first thing a person reads
+        parts.append(Text(warning_words(plan.time_warning), style="bold yellow"))
+    parts += [decisions, methods]
+    parts.append(Text(f"ETA: {about(plan.eta_seconds)} (an estimate from a throughput model)"))
     for change in plan.changes_needed:
         parts.append(Text(f"to fit: {change}", style="yellow"))
     for note in plan.notes:

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, RadioButton, RadioSet, Static
 from ftwizard.core.config import Adapter
 from ftwizard.core.recommend import PURPOSES, Plan, Purpose, recommend
 from ftwizard.core.run_watch import duration
+from ftwizard.core.time_advice import warning_words
 from ftwizard.tui.screens.step import StepScreen
 
 
@@ -25,7 +26,10 @@ def decisions_view(plan: Plan) -> RenderableType:
     )
     for decision in plan.decisions:
         table.add_row(decision.topic, decision.choice, decision.reason)
-    parts: list[RenderableType] = [table]
+    parts: list[RenderableType] = []
+    if plan.time_warning is not None:  # read first: the plan fits, but not in time
+        parts.append(Text(warning_words(plan.time_warning), style="bold yellow"))
+    parts.append(table)
     if plan.estimate is not None:
         parts.append(
             Text(
