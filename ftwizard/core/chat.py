@@ -241,7 +241,7 @@ class ChatModels:
         if self._process.stdin:
             self._process.stdin.close()
         try:
-            self._process.wait(timeout=10)
+            self._process.wait(timeout=2)  # mid-answer it would finish first: no wait for it
         except subprocess.TimeoutExpired:
             self._process.kill()
         self._log.close()
