@@ -22,6 +22,8 @@ from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
 
 Mode = Literal["tuned", "base", "both"]
+# Every answer is labelled with the model that wrote it, in both views.
+LABELS = {"tuned": "fine-tuned", "base": "base"}
 
 HELP = [
     ("/tuned", "the fine-tuned model answers (the default)"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from functools import cache
 
 from ftwizard.core.paths import cache_dir
 
@@ -15,6 +16,7 @@ FALLBACK_GFLOPS_PER_CORE = 85.0
 ENV = "FTWIZARD_CPU_GFLOPS"  # set it to skip the measurement (tests, or a known figure)
 
 
+@cache
 def _machine_key() -> str:
     """The CPU model and the core count: the measurement holds for any machine alike."""
     name = platform.processor() or platform.machine()

@@ -24,6 +24,7 @@ from statistics import NormalDist
 
 from ftwizard.core.config import RunConfig
 from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.fit import throughput_factor
 from ftwizard.core.gpus import Target
 from ftwizard.core.model_facts import ModelFacts
 
@@ -101,9 +102,7 @@ def micro_batch_lengths(
     expected longest of ``batch`` is integrated over that distribution. Without
     statistics every example is taken as full: the slow side.
     """
-    if mean is None:
-        return Lengths(max_length, max_length)
-    if packing:
+    if mean is None or packing:  # full, or packed full
         return Lengths(max_length, max_length)
     real = min(mean, max_length)
     if p95 is None or p95 <= mean or batch == 1:
@@ -247,8 +246,6 @@ def training_time(
 
     Several GPUs each run their own micro-batches; what the gradient exchange costs
     comes off the speed-up (``fit.throughput_factor``)."""
-    from ftwizard.core.fit import throughput_factor
-
     t = config.training
     # A plan from a row count alone: examples of a typical chat's length (the old
     # planner's assumption too), as no spread is known, no padding.

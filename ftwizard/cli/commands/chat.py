@@ -19,10 +19,6 @@ from ftwizard.core.runs import find_run
 LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
 
 
-def _label(model: str) -> str:
-    return "fine-tuned" if model == "tuned" else "base"  # the header names the run
-
-
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
     with err.status(f"Loading {folder.name}'s models..."):
@@ -104,7 +100,7 @@ def _exchange(
     else:
 
         def start(model: str) -> None:
-            out.print(Text(f"{_label(model)} >", style=LABEL_STYLE[model]), end=" ")
+            out.print(Text(f"{chat.LABELS[model]} >", style=LABEL_STYLE[model]), end=" ")
 
         answers = conversation.ask(
             models,
@@ -135,7 +131,7 @@ def _side_by_side(
             *(
                 Panel(
                     Text(texts[model]),
-                    title=Text(_label(model), style=LABEL_STYLE[model]),
+                    title=Text(chat.LABELS[model], style=LABEL_STYLE[model]),
                     title_align="left",
                 )
                 for model in ("base", "tuned")

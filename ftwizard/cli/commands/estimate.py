@@ -152,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
     method = config.method.adapter
     t = config.training
     mean = args.tokens_per_example
-    lengths = micro_batch_lengths(t.per_device_train_batch_size, t.max_length, mean, None, False)
+    lengths = micro_batch_lengths(
+        t.per_device_train_batch_size, t.max_length, mean, None, t.packing
+    )
     speed = step_time(facts, config, lengths, device_for(target))
     if args.json:
         print_json(estimate_json(result, target, model, method, speed))

@@ -21,8 +21,7 @@ from ftwizard.core.errors import UserError, in_words
 from ftwizard.core.runs import RunFolder
 from ftwizard.tui.screens.base import WizardScreen
 
-LABELS = {"tuned": "fine-tuned", "base": "base"}
-LABELS_OF_MODE = {"tuned": "fine-tuned", "base": "base", "both": "both, side by side"}
+LABELS_OF_MODE = {**chat.LABELS, "both": "both, side by side"}
 
 
 class Answer(Static):
@@ -32,7 +31,7 @@ class Answer(Static):
         super().__init__("", classes=f"chat-answer -{model}")
         self.model = model
         self.text = ""
-        self.border_title = LABELS[model]
+        self.border_title = chat.LABELS[model]
 
     def add(self, piece: str) -> None:
         self.text += piece
