@@ -70,7 +70,7 @@ typecheck: install-dev
 	$(VENV)/bin/mypy
 
 test: lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # Every benchmark, one table of figures and goals (about 20 minutes on 2 cores);
 # QUICK=1 checks the suite works in a few minutes.
