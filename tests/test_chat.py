@@ -195,7 +195,7 @@ async def test_the_done_screens_chat_pane(lora_run: Any, tmp_path: Path) -> None
 
     from ftwizard.tui.screens.chat import Answer, ChatScreen
     from ftwizard.tui.screens.done import DoneScreen
-    from tests.tui_helpers import make_app, settle, type_into, wait_for
+    from tests.tui_helpers import cut_text, make_app, settle, type_into, wait_for
 
     app = make_app(str(tmp_path))
     saved = tmp_path / "pane.jsonl"
@@ -226,6 +226,7 @@ async def test_the_done_screens_chat_pane(lora_run: Any, tmp_path: Path) -> None
         notes = " ".join(str(n.content) for n in screen.query(".chat-note"))
         assert re.search(r"base: \d+ tokens, first after", notes)
         assert re.search(r"tuned: \d+ tokens, first after", notes)
+        assert cut_text(app) == []  # the side-by-side answers fit 80 columns
         await type_into(pilot, "#chat-input", f"/save {saved}")
         assert len(json.loads(saved.read_text())["messages"]) == 4
         process = screen.models._process  # type: ignore[union-attr]

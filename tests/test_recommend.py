@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ftwizard.core import catalog
+from ftwizard.core.config import RunConfig
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
-from ftwizard.core.fit import EFFECTIVE_BATCH
-from ftwizard.core.gpus import find_gpu, target_from_size, target_from_spec, verdict
+from ftwizard.core.fit import EFFECTIVE_BATCH, fastest_fitting, method_options
+from ftwizard.core.gpus import Target, find_gpu, target_from_size, target_from_spec, verdict
 from ftwizard.core.model_facts import facts_from_config
 from ftwizard.core.recommend import (
     hardware_methods,
@@ -135,6 +138,49 @@ def test_gradient_checkpointing_only_when_needed() -> None:
     assert tight.config.training.gradient_checkpointing is True
 
 
+def test_the_plan_picks_the_fastest_fitting_setting_not_the_biggest_micro_batch() -> None:
+    # On a 64 GB CPU every micro-batch of SmolLM2 fits. Examples all of one length: the biggest
+    # micro-batch saves host time and pads nothing. A long tail (p95 8x the mean): a
+    # micro-batch of 16 pads every example to about its longest, so smaller ones win.
+    cpu = Target("CPU", 0, 64.0, 64.0, False, 0.13, "detected")
+    even = DatasetFacts(rows=1000, tokens_mean=200, tokens_p95=200)
+    skewed = DatasetFacts(rows=1000, tokens_mean=200, tokens_p95=1600)
+    options = method_options(SMOL, RunConfig(), "lora", cpu, skewed)
+    assert all(o.verdict == "fits" for o in options)
+    fast = recommend(cpu, SMOL, even, "domain", method="lora")
+    padded = recommend(cpu, SMOL, skewed, "domain", method="lora")
+    assert fast.config.training.per_device_train_batch_size == 16
+    chosen = padded.config.training.per_device_train_batch_size
+    assert chosen < 16
+    by_setting = {(o.micro_batch, o.gradient_checkpointing): o.seconds_per_step for o in options}
+    assert by_setting[(chosen, False)] == min(by_setting.values())
+    assert by_setting[(16, False)] > 1.3 * by_setting[(chosen, False)]
+    batch = next(d for d in padded.decisions if d.topic == "batch")
+    assert "fastest" in batch.reason and f"{by_setting[(chosen, False)]:.2f} s" in batch.reason
+
+
+def test_checkpointing_is_chosen_when_the_time_model_says_it_pays() -> None:
+    # 6 GB, SmolLM2 LoRA: without checkpointing only small micro-batches fit (many
+    # launch-bound micro-batches a step); with it micro-batch 16 fits, and a step is
+    # shorter even though the forward is computed twice.
+    options = method_options(SMOL, RunConfig(), "lora", target_from_size(6), CHAT)
+    plain = [o for o in options if o.verdict == "fits" and not o.gradient_checkpointing]
+    assert max(o.micro_batch for o in plain) < 16
+    chosen = fastest_fitting(options)
+    assert chosen.gradient_checkpointing and chosen.micro_batch == 16
+    assert chosen.seconds_per_step < min(o.seconds_per_step for o in plain) / 2
+    plan = recommend(target_from_size(6), SMOL, CHAT, "domain", method="lora")
+    training = plan.config.training
+    assert training.gradient_checkpointing and training.per_device_train_batch_size == 16
+    reason = next(d for d in plan.decisions if d.topic == "gradient checkpointing").reason
+    found = re.fullmatch(
+        r"it lets micro-batch 16 fit: ([\d.]+) s a step against ([\d.]+) s with "
+        r"micro-batch (\d+) without",
+        reason,
+    )
+    assert found and float(found[1]) < float(found[2]) and int(found[3]) < 16
+
+
 def test_small_data_gets_more_epochs_and_a_note() -> None:
     plan = recommend(
         target_from_spec(find_gpu("A100 80GB")), SMOL, DatasetFacts(rows=300), "domain"
@@ -167,7 +213,6 @@ def test_eta_scales_with_data_and_hardware() -> None:
 
 
 def test_cpu_plan_for_the_demo_model() -> None:
-    from ftwizard.core.gpus import Target
 
     cpu = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
     plan = recommend(cpu, SMOL, DatasetFacts(rows=200), "domain")
@@ -178,7 +223,6 @@ def test_cpu_plan_for_the_demo_model() -> None:
 def test_cpu_plans_train_adapters_without_dropout() -> None:
     """On a CPU dropout's masks cost a quarter of a LoRA step: the plan turns it off and
     says why; GPU plans and full fine-tunes (no adapter) keep the size table's value."""
-    from ftwizard.core.gpus import Target
 
     cpu = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
     rows = DatasetFacts(rows=200)
@@ -263,7 +307,6 @@ def test_cpu_precision_follows_the_cpus_bf16_instructions() -> None:
     """LoRA on a CPU with bf16 instructions loads the frozen base in bf16; without them,
     for full fine-tunes and when the configuration names a dtype, fp32 / as configured."""
     from ftwizard.core.config_io import load_config
-    from ftwizard.core.gpus import Target
 
     with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
     without = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
@@ -293,7 +336,6 @@ def test_cpu_precision_follows_the_cpus_bf16_instructions() -> None:
 
 def test_a_presets_auto_dtype_becomes_the_machines_choice_at_launch() -> None:
     from ftwizard.core.config_io import load_config
-    from ftwizard.core.gpus import Target
     from ftwizard.core.preflight import with_machine_precision
 
     with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")

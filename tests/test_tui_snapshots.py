@@ -19,7 +19,15 @@ from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.resume import ResumeScreen
 from tests.recorded_runs import record_run
-from tests.tui_helpers import DEMO_DATA, make_app, open_step, settle, to_model_step, type_into
+from tests.tui_helpers import (
+    DEMO_DATA,
+    cut_text,
+    make_app,
+    open_step,
+    settle,
+    to_model_step,
+    type_into,
+)
 
 SIZES = [(80, 24), (120, 40)]
 Before = Callable[[Pilot[int]], Awaitable[None]]
@@ -142,3 +150,38 @@ def test_start_screen_without_runs_snapshot(  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     app = make_app("no-runs", gpus=gpus)
     assert snap_compare(app, terminal_size=size, run_before=_start)
+
+
+async def _quit_dialog(pilot: Pilot[int]) -> None:
+    await _dashboard(pilot)
+    await pilot.press("ctrl+q")  # the run is training: quit how?
+
+
+async def _stop_dialog(pilot: Pilot[int]) -> None:
+    await _dashboard(pilot)
+    await pilot.press("s")  # stop? it saves a checkpoint first
+
+
+async def _sample_prompt(pilot: Pilot[int]) -> None:
+    await _done(pilot)
+    await pilot.press("s")  # ask for a prompt
+
+
+# Every screen and dialog (the chat pane's own pilot test in test_chat.py checks it too).
+EVERY_SCREEN: dict[str, Before] = {
+    **SCREENS,
+    "data": _data,
+    "quit-dialog": _quit_dialog,
+    "stop-dialog": _stop_dialog,
+    "sample-prompt": _sample_prompt,
+}
+
+
+@pytest.mark.parametrize("screen", list(EVERY_SCREEN))
+async def test_no_screen_cuts_text_at_80_columns(workdir: Path, screen: str) -> None:
+    app = make_app("runs", gpus=(24,))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await EVERY_SCREEN[screen](pilot)
+        await settle(pilot)
+        problems = cut_text(app)
+        assert not problems, "\n".join(problems)

@@ -117,3 +117,24 @@ async def open_step(
     screen = {"purpose": PurposeScreen, "settings": ParamsScreen, "review": ReviewScreen}[step]
     app.push_screen(screen())
     await settle(pilot)
+
+
+def cut_text(app: FtwizardApp) -> list[str]:
+    """What the current screen cuts off: a widget whose content is wider than its box
+    (it would need a sideways scroll), or a line where Rich cropped text with an ellipsis.
+
+    An Input scrolls its own text by design; a model id shortened to "…/name" on purpose
+    is not a cut.
+    """
+    problems = []
+    for widget in app.screen.query("*"):
+        if not widget.display or not widget.is_scrollable or isinstance(widget, Input):
+            continue
+        extra = widget.virtual_size.width - widget.scrollable_content_region.width
+        if extra > 0:
+            problems.append(f"{widget!r} is {extra} columns too wide")
+    for row, strip in enumerate(app.screen._compositor.render_strips()):
+        line = strip.text.rstrip()
+        if "…" in line.replace("…/", ""):
+            problems.append(f"line {row + 1} is cropped: {line}")
+    return problems

@@ -1,5 +1,5 @@
 """Every model ftwizard knows offline (built-in and catalog), each with whether every
-method fits a target: the wizard's model list, from the same fitting as ``plan``."""
+method can train on a target: the wizard's model list, from the same fitting as ``plan``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from ftwizard.core import catalog
 from ftwizard.core.builtin_models import BUILTIN_MODELS
-from ftwizard.core.config import RunConfig
-from ftwizard.core.fit import fit_method
+from ftwizard.core.config import Adapter, RunConfig
+from ftwizard.core.fit import MethodOption, least_memory, method_options
 from ftwizard.core.gpus import Target
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
@@ -19,8 +19,10 @@ from ftwizard.core.recommend import METHODS
 class CatalogFit:
     model_id: str
     facts: ModelFacts
-    verdicts: dict[str, str]
-    """method -> "fits 3.1 GB" / "tight 7.9 GB" / "no 41.0 GB" (the fastest fitting setting)."""
+    least: dict[Adapter, MethodOption]
+    """method -> its setting of least memory (in practice micro-batch 1 with gradient
+    checkpointing): whether the method can train here at all, and in how much memory.
+    The plan then picks the fastest setting that fits, which may take more."""
 
 
 def catalog_fits(config: RunConfig, target: Target) -> list[CatalogFit]:
@@ -30,10 +32,9 @@ def catalog_fits(config: RunConfig, target: Target) -> list[CatalogFit]:
         facts = facts or catalog.lookup(model_id)
         if facts is None:
             continue
-        verdicts: dict[str, str] = {}
-        for adapter in METHODS:
-            option = fit_method(facts, config, adapter, target)
-            word = "no" if option.verdict == "does not fit" else option.verdict
-            verdicts[adapter] = f"{word} {option.estimate.device_total_gib:.1f} GB"
-        rows.append(CatalogFit(model_id, facts, verdicts))
+        least = {
+            adapter: least_memory(method_options(facts, config, adapter, target))
+            for adapter in METHODS
+        }
+        rows.append(CatalogFit(model_id, facts, least))
     return rows

@@ -18,10 +18,11 @@ from typing import Any
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.estimator import Estimate, estimate
-from ftwizard.core.fit import throughput_factor, with_sections
+from ftwizard.core.fit import with_sections
 from ftwizard.core.gpus import Target, Verdict, verdict
 from ftwizard.core.hardware import HardwareReport
 from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.throughput import throughput_factor
 
 
 def check_hardware(config: RunConfig, report: HardwareReport) -> None:

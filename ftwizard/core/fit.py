@@ -1,7 +1,8 @@
-"""Fitting a method to a card: the fastest setting that fits, what to change when none does,
-and how long training will take.
+"""Fitting a method to a card: the fastest setting that fits, the least memory a method
+can run with, and what to change when nothing fits.
 
-Used by the recommendation engine and by ``ftwizard plan --which-gpu``.
+Used by the recommendation engine, the wizard's model list and ``ftwizard plan
+--which-gpu``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ftwizard.core.config import Adapter, RunConfig, Section
+from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.estimator import Estimate, estimate
 from ftwizard.core.gpus import Target, verdict
 from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.throughput import predicted_step
 
 EFFECTIVE_BATCH = 16
 MICRO_BATCHES = (16, 8, 4, 2, 1)
@@ -25,6 +28,8 @@ class MethodOption:
     verdict: str
     micro_batch: int
     gradient_checkpointing: bool
+    seconds_per_step: float
+    """The throughput model's time for one optimizer step of this setting."""
 
 
 def default_optim(adapter: Adapter, target: Target) -> str:
@@ -55,35 +60,70 @@ def device_for(target: Target) -> Literal["cuda", "cpu"]:
     return "cpu" if target.cpu else "cuda"
 
 
-def fit_method(
-    model: ModelFacts, config: RunConfig, adapter: Adapter, target: Target
-) -> MethodOption:
-    """The fastest setting of ``adapter`` that fits: biggest micro-batch, checkpointing last."""
+def method_options(
+    model: ModelFacts,
+    config: RunConfig,
+    adapter: Adapter,
+    target: Target,
+    data: DatasetFacts | None = None,
+) -> list[MethodOption]:
+    """Every setting the planner considers for ``adapter``: each micro-batch (the rest of
+    the effective batch as accumulation), without and with gradient checkpointing."""
     candidate = with_sections(
         config, method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
     )
-    best: MethodOption | None = None
+    data = data or DatasetFacts(rows=1)
+    options = []
     for checkpointing in (False, True):
         for micro in MICRO_BATCHES:
-            accumulation = max(1, EFFECTIVE_BATCH // micro)
             trial = with_sections(
                 candidate,
                 training={
                     "per_device_train_batch_size": micro,
-                    "gradient_accumulation_steps": accumulation,
+                    "gradient_accumulation_steps": max(1, EFFECTIVE_BATCH // micro),
                     "gradient_checkpointing": checkpointing,
                 },
             )
             result = estimate(model, trial, device=device_for(target))
-            option = MethodOption(
-                adapter, result, verdict(result.device_total_gib, target), micro, checkpointing
+            step = predicted_step(model, trial, data, target)
+            options.append(
+                MethodOption(
+                    adapter,
+                    result,
+                    verdict(result.device_total_gib, target),
+                    micro,
+                    checkpointing,
+                    step.seconds_per_step,
+                )
             )
-            if option.verdict == "fits":
-                return option
-            if best is None or result.device_total_gib < best.estimate.device_total_gib:
-                best = option
-    assert best is not None
-    return best
+    return options
+
+
+def fit_method(
+    model: ModelFacts,
+    config: RunConfig,
+    adapter: Adapter,
+    target: Target,
+    data: DatasetFacts | None = None,
+) -> MethodOption:
+    """The fastest setting of ``adapter`` that fits, by the throughput model on this
+    data's lengths: a bigger micro-batch saves host time per example but pads every
+    example to its longest, and checkpointing recomputes the forward (about a third
+    more). When nothing fits, the setting that needs the least memory."""
+    return fastest_fitting(method_options(model, config, adapter, target, data))
+
+
+def fastest_fitting(options: list[MethodOption]) -> MethodOption:
+    """The fitting option of the shortest step; the least memory when none fits."""
+    fitting = [option for option in options if option.verdict == "fits"]
+    if fitting:  # min keeps the first of equals: the bigger micro-batch, no checkpointing
+        return min(fitting, key=lambda option: option.seconds_per_step)
+    return least_memory(options)
+
+
+def least_memory(options: list[MethodOption]) -> MethodOption:
+    """The setting that needs the least memory: what the method can run with at all."""
+    return min(options, key=lambda option: option.estimate.device_total_gib)
 
 
 def changes_to_fit(
@@ -130,16 +170,3 @@ def changes_to_fit(
         f"{current / 0.9:.0f} GB (`ftwizard plan --which-gpu`)"
     )
     return changes
-
-
-# --- Several GPUs -------------------------------------------------------------------
-
-# Share of linear scaling kept per extra process: gradient all-reduce (DDP) or the
-# all-gathers and reduce-scatters of every layer (FSDP) take the rest.
-SCALING = {"ddp": 0.9, "fsdp": 0.8}
-
-
-def throughput_factor(config: RunConfig) -> float:
-    """How many single GPUs' worth of throughput the configured processes give."""
-    dist = config.distributed
-    return 1 + (dist.num_processes - 1) * SCALING[dist.strategy]

@@ -24,7 +24,6 @@ from statistics import NormalDist
 
 from ftwizard.core.config import RunConfig
 from ftwizard.core.dataset_facts import DatasetFacts
-from ftwizard.core.fit import throughput_factor
 from ftwizard.core.gpus import Target
 from ftwizard.core.model_facts import ModelFacts
 
@@ -186,6 +185,19 @@ def step_time(model: ModelFacts, config: RunConfig, lengths: Lengths, device: De
     return StepTime(one * micro_batches, compute, floor, tokens)
 
 
+# --- Several GPUs -------------------------------------------------------------------
+
+# Share of linear scaling kept per extra process: gradient all-reduce (DDP) or the
+# all-gathers and reduce-scatters of every layer (FSDP) take the rest.
+SCALING = {"ddp": 0.9, "fsdp": 0.8}
+
+
+def throughput_factor(config: RunConfig) -> float:
+    """How many single GPUs' worth of throughput the configured processes give."""
+    dist = config.distributed
+    return 1 + (dist.num_processes - 1) * SCALING[dist.strategy]
+
+
 # --- The ETA of a planned run ---------------------------------------------------------
 
 # The CPU: ``Target.tflops`` is this machine's measured fp32 matmul rate
@@ -239,13 +251,10 @@ def optimizer_steps(config: RunConfig, rows: int, processes: int = 1) -> int:
     return max(1, math.ceil(rows * t.num_train_epochs / per_step))
 
 
-def training_time(
+def predicted_step(
     model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target
-) -> TrainingTime:
-    """How long the planned run takes on ``target``: steps times the model's step time.
-
-    Several GPUs each run their own micro-batches; what the gradient exchange costs
-    comes off the speed-up (``fit.throughput_factor``)."""
+) -> StepTime:
+    """One optimizer step of ``config`` on one of ``target``'s devices, on this data."""
     t = config.training
     # A plan from a row count alone: examples of a typical chat's length (the old
     # planner's assumption too), as no spread is known, no padding.
@@ -253,7 +262,17 @@ def training_time(
     lengths = micro_batch_lengths(
         t.per_device_train_batch_size, t.max_length, mean, data.tokens_p95, t.packing
     )
-    step = step_time(model, config, lengths, device_for(target))
+    return step_time(model, config, lengths, device_for(target))
+
+
+def training_time(
+    model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target
+) -> TrainingTime:
+    """How long the planned run takes on ``target``: steps times the model's step time.
+
+    Several GPUs each run their own micro-batches; what the gradient exchange costs
+    comes off the speed-up (``throughput_factor``)."""
+    step = predicted_step(model, config, data, target)
     processes = 1 if target.cpu else config.distributed.num_processes
     rows = int(data.rows * (1 - config.evaluation.val_size))
     steps = optimizer_steps(config, rows, processes)

@@ -105,7 +105,7 @@ class FtwizardApp(App[int]):
                 f"{run.name} is training. Quit how?",
                 [
                     ("detach", "Quit, keep training", "k"),
-                    ("stop", "Stop training and quit", "s"),
+                    ("stop", "Stop and quit", "s"),
                     ("cancel", "Cancel", "c"),
                 ],
             ),

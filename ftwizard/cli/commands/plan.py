@@ -21,7 +21,7 @@ from ftwizard.core.config_io import (
 )
 from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
-from ftwizard.core.fit import fit_method
+from ftwizard.core.fit import least_memory, method_options
 from ftwizard.core.gpus import GPU_TABLE, target_from_spec
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
@@ -41,7 +41,9 @@ def smallest_cards(facts: ModelFacts, plan: Plan) -> dict[str, list[str]]:
         for spec in cards:
             if smallest is not None and spec.memory_gib > smallest + 1.0:
                 break  # only the cards of the smallest size that works ("80 GB" is 79.6-80)
-            option = fit_method(facts, plan.config, adapter, target_from_spec(spec))
+            option = least_memory(
+                method_options(facts, plan.config, adapter, target_from_spec(spec))
+            )
             if option.verdict == "fits":
                 fitting.append(spec.name)
                 smallest = smallest or spec.memory_gib

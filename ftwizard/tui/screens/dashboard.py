@@ -69,7 +69,9 @@ class DashboardScreen(WizardScreen):
         with Horizontal(id="dash-top"):
             yield LossChart(id="loss-chart")
             yield Static("", id="run-stats")
-        yield RichLog(id="event-log", max_lines=500, wrap=True)
+        # min_width: RichLog renders every line at least 78 columns wide by default, one
+        # more than an 80-column terminal leaves it, and a sideways scrollbar appears.
+        yield RichLog(id="event-log", max_lines=500, wrap=True, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -10,6 +11,7 @@ from textual.widgets import DataTable, Input, Static
 from ftwizard.core.catalog_fit import CatalogFit, catalog_fits
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import in_words
+from ftwizard.core.fit import MethodOption
 from ftwizard.core.gpus import Target
 from ftwizard.core.model_facts import ModelFacts
 from ftwizard.core.model_source import resolve_model_facts
@@ -17,6 +19,25 @@ from ftwizard.core.recommend import METHODS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.facts import model_facts_table
 from ftwizard.tui.widgets.path_input import PathSuggester
+
+MODEL_COLUMN = 30  # with the other columns, the table fits 80 columns
+MARKS = {"fits": ("✓", "green"), "tight": ("~", "yellow"), "does not fit": ("✗", "red")}
+
+
+def short_model_id(model_id: str, width: int = MODEL_COLUMN) -> str:
+    """A model id that fits its column: the organisation goes first, then the tail."""
+    if len(model_id) <= width:
+        return model_id
+    org, _, name = model_id.rpartition("/")
+    if org and len(name) + 2 <= width:
+        return f"…/{name}"
+    return model_id[: width - 1] + "…"
+
+
+def verdict_cell(option: MethodOption) -> Text:
+    mark, style = MARKS[option.verdict]
+    gib = option.estimate.device_total_gib
+    return Text(f"{mark} {gib:.1f}" if gib < 100 else f"{mark} {gib:.0f}", style=style)
 
 
 class ModelScreen(StepScreen):
@@ -50,8 +71,8 @@ class ModelScreen(StepScreen):
         )
         yield Static("", id="model-error", classes="field-error")
         yield Static(
-            "Columns full / lora / qlora: does it fit this machine at the default settings, "
-            "and the estimated peak memory.",
+            "full / lora / qlora: can the method train here (✓ fits, ~ tight, ✗ no) and the "
+            "least memory it needs in GB (micro-batch 1, checkpointing on).",
             classes="help",
         )
         table: DataTable[str] = DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
@@ -87,9 +108,9 @@ class ModelScreen(StepScreen):
             if needle and needle not in row.model_id.lower():
                 continue
             table.add_row(
-                row.model_id,
+                short_model_id(row.model_id),
                 f"{row.facts.params_billions:.2f}B",
-                *(row.verdicts[m] for m in METHODS),
+                *(verdict_cell(row.least[m]) for m in METHODS),
                 key=row.model_id,
             )
 

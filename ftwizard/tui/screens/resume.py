@@ -59,7 +59,7 @@ class ResumeScreen(WizardScreen):
         checkpoints = list_checkpoints(self.run)
         for checkpoint in checkpoints:
             table.add_row(
-                *checkpoint_cells(checkpoint),
+                *checkpoint_cells(checkpoint, with_problem=False),
                 key=str(checkpoint.step),
             )
         resumable = [c for c in checkpoints if c.resumable]
