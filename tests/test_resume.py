@@ -115,3 +115,34 @@ def test_resume_shows_changes_refuses_unsafe_ones_and_applies_oom_advice(tmp_pat
     assert config.training.gradient_accumulation_steps == 2
     changes = [e for e in run.read_events()[0] if e["type"] == "config_changed"]
     assert len(changes) == 2
+
+
+def test_the_live_eta_after_a_resume_counts_only_the_steps_since(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resumed at step 50 of 100 after 50 steps that took an hour: two steps 3 s apart
+    say 1.5 s a step, 72 s for the 48 left, not an hour's worth spread over 52 steps."""
+    from types import SimpleNamespace
+
+    from ftwizard.core.run_watch import eta_words
+    from ftwizard.core.runs import RunFolder
+    from ftwizard.trainer import callbacks
+
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    run.write_status(state="starting", step=50, eta_s=3600.0, eta_steps=50, estimate_eta_s=200.0)
+    clock = [1000.0]
+    monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
+    events = callbacks.EventsCallback(run)
+    state = SimpleNamespace(global_step=50, max_steps=100, num_input_tokens_seen=0, epoch=1.0)
+    args = SimpleNamespace(num_train_epochs=2)
+    events.on_train_begin(args, state, None)
+    status = run.read_status()
+    assert status["eta_s"] is None and status["eta_steps"] == 0  # nothing of the last start
+    assert eta_words(status) == "1m40s (plan)"  # half the plan's 200 s is left
+    clock[0] += 3.0
+    state.global_step = 52
+    events.on_log(args, state, None, logs={"loss": 1.0, "learning_rate": 1e-4})
+    status = run.read_status()
+    assert status["eta_s"] == pytest.approx(1.5 * 48) and status["eta_steps"] == 2
+    assert eta_words(status) == "1m12s (after 2 steps; plan 1m36s)"

@@ -94,6 +94,24 @@ async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> N
         assert "step 87/120: loss 0.3000" in log.lines[-1].text
 
 
+async def test_the_dashboard_shows_the_plans_eta_until_enough_steps_are_in(
+    tmp_path: Path,
+) -> None:
+    # A resumed run: 80 of 120 steps were done before, two since the resume. The plan said
+    # 600 s for all 120 steps, so 190 s for the 38 left; the two steps measure 76 s.
+    run = RunFolder(record_run(tmp_path, "resumed", "running", 82))
+    run.write_status(step=82, max_steps=120, estimate_eta_s=600.0, eta_s=76.0, eta_steps=2)
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await show_dashboard(app, pilot, run)
+        stats = " ".join(static_text(screen.query_one("#run-stats")).split())
+        assert "ETA 1m16s (after 2 steps; plan 3m10s)" in stats
+        run.write_status(step=85, eta_s=70.0, eta_steps=5)  # enough steps: measured alone
+        await pilot.pause(0.8)
+        stats = " ".join(static_text(screen.query_one("#run-stats")).split())
+        assert "ETA 1m10s" in stats and "plan" not in stats.split("ETA")[1].split("loss")[0]
+
+
 async def test_dashboard_redraws_only_what_changed(tmp_path: Path) -> None:
     """Every redraw is CPU taken from a trainer on the same cores (bench/attach_cost.py):
     between steps, polling the files must not touch the widgets."""

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ftwizard.cli.console import out
 from ftwizard.core.launch import stop
-from ftwizard.core.run_watch import RunWatch, describe, duration
+from ftwizard.core.run_watch import RunWatch, describe, duration, eta_words
 from ftwizard.core.runs import ACTIVE, RunFolder
 
 POLL_S = 0.5
@@ -61,7 +61,7 @@ class Follower:
         bar = ProgressBar(total=max(total, 1), completed=step, width=50)
         progress = Text(
             f"step {step}/{total or '?'}   elapsed {duration(elapsed)}   "
-            f"ETA {duration(status.get('eta_s'))} (estimate)"
+            f"ETA {eta_words(status)}"
         )
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")

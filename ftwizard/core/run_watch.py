@@ -36,6 +36,36 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+# The measured ETA extrapolates from the steps run since this start (or resume); over
+# fewer steps than this, the plan's ETA is shown beside it.
+ETA_TRUSTED_AFTER_STEPS = 5
+
+
+def planned_remaining(status: dict[str, Any]) -> float | None:
+    """The plan's ETA (written at launch) for the steps still to run."""
+    planned, total = status.get("estimate_eta_s"), status.get("max_steps")
+    if not isinstance(planned, (int, float)) or not total:
+        return None
+    return float(planned) * max(0, int(total) - int(status.get("step") or 0)) / int(total)
+
+
+def eta_words(status: dict[str, Any]) -> str:
+    """The ETA a viewer shows: measured from the steps run since the last (re)start, with
+    the plan's figure beside it until enough steps are in to trust the measurement."""
+    if status.get("state") != "running":
+        return "n/a"
+    measured, steps = status.get("eta_s"), status.get("eta_steps")
+    planned = planned_remaining(status)
+    # Runs written before eta_steps existed: their measured ETA is all there is.
+    trusted = measured is not None and steps is not None and steps >= ETA_TRUSTED_AFTER_STEPS
+    if planned is None or steps is None or trusted:
+        return duration(measured)
+    if measured is None:
+        return f"{duration(planned)} (plan)"
+    counted = f"{steps} step{'s' if steps != 1 else ''}"
+    return f"{duration(measured)} (after {counted}; plan {duration(planned)})"
+
+
 def memory_words(event: dict[str, Any]) -> str:
     """This step's memory: one figure, or one per GPU (rank) of a distributed run."""
     ranks = event.get("ranks")

@@ -49,6 +49,8 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
             step=state.global_step,
             max_steps=state.max_steps,
             started_at=self.started,
+            eta_s=None,  # a resume's ETA starts again from its own steps
+            eta_steps=0,
         )
         self.run.append_event(
             "train_begin",
@@ -107,6 +109,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
             max_steps=state.max_steps,
             last_loss=logs.get("loss"),
             eta_s=self._eta(state),
+            eta_steps=state.global_step - (self.first_step or 0),
             tokens_per_s=event["tokens_per_s"],
         )
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.core.hardware import HardwareReport
-from ftwizard.core.run_watch import RunWatch, duration
+from ftwizard.core.run_watch import RunWatch, duration, eta_words
 from ftwizard.core.runs import ACTIVE
 from ftwizard.core.units import gib, percent
 from ftwizard.tui.widgets.bars import share_bar
@@ -31,7 +31,7 @@ def stats_view(
     bar = share_bar(step, total or None, width=30)
     progress = Text(
         f"step {step}/{total or '?'} ({share})   elapsed {duration(elapsed)}   "
-        f"ETA {duration(status.get('eta_s')) if state == 'running' else 'n/a'}"
+        f"ETA {eta_words(status)}"
     )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
