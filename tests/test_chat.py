@@ -6,17 +6,10 @@ SSH prompt would, with the demo model's LoRA run answering.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import select
 import signal
-import struct
-import subprocess
 import sys
-import termios
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +19,7 @@ import pytest
 from ftwizard.core import chat
 from ftwizard.core.errors import UserError
 from tests.conftest import run_cli
+from tests.terminal import Terminal
 
 TURNS = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
 
@@ -83,48 +77,6 @@ def test_the_chat_starts_with_the_system_prompt_training_used(
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     config = load_config(None, [f"data.path={data}"])
     assert chat.training_system_prompt(config) == expected
-
-
-class Terminal:
-    """A command on a pseudo-terminal: type lines, wait for what it writes."""
-
-    def __init__(self, command: list[str], cwd: Path) -> None:
-        self.leader, follower = os.openpty()
-        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.process = subprocess.Popen(
-            command,
-            stdin=follower,
-            stdout=follower,
-            stderr=follower,
-            cwd=cwd,
-            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
-            start_new_session=True,
-        )
-        os.close(follower)
-        self.seen = ""
-
-    def wait_for(self, pattern: str, timeout: float = 180.0) -> str:
-        """Read until ``pattern`` (a regex) appears in the output since the last match."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.seen)
-            if match := re.search(pattern, plain):
-                self.seen = plain[match.end() :]
-                return plain[: match.end()]
-            if select.select([self.leader], [], [], 0.2)[0]:
-                try:
-                    self.seen += os.read(self.leader, 65536).decode(errors="replace")
-                except OSError:  # the command ended
-                    break
-        raise AssertionError(f"never saw {pattern!r}; last output:\n{self.seen[-2000:]}")
-
-    def type(self, line: str) -> None:
-        os.write(self.leader, line.encode() + b"\r")
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        os.close(self.leader)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,46 +113,35 @@ def test_bad_input_found_by_the_trainer_is_recorded_in_words(tmp_path, tiny_mode
 
 
 def test_hangup_of_the_wizard_watching_a_run_does_not_stop_training(tmp_path, small_model) -> None:
-    import fcntl
-    import select
-    import struct
-    import subprocess
-    import termios
-    import time
-
-    from bench.tui import WELCOME, entry_point
+    from ftwizard.core.lifetime import EXIT_HANGUP
+    from tests.terminal import Terminal
 
     run = make_run(
         tmp_path,
         small_model,
         DEMO_DATA,
-        "training.max_steps=25",
+        "training.max_steps=12",
         "training.max_length=128",
-        "checkpointing.save_steps=10",
+        "checkpointing.save_steps=6",
     )
     launch(run)
     wait_for(lambda: any(e["step"] >= 2 for e in events(run, "log")), what="step 2")
-    leader, follower = os.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    wizard = subprocess.Popen(
-        entry_point(),
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        cwd=tmp_path,  # its runs root, runs/, holds the training run
-        env={**os.environ, "TERM": "xterm-256color"},
-        start_new_session=True,
+    # cwd: its runs root, runs/, holds the training run. SIGHUP inherited as ignored,
+    # as under nohup: the wizard must go all the same.
+    wizard = Terminal(
+        [sys.executable, "-m", "ftwizard.cli.main"],
+        tmp_path,
+        rows=24,
+        columns=80,
+        hangup_ignored=True,
     )
-    os.close(follower)
-    seen, deadline = b"", time.monotonic() + 30
-    while WELCOME not in seen and time.monotonic() < deadline:
-        if select.select([leader], [], [], 0.1)[0]:
-            seen += os.read(leader, 65536)
-    assert WELCOME in seen
-    os.write(leader, b"\r")  # Enter on the running run: its dashboard
-    time.sleep(2)
-    wizard.send_signal(signal.SIGHUP)  # the SSH connection drops
-    wizard.wait(timeout=30)
-    os.close(leader)
+    try:
+        wizard.wait_for("Welcome to ftwizard", timeout=300)
+        wizard.press(b"\r")  # Enter on the running run: its dashboard
+        wizard.wait_for("s: stop with a checkpoint", timeout=300)
+        wizard.process.send_signal(signal.SIGHUP)  # the SSH connection drops
+        assert wizard.wait_exit(120) == EXIT_HANGUP
+    finally:
+        wizard.close()
     wait_for(lambda: run.read_status()["state"] == "finished", what="training to go on")
-    assert run.read_status()["step"] == 25
+    assert run.read_status()["step"] == 12

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ftwizard.core.launch import launch, stop
+from ftwizard.core.lifetime import EXIT_HANGUP
 from ftwizard.core.resume import plan_resume
 from ftwizard.core.runs import RunFolder, latest_resumable, list_checkpoints
 from tests.conftest import ROOT, TEST_CACHE, run_cli
@@ -101,12 +102,12 @@ def test_hangup_of_the_launching_terminal_does_not_stop_training(tmp_path, small
                 "model": {"model_name_or_path": str(small_model), "dtype": "float32"},
                 "data": {"path": str(DEMO_DATA)},
                 "training": {
-                    "max_steps": 25,
+                    "max_steps": 12,
                     "per_device_train_batch_size": 4,
                     "max_length": 128,
                     "gradient_checkpointing": False,
                 },
-                "checkpointing": {"save_steps": 10},
+                "checkpointing": {"save_steps": 6},
                 "output": {"runs_root": str(tmp_path / "runs"), "run_name": "hup"},
             }
         )
@@ -117,13 +118,16 @@ def test_hangup_of_the_launching_terminal_does_not_stop_training(tmp_path, small
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
         start_new_session=True,
+        # Started with the hang-up ignored, as under nohup: the view must still go.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
     )
     run = RunFolder(tmp_path / "runs" / "hup")
     wait_for(lambda: run.events_path.exists() and last_step(run) >= 3, what="step 3")
     launcher.send_signal(signal.SIGHUP)
-    assert launcher.wait(timeout=30) != 0  # the viewer is gone...
+    # The view leaves at once; the bound is for a loaded machine.
+    assert launcher.wait(timeout=120) == EXIT_HANGUP  # the viewer is gone...
     wait_for(lambda: run.read_status()["state"] == "finished", what="training to go on")
-    assert run.read_status()["step"] == 25  # ...and training went on
+    assert run.read_status()["step"] == 12  # ...and training went on
 
 
 def test_a_second_trainer_on_the_same_run_is_refused(tmp_path, small_model) -> None:

@@ -7,6 +7,7 @@ leaves it training.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from ftwizard.cli.console import out
 from ftwizard.core.launch import stop
+from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
 from ftwizard.core.run_watch import RunWatch, describe, duration, eta_words
 from ftwizard.core.runs import ACTIVE, RunFolder
 
@@ -60,8 +62,7 @@ class Follower:
         )
         bar = ProgressBar(total=max(total, 1), completed=step, width=50)
         progress = Text(
-            f"step {step}/{total or '?'}   elapsed {duration(elapsed)}   "
-            f"ETA {eta_words(status)}"
+            f"step {step}/{total or '?'}   elapsed {duration(elapsed)}   ETA {eta_words(status)}"
         )
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
@@ -121,10 +122,23 @@ def _exit_code(run: RunFolder, follower: Follower) -> int:
     return EXIT_BAD_INPUT if error.get("kind") == "input" else EXIT_FAILED
 
 
+def _sleep_unless_hung_up(terminal: int | None) -> None:
+    """A hang-up whose signal never arrived (it was ignored) still ends the view."""
+    if terminal is not None and terminal_hung_up(terminal):
+        leave(EXIT_HANGUP)
+    time.sleep(POLL_S)
+
+
 def follow(run: RunFolder, live: bool | None = None) -> int:
     """Follow until the run ends; Ctrl+C stops it with a checkpoint. Returns the exit code."""
     follower = Follower(run)
     live = out.is_terminal if live is None else live
+    with exit_on_hangup():  # closing the terminal ends this view; the trainer goes on
+        return _follow(run, follower, live)
+
+
+def _follow(run: RunFolder, follower: Follower, live: bool) -> int:
+    terminal = sys.stdout.fileno() if sys.stdout.isatty() else None
     try:
         if live:
             with Live(
@@ -136,7 +150,7 @@ def follow(run: RunFolder, live: bool | None = None) -> int:
                     screen.update(follower.view(status))
                     if status.get("state") not in ACTIVE:
                         break
-                    time.sleep(POLL_S)
+                    _sleep_unless_hung_up(terminal)
         else:
             while True:
                 for event in follower.poll():
@@ -145,7 +159,7 @@ def follow(run: RunFolder, live: bool | None = None) -> int:
                     for event in follower.poll():
                         out.print(describe(event), markup=False, highlight=False)
                     break
-                time.sleep(POLL_S)
+                _sleep_unless_hung_up(terminal)
     except KeyboardInterrupt:
         out.print("stopping: the trainer saves a checkpoint first...")
         try:

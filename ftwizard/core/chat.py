@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ftwizard.core import lifetime
 from ftwizard.core.config import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import RunFolder
@@ -189,7 +190,7 @@ class ChatModels:
     def __init__(self, run: RunFolder) -> None:
         run.require_output()
         self._log: IO[str] = tempfile.TemporaryFile("w+")  # its warnings, shown if it fails
-        self._process = subprocess.Popen(
+        self._process = lifetime.start(
             [sys.executable, "-m", "ftwizard.trainer.chat", str(run.path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -246,6 +247,7 @@ class ChatModels:
             self._process.wait(timeout=2)  # mid-answer it would finish first: no wait for it
         except subprocess.TimeoutExpired:
             self._process.kill()
+        lifetime.forget(self._process)
         self._log.close()
 
 

@@ -9,11 +9,11 @@ The CLI wraps these calls in a spinner, the TUI in a worker thread.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ftwizard.core import lifetime
 from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.errors import UserError
 from ftwizard.core.model_source import resolve_model_facts
@@ -30,7 +30,7 @@ class TrainerProcessFailed(Exception):
 def call_trainer_module(module: str, arguments: list[str], what: str) -> Any:
     """Run ``ftwizard.trainer.<module>`` with ``arguments``; its reply, or a UserError."""
     command = [sys.executable, "-m", f"ftwizard.trainer.{module}", *arguments]
-    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = lifetime.run(command)  # ended with the viewer that asked
     try:
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -94,7 +94,7 @@ def prepare_builtin_model(name: str, force: bool = False) -> bool:
         return False
     model.gguf_path()  # a clear message now if the package is missing
     command = [sys.executable, "-m", "ftwizard.trainer.prepare_model", name]
-    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = lifetime.run(command)
     if result.returncode != 0:
         raise TrainerProcessFailed(
             f"Converting {name} failed (exit code {result.returncode}).",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from textual.app import App
 from textual.binding import Binding
@@ -14,11 +17,13 @@ from ftwizard.core.config import RunConfig
 from ftwizard.core.fit import with_sections
 from ftwizard.core.hardware import HardwareReport, probe
 from ftwizard.core.launch import stop
+from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
 from ftwizard.core.runs import ACTIVE, RunFolder
 from ftwizard.tui.screens.start import StartScreen
 from ftwizard.tui.state import WizardState
 
 HardwareProbe = Callable[[], HardwareReport]
+HANGUP_CHECK_S = 1.0
 
 
 class FtwizardApp(App[int]):
@@ -43,6 +48,13 @@ class FtwizardApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(StartScreen(self.hardware_probe))
+        if not self.is_headless and sys.stdin.isatty():
+            # A hang-up whose signal never arrives still leaves the terminal dead.
+            self.set_interval(HANGUP_CHECK_S, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if terminal_hung_up(sys.stdin.fileno()):
+            leave(EXIT_HANGUP)
 
     def _back_to_start(self) -> None:
         while not isinstance(self.screen, StartScreen) and len(self.screen_stack) > 1:
@@ -113,7 +125,12 @@ class FtwizardApp(App[int]):
         )
 
 
-def run_app(runs_root: str = "runs") -> int:
-    """Open the wizard; returns the exit code."""
-    result = FtwizardApp(runs_root=runs_root).run()
-    return result if isinstance(result, int) else 0
+def run_app(runs_root: str = "runs") -> NoReturn:
+    """Open the wizard, and end the process with it (``core/lifetime.py``): a hang-up
+    ends it at once, and on the way out it waits neither for worker threads nor for the
+    processes they started. Only the trainer keeps running."""
+    # Our own loop: asyncio.run() would join every worker thread before returning.
+    loop = asyncio.new_event_loop()
+    with exit_on_hangup():
+        result = FtwizardApp(runs_root=runs_root).run(loop=loop)
+    leave(result if isinstance(result, int) else 0)
