@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,22 @@ def tui(quick: bool) -> list[Row]:
     ]
 
 
+# Every run a benchmark makes here, and every recorded GPU run: (what, predicted seconds,
+# measured seconds), for the throughput model's summary row (``eta``).
+ETA_CASES: list[tuple[str, float, float]] = []
+
+
+def eta_row(what: str, predicted: float, measured: float) -> Row:
+    ETA_CASES.append((what, predicted, measured))
+    error = predicted / measured - 1
+    return Row(
+        f"ETA: {what}",
+        f"predicted {predicted:.2f}, measured {measured:.2f} ({error:+.0%})",
+        "within 30 %",
+        abs(error) <= 0.30,
+    )
+
+
 def throughput(quick: bool) -> list[Row]:
     rows = []
     for method in ("lora", "qlora"):
@@ -98,6 +115,13 @@ def throughput(quick: bool) -> list[Row]:
             *("--repeats", "1" if quick else "3"),
         )
         name = "LoRA" if method == "lora" else "QLoRA"
+        rows.append(
+            eta_row(
+                f"demo {name} s/step (throughput bench)",
+                figures["predicted_s_per_step"],
+                figures["ftwizard_s_per_step"],
+            )
+        )
         ratio, noise = figures["ratio"], figures["spread"]
         spread = "one pair" if quick else f"the pairs' ratios span {noise:.2f}"
         rows.append(
@@ -195,7 +219,47 @@ def demo(quick: bool) -> list[Row]:
     started = time.perf_counter()
     subprocess.run(["make", "demo"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     minutes = (time.perf_counter() - started) / 60
-    return [Row("`make demo` after set-up", f"{minutes:.1f} min", "< 5 min", minutes < 5)]
+    rows = [Row("`make demo` after set-up", f"{minutes:.1f} min", "< 5 min", minutes < 5)]
+    run = max((ROOT / "runs").glob("demo-*"), key=lambda p: p.stat().st_mtime)
+    predicted, measured = planned_and_trained(run)
+    return rows + [eta_row("`make demo`'s printed ETA vs its training, s", predicted, measured)]
+
+
+def planned_and_trained(run: Path) -> tuple[float, float]:
+    """The ETA the plan printed at launch, and the training it measured: from the trainer's
+    start to its last step (evaluations included; loading and saving not)."""
+    status = json.loads((run / "status.json").read_text())
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    begin = next(e["time"] for e in events if e["type"] == "train_begin")
+    last = [e for e in events if e["type"] == "log"][-1]
+    assert last["step"] == last["max_steps"], f"{run.name} did not train to its end"
+    return float(status["estimate_eta_s"]), last["time"] - begin
+
+
+def eta(quick: bool) -> list[Row]:
+    """The recorded GPU runs (bench/throughput_fit.py), then every ETA above together."""
+    figures = _script("throughput_fit")
+    rows = [
+        Row(
+            f"ETA: {figures['runs']} recorded GPU runs (H100, H200), s/step",
+            f"median |error| {figures['fitted']['median_abs_error']:.1%}, "
+            f"worst {figures['fitted']['max_abs_error']:.0%}",
+            "median <= 25 %, none > 2x",
+            figures["fitted"]["median_abs_error"] <= 0.25 and figures["fitted"]["max_ratio"] <= 2.0,
+        )
+    ]
+    errors = [abs(p / m - 1) for _, p, m in ETA_CASES]
+    ratios = [max(p / m, m / p) for _, p, m in ETA_CASES]
+    if errors:
+        rows.append(
+            Row(
+                f"ETA: the {len(errors)} runs made here",
+                f"median |error| {statistics.median(errors):.1%}, worst {max(errors):.0%}",
+                "median <= 25 %, none > 2x",
+                statistics.median(errors) <= 0.25 and max(ratios) <= 2.0,
+            )
+        )
+    return rows
 
 
 SUITE: list[Callable[[bool], list[Row]]] = [
@@ -206,6 +270,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     throughput,
     attach_cost,
     demo,
+    eta,  # last: it sums up the ETAs of the runs above
 ]
 
 

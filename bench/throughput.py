@@ -77,7 +77,8 @@ print(json.dumps({"seconds_per_step": (times[-1] - times[0]) / (len(times) - 1)}
 """
 
 
-def ftwizard_run(steps: int, root: Path, name: str, method: str) -> float:
+def ftwizard_run(steps: int, root: Path, name: str, method: str) -> tuple[float, float]:
+    """Seconds per step measured, and as the plan predicted them at launch."""
     command = [
         sys.executable,
         "-m",
@@ -100,7 +101,8 @@ def ftwizard_run(steps: int, root: Path, name: str, method: str) -> float:
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     logs = [json.loads(line) for line in (root / name / "events.jsonl").read_text().splitlines()]
     times = [e["time"] for e in logs if e["type"] == "log"]
-    return (times[-1] - times[0]) / (len(times) - 1)
+    status = json.loads((root / name / "status.json").read_text())
+    return (times[-1] - times[0]) / (len(times) - 1), float(status["estimate_s_per_step"])
 
 
 def plain_run(steps: int, folder: str, out: Path, method: str, job: tuple[str, float]) -> float:
@@ -169,7 +171,7 @@ def main() -> int:
 
     folder = str(BUILTIN_MODELS["smollm2-135m-instruct"].folder)
     job = preset_job(args.method)
-    ours, plain = [], []
+    ours, plain, predicted = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
             # Each pair runs back to back, which one goes first alternating: the machine
@@ -178,9 +180,11 @@ def main() -> int:
             plain_out = Path(tmp) / f"plain-{repeat}"
             if not ftwizard_first:
                 plain.append(plain_run(args.steps, folder, plain_out, args.method, job))
-            ours.append(
-                ftwizard_run(args.steps, Path(tmp) / "runs", f"bench-{repeat}", args.method)
+            measured, planned = ftwizard_run(
+                args.steps, Path(tmp) / "runs", f"bench-{repeat}", args.method
             )
+            ours.append(measured)
+            predicted.append(planned)
             if ftwizard_first:
                 plain.append(plain_run(args.steps, folder, plain_out, args.method, job))
     ours_s, plain_s = statistics.median(ours), statistics.median(plain)
@@ -194,6 +198,7 @@ def main() -> int:
     )
     print(f"  ftwizard --preset : {ours_s:.3f} s/step (median of {[round(x, 3) for x in ours]})")
     print(f"  plain trl script  : {plain_s:.3f} s/step (median of {[round(x, 3) for x in plain]})")
+    print(f"  the plan predicted: {statistics.median(predicted):.3f} s/step for ftwizard's run")
     print(
         f"  throughput ratio  : {ratio:.3f}, median of the pairs' "
         f"{[round(r, 3) for r in pair_ratios]} (goal >= 0.97)"
@@ -206,6 +211,7 @@ def main() -> int:
     if args.json:
         figures = {"method": args.method, "steps": args.steps, "repeats": args.repeats}
         figures["ftwizard_s_per_step"] = ours_s
+        figures["predicted_s_per_step"] = statistics.median(predicted)
         figures.update(plain_s_per_step=plain_s, ratio=ratio, ours=ours, plain=plain)
         figures.update(spread=noise, pair_ratios=pair_ratios, added_ms_per_step=added_ms)
         args.json.write_text(json.dumps(figures, indent=2))

@@ -185,12 +185,17 @@ def fit(
 
 def report(rows: list[tuple[str, str, float, float]], title: str) -> dict[str, float]:
     print(title)
-    errors = []
+    errors, ratios = [], []
     for file, case, measured, predicted in rows:
         error = predicted / measured - 1
         errors.append(abs(error))
+        ratios.append(max(predicted / measured, measured / predicted))
         print(f"  {file:28}{case:32}{measured:8.3f}{predicted:8.3f}{error:+8.0%}")
-    summary = {"median_abs_error": statistics.median(errors), "max_abs_error": max(errors)}
+    summary = {
+        "median_abs_error": statistics.median(errors),
+        "max_abs_error": max(errors),
+        "max_ratio": max(ratios),  # the worst, either way: 2.0 is "2x off"
+    }
     print(
         f"  median |error| {summary['median_abs_error']:.1%}, worst {summary['max_abs_error']:.1%}"
     )

@@ -86,6 +86,7 @@ class LaunchSummary:
     eta_s: float
     rows: int
     processes: int = 1
+    seconds_per_step: float | None = None
 
     @property
     def per_gpu(self) -> str:
@@ -147,15 +148,17 @@ def summarise(
     config: RunConfig, facts: ModelFacts, data: DatasetFacts, target: Target
 ) -> LaunchSummary:
     result = estimate(facts, config, device="cpu" if target.cpu else "cuda")
+    planned = training_time(facts, config, data, target)
     return LaunchSummary(
         where=where(config, target),
         memory_label="RAM" if target.cpu else "GPU memory",
         estimate_gib=result.device_total_gib,
         free_gib=target.free_gib,
         verdict=verdict(result.device_total_gib, target),
-        eta_s=training_time(facts, config, data, target).eta_seconds,
+        eta_s=planned.eta_seconds,
         rows=data.rows,
         processes=config.distributed.num_processes,
+        seconds_per_step=planned.seconds_per_step,
     )
 
 
@@ -181,7 +184,12 @@ def start_run(
     if decisions:
         save_decisions(run, decisions)
     if summary is not None:
-        # The dashboard shows the measured peak beside what the plan expected.
-        run.write_status(estimate_gb=round(summary.estimate_gib, 2), estimate_eta_s=summary.eta_s)
+        # The dashboard shows the measured peak and ETA beside what the plan expected
+        # (and bench/ compares the step time with the prediction).
+        run.write_status(
+            estimate_gb=round(summary.estimate_gib, 2),
+            estimate_eta_s=summary.eta_s,
+            estimate_s_per_step=summary.seconds_per_step,
+        )
     launch(run)
     return run
