@@ -46,3 +46,25 @@ def test_an_unreachable_hub_is_not_asked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(model_source, "_from_hub", never)
     with pytest.raises(UserError, match="cannot be reached from this machine"):
         model_source.resolve_model_facts("someorg/not-cached-7b")
+
+
+def test_a_hub_dataset_is_asked_of_the_cache_alone_when_the_hub_is_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`datasets` would retry for ~25 s too; offline mode makes it answer from its cache."""
+    datasets = pytest.importorskip("datasets")
+    from ftwizard.core.data.hub import hub_items
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)  # restored after the test
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://no-such-host.invalid")
+    asked_offline = []
+
+    def load_dataset(*_: object, **__: object) -> None:
+        asked_offline.append(datasets.config.HF_HUB_OFFLINE)
+        raise FileNotFoundError("not in the cache")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    with pytest.raises(UserError, match="no-such-host.invalid cannot be reached"):
+        list(hub_items("someorg/not-cached", None, "train"))
+    assert asked_offline == [True]
