@@ -46,8 +46,10 @@ async def test_model_step_filters_the_catalog_and_marks_fit_in_words(tmp_path: P
         assert isinstance(app.screen, ModelScreen)
         table = app.screen.query_one("#catalog")
         cells = table.get_row("meta-llama/Llama-3.1-8B-Instruct")  # type: ignore[attr-defined]
-        # full does not fit a 24 GB card, QLoRA does: said in words, not colour.
-        assert cells[2].startswith("no ") and cells[4].startswith("fits ")
+        # full does not fit a 24 GB card, QLoRA does: said by a mark (the legend above
+        # the list explains it), not by colour alone, with the least memory in GB.
+        assert cells[2].plain.startswith("✗ ") and cells[4].plain.startswith("✓ ")
+        assert float(cells[4].plain.split()[1]) < 24 < float(cells[2].plain.split()[1])
         assert app.state.model_id == "meta-llama/Llama-3.1-8B-Instruct"
         assert app.state.model_facts is not None
         assert app.state.model_facts.params_billions > 7
