@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -29,11 +29,12 @@ WIZARD = [sys.executable, "-m", "ftwizard.cli.main"]
 CTRL_N = b"\x0e"
 
 
-def _gone(process: psutil.Process | None, terminal: Terminal) -> None:
-    """The wizard (and ``process``, one it started) end within GONE_S."""
-    terminal.wait_exit(GONE_S)
+def _gone(terminal: Terminal, process: psutil.Process | None = None) -> int:
+    """The wizard (and ``process``, one it started) end within GONE_S; its exit code."""
+    code = terminal.wait_exit(GONE_S)
     if process is not None:
         process.wait(timeout=GONE_S)  # raises psutil.TimeoutExpired if it lives on
+    return code
 
 
 def _dashboard(terminal: Terminal) -> None:
@@ -65,41 +66,55 @@ def workdir(tmp_path: Path, demo_model_folder: Path) -> Path:
     return tmp_path
 
 
-def _wizard(workdir: Path, **options: bool) -> Terminal:
-    return Terminal(WIZARD, workdir, rows=24, columns=80, hangup_ignored=True, **options)
+@pytest.fixture
+def wizard(workdir: Path) -> Iterator[Callable[..., Terminal]]:
+    """Starts the wizard in ``workdir`` on an 80x24 pty, SIGHUP inherited as ignored;
+    whatever is still running at the end is killed."""
+    started: list[Terminal] = []
 
+    def start(controlling: bool = False) -> Terminal:
+        started.append(
+            Terminal(
+                WIZARD,
+                workdir,
+                rows=24,
+                columns=80,
+                hangup_ignored=True,
+                controlling=controlling,
+            )
+        )
+        return started[-1]
 
-def test_d_on_the_dashboard_leaves_no_wizard_behind(workdir: Path) -> None:
-    terminal = _wizard(workdir)
-    try:
-        _dashboard(terminal)
-        terminal.press(b"d")
-        _gone(None, terminal)
-        assert terminal.process.returncode == 0
-    finally:
+    yield start
+    for terminal in started:
         terminal.close()
+
+
+def test_d_on_the_dashboard_leaves_no_wizard_behind(wizard: Callable[..., Terminal]) -> None:
+    terminal = wizard()
+    _dashboard(terminal)
+    terminal.press(b"d")
+    assert _gone(terminal) == 0
 
 
 @pytest.mark.slow
-def test_d_leaves_no_wizard_behind_while_a_tokeniser_still_runs(workdir: Path) -> None:
+def test_d_leaves_no_wizard_behind_while_a_tokeniser_still_runs(
+    workdir: Path, wizard: Callable[..., Terminal]
+) -> None:
     """Back from the data step to the runs while the big file is still tokenised, then
     the dashboard and `d`: the worker waiting on the tokeniser must not hold the exit."""
-    terminal = _wizard(workdir)
-    try:
-        _data_step(terminal, workdir / "big.jsonl")
-        [tokeniser] = terminal.wait_for_child("ftwizard.trainer.data_stats")
-        terminal.press(b"\x1b")  # Esc: back to the model step
-        terminal.wait_for(r"Step 1 of 5")
-        terminal.press(b"\x1b")  # and to the start screen
-        terminal.wait_for("Welcome to ftwizard")
-        terminal.press(b"\r")
-        terminal.wait_for("s: stop with a checkpoint")
-        assert tokeniser.is_running()  # still tokenising: the case this test is about
-        terminal.press(b"d")
-        _gone(tokeniser, terminal)
-        assert terminal.process.returncode == 0
-    finally:
-        terminal.close()
+    terminal = wizard()
+    _data_step(terminal, workdir / "big.jsonl")
+    [tokeniser] = terminal.wait_for_child("ftwizard.trainer.data_stats")
+    terminal.press(b"\x1b")  # Esc: back to the model step
+    terminal.wait_for(r"Step 1 of 5")
+    terminal.press(b"\x1b")  # and to the start screen
+    terminal.wait_for("Welcome to ftwizard")
+    terminal.press(b"\r")
+    terminal.wait_for("s: stop with a checkpoint")
+    assert tokeniser.is_running()  # still tokenising: the case this test is about
+    terminal.press(b"d")
+    assert _gone(terminal, tokeniser) == 0
 
 
 def _hangup_signal(terminal: Terminal) -> None:
@@ -116,46 +131,36 @@ def _terminal_closed(terminal: Terminal) -> None:
     ids=["sighup", "pty-closed-controlling", "pty-closed-no-signal"],
 )
 def test_the_wizard_ends_with_its_terminal_on_the_dashboard(
-    workdir: Path, how: Callable[[Terminal], None], controlling: bool
+    wizard: Callable[..., Terminal], how: Callable[[Terminal], None], controlling: bool
 ) -> None:
-    terminal = _wizard(workdir, controlling=controlling)
-    try:
-        _dashboard(terminal)
-        how(terminal)
-        _gone(None, terminal)
-        assert terminal.process.returncode == EXIT_HANGUP
-    finally:
-        terminal.close()
+    terminal = wizard(controlling)
+    _dashboard(terminal)
+    how(terminal)
+    assert _gone(terminal) == EXIT_HANGUP
 
 
 @pytest.mark.slow
-def test_a_hangup_while_tokenising_ends_the_wizard_and_its_tokeniser(workdir: Path) -> None:
-    terminal = _wizard(workdir)
-    try:
-        _data_step(terminal, workdir / "big.jsonl")
-        [tokeniser] = terminal.wait_for_child("ftwizard.trainer.data_stats")
-        _hangup_signal(terminal)
-        _gone(tokeniser, terminal)
-        assert terminal.process.returncode == EXIT_HANGUP
-    finally:
-        terminal.close()
+def test_a_hangup_while_tokenising_ends_the_wizard_and_its_tokeniser(
+    workdir: Path, wizard: Callable[..., Terminal]
+) -> None:
+    terminal = wizard()
+    _data_step(terminal, workdir / "big.jsonl")
+    [tokeniser] = terminal.wait_for_child("ftwizard.trainer.data_stats")
+    _hangup_signal(terminal)
+    assert _gone(terminal, tokeniser) == EXIT_HANGUP
 
 
 @pytest.mark.slow
-def test_a_hangup_on_the_settings_form_ends_the_wizard(workdir: Path) -> None:
-    terminal = _wizard(workdir)
-    try:
-        _data_step(terminal, DEMO_DATA)
-        terminal.wait_for("checked: ")
-        terminal.wait_for(r"tokens per example")  # the token statistics are in
-        terminal.press(CTRL_N)
-        terminal.wait_for(r"Step 3 of 5")
-        terminal.wait_for(r"Recommendation")  # the plan is made
-        terminal.press(CTRL_N)
-        terminal.wait_for(r"Step 4 of 5")
-        terminal.wait_for(r"GB")  # the live estimate is shown
-        _hangup_signal(terminal)
-        _gone(None, terminal)
-        assert terminal.process.returncode == EXIT_HANGUP
-    finally:
-        terminal.close()
+def test_a_hangup_on_the_settings_form_ends_the_wizard(wizard: Callable[..., Terminal]) -> None:
+    terminal = wizard()
+    _data_step(terminal, DEMO_DATA)
+    terminal.wait_for("checked: ")
+    terminal.wait_for(r"tokens per example")  # the token statistics are in
+    terminal.press(CTRL_N)
+    terminal.wait_for(r"Step 3 of 5")
+    terminal.wait_for(r"Recommendation")  # the plan is made
+    terminal.press(CTRL_N)
+    terminal.wait_for(r"Step 4 of 5")
+    terminal.wait_for(r"GB")  # the live estimate is shown
+    _hangup_signal(terminal)
+    assert _gone(terminal) == EXIT_HANGUP

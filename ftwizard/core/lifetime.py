@@ -113,8 +113,6 @@ def terminal_hung_up(fd: int) -> bool:
     """True when ``fd`` was a terminal and has been hung up (reads end, ioctls fail)."""
     try:
         termios.tcgetattr(fd)
-    except termios.error:
-        return True
-    except OSError:
+    except (termios.error, OSError):
         return True
     return False
