@@ -262,6 +262,28 @@ def eta(quick: bool) -> list[Row]:
     return rows
 
 
+def measure_cpu() -> Row:
+    """This machine's matmul speed, measured now and handed to every run below.
+
+    A plan's CPU ETA rests on this figure, which ftwizard measures once and caches. On a
+    shared machine a figure cached under another load can be 35 % off (114 against 176
+    GFLOP/s here, hours apart); measuring at the start makes the ETA rows test the
+    throughput model rather than the cache's age.
+    """
+    from ftwizard.core.cpu_speed import ENV
+
+    if not os.environ.get(ENV):
+        done = subprocess.run(
+            [sys.executable, "-m", "ftwizard.trainer.cpu_speed"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        os.environ[ENV] = str(json.loads(done.stdout.strip().splitlines()[-1])["fp32_gflops"])
+    return Row("CPU fp32 matmul speed the plans use", f"{os.environ[ENV]} GFLOP/s", "", None)
+
+
 SUITE: list[Callable[[bool], list[Row]]] = [
     startup,
     tui,
@@ -282,7 +304,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     machine = f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
-    rows: list[Row] = []
+    rows: list[Row] = [measure_cpu()]
     for bench in SUITE:
         rows += bench(args.quick)
     width = max(len(r.what) for r in rows)

@@ -5,7 +5,9 @@ max_length 256; ``--method qlora``: the same on a 4-bit NF4 base, as bitsandbyte
 it on the CPU) on the demo dataset for the same number of steps, each in its own
 process, with the base dtype ftwizard resolves for this machine and the preset's
 dropout (so only the engines differ: on a CPU ftwizard's SFT loss is the model's own,
-trl's is its fused head); the figure is seconds per step between the first and the last logged step
+trl's is its fused head; for QLoRA trl casts the adapter to bf16 whatever the compute
+dtype, which this CPU emulates, and ftwizard keeps it in fp32); the figure is seconds
+per step between the first and the last logged step
 (model loading and saving excluded), so the ratio is throughput(ftwizard) /
 throughput(plain trl). Goal: at least 0.97. The two run back to back as a pair, which
 goes first alternating from pair to pair; the figure is the median of the pairs' ratios

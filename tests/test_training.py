@@ -118,6 +118,11 @@ def test_every_objective_trains_on_a_tiny_model(tmp_path, tiny_model, objective,
     assert all(isinstance(e["loss"], float) for e in logs)
     weights = "model.safetensors" if adapter == "full" else "adapter_model.safetensors"
     assert (run.final_dir / weights).exists()
+    if adapter == "qlora":  # fp32 training keeps an fp32 adapter (trl casts it to bf16)
+        from safetensors import safe_open
+
+        with safe_open(run.final_dir / weights, "pt") as saved:
+            assert {str(saved.get_tensor(k).dtype) for k in saved.keys()} == {"torch.float32"}
     [checkpoint] = list_checkpoints(run)
     assert checkpoint.step == 2 and checkpoint.resumable
     # Checkpoints were written under staging and renamed into place.

@@ -204,13 +204,15 @@ def throughput_factor(config: RunConfig) -> float:
 # (core/cpu_speed.py); training reaches a share of it. Fitted on four SmolLM2-135M runs
 # on the 2-core development VM (132.5 GFLOP/s; 2026-12-04): the demo preset (LoRA,
 # micro-batch 4, 2.27 s a step), LoRA micro-batches 1 and 16 (0.62 s, 11.2 s) and a
-# full fine-tune (3.47 s).
+# full fine-tune (3.47 s). QLoRA's floor was a guess (twice LoRA's, for bitsandbytes'
+# dequantising), then checked on the demo preset (181.5 GFLOP/s measured; 2026-12-04):
+# 2.14 s a step against 1.99 predicted, LoRA 1.91 against 1.73.
 CPU_CONSTANTS = Constants(
     matmul_share=0.734,
     matmul_half_width=0.0,
     bytes_per_token_layer_hidden=0.0,
     lora_bytes_per_token_layer_hidden=0.0,
-    floor_ms_per_layer={"full": 1.4, "lora": 8.8, "qlora": 17.6},  # qlora: not measured
+    floor_ms_per_layer={"full": 1.4, "lora": 8.8, "qlora": 17.6},
     checkpointing_floor_factor=1.3,  # not measured: CPU plans leave checkpointing off
     blend=1.0,  # the CPU runs the host's work and the matmuls one after the other: a sum
 )
