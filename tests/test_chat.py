@@ -18,6 +18,7 @@ import pytest
 
 from ftwizard.core import chat
 from ftwizard.core.errors import UserError
+from ftwizard.core.lifetime import EXIT_HANGUP
 from tests.conftest import run_cli
 from tests.terminal import Terminal
 
@@ -125,16 +126,19 @@ def test_chat_in_a_terminal_both_models_and_a_saved_transcript(
 def test_the_model_process_ends_with_the_chat_that_started_it(
     lora_run: Any, tmp_path: Path
 ) -> None:
-    """A viewer never keeps anything alive: the terminal goes, the models go too."""
+    """A viewer never keeps anything alive: the terminal goes, the models go too. Started
+    with SIGHUP ignored, as under nohup: the chat must end anyway."""
     terminal = Terminal(
-        [sys.executable, "-m", "ftwizard.cli.main", "chat", str(lora_run.path)], tmp_path
+        [sys.executable, "-m", "ftwizard.cli.main", "chat", str(lora_run.path)],
+        tmp_path,
+        hangup_ignored=True,
     )
     try:
         terminal.wait_for("you >")
         [models] = psutil.Process(terminal.process.pid).children()
         assert "ftwizard.trainer.chat" in " ".join(models.cmdline())
         terminal.process.send_signal(signal.SIGHUP)  # the SSH connection drops
-        terminal.process.wait(timeout=60)
+        assert terminal.wait_exit(60) == EXIT_HANGUP
         models.wait(timeout=60)  # raises if it is still running
     finally:
         terminal.close()

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.console import err, out
-from ftwizard.core import chat
+from ftwizard.core import chat, lifetime
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs import find_run
 
@@ -21,13 +21,16 @@ LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
 
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
-    with err.status(f"Loading {folder.name}'s models..."):
-        models = chat.ChatModels(folder)
-        conversation = chat.Conversation.for_run(folder, args.system)
-    try:
-        return _loop(models, folder.name, conversation, args)
-    finally:
-        models.close()
+    # Closing the terminal ends the chat and its model process, even where SIGHUP was
+    # inherited as ignored (under nohup): a chat is a viewer, it keeps nothing alive.
+    with lifetime.exit_on_hangup():
+        with err.status(f"Loading {folder.name}'s models..."):
+            models = chat.ChatModels(folder)
+            conversation = chat.Conversation.for_run(folder, args.system)
+        try:
+            return _loop(models, folder.name, conversation, args)
+        finally:
+            models.close()
 
 
 def _loop(
