@@ -69,8 +69,11 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
+# Two pytest-xdist workers even on 2 cores: a good part of a test is waiting (on a
+# trainer's start, a pilot's screen, a subprocess's imports), and a second worker fills it.
+TEST_WORKERS ?= 2
 test: lint typecheck
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadgroup
 
 # Every benchmark, one table of figures and goals (about 20 minutes on 2 cores);
 # QUICK=1 checks the suite works in a few minutes.

@@ -67,8 +67,7 @@ def run_cli(
     )
 
 
-@pytest.fixture(scope="session")
-def demo_model_folder() -> Path:
+def _prepare_demo_model() -> Path:
     """The real SmolLM2-135M-Instruct, converted from its GGUF once per checkout."""
     os.environ["FTWIZARD_CACHE"] = str(TEST_CACHE)
     from ftwizard.core.builtin_models import BUILTIN_MODELS
@@ -80,6 +79,26 @@ def demo_model_folder() -> Path:
         )
         assert result.returncode == 0, result.stdout + result.stderr
     return model.folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `make test` runs two pytest-xdist workers, which share the cache: the controller
+    # converts the model before they start, so no two conversions race into one folder.
+    if not os.environ.get("PYTEST_XDIST_WORKER") and config.getoption("numprocesses", None):
+        _prepare_demo_model()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A session fixture is built once per worker: the tests of the 45-second `lora_run`
+    # go to one worker (`--dist loadgroup`), so it is trained once.
+    for item in items:
+        if "lora_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("lora_run"))
+
+
+@pytest.fixture(scope="session")
+def demo_model_folder() -> Path:
+    return _prepare_demo_model()
 
 
 def build_random_model(source: Path, target: Path, **shape: int) -> Path:
