@@ -37,7 +37,7 @@ from bench.tui import start_in_pty  # noqa: E402 - after the path is set
 VIEWER = r"""
 import sys
 from pathlib import Path
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.tui.app import FtwizardApp
 
 run = RunFolder(Path(sys.argv[1]))
@@ -107,9 +107,9 @@ def step_speeds(events: Path) -> list[tuple[float, float, float]]:
 
 
 def measure(pairs: int, window: float, runs_root: Path) -> dict[str, object]:
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.launch import stop
-    from ftwizard.core.preflight import check_before_launch, start_run
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.runs.launch import stop
+    from ftwizard.core.runs.preflight import check_before_launch, start_run
     from ftwizard.core.trainer_calls import prepare_builtin_model
 
     prepare_builtin_model("smollm2-135m-instruct")

@@ -26,10 +26,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwizard.core import catalog  # noqa: E402
-from ftwizard.core.config_io import load_config  # noqa: E402
-from ftwizard.core.estimator import GIB, LossImpl, estimate  # noqa: E402
-from ftwizard.core.model_facts import ModelFacts, facts_from_config  # noqa: E402
+from ftwizard.core.config.yaml_io import load_config  # noqa: E402
+from ftwizard.core.models import catalog  # noqa: E402
+from ftwizard.core.models.facts import ModelFacts, facts_from_config  # noqa: E402
+from ftwizard.core.planning.estimator import GIB, LossImpl, estimate  # noqa: E402
 
 CSV_PATH = ROOT.parent / "shared" / "vram" / "calibration_points.csv"
 

@@ -134,8 +134,8 @@ def run_case(
 ) -> dict[str, Any]:
     import torch
 
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.runs import create_run
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.runs.folder import create_run
     from ftwizard.trainer.run import train
 
     name = "speed-" + spec["name"].replace(" ", "-").replace(".", "")

@@ -10,7 +10,7 @@ so any size that fits in RAM can be checked.
     .venv/bin/python bench/measure_memory.py            # the built-in grid, a table of errors
     .venv/bin/python bench/measure_memory.py --json out.json
 
-This is how the activation coefficients in ``ftwizard/core/estimator.py`` were
+This is how the activation coefficients in ``ftwizard/core/planning/estimator.py`` were
 measured; run it again after upgrading transformers, peft, trl or bitsandbytes.
 """
 
@@ -33,10 +33,10 @@ from torch.utils._pytree import tree_flatten
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwizard.core.config import RunConfig  # noqa: E402
-from ftwizard.core.config_io import load_config  # noqa: E402
-from ftwizard.core.estimator import GIB, estimate  # noqa: E402
-from ftwizard.core.model_facts import facts_from_config  # noqa: E402
+from ftwizard.core.config.schema import RunConfig  # noqa: E402
+from ftwizard.core.config.yaml_io import load_config  # noqa: E402
+from ftwizard.core.models.facts import facts_from_config  # noqa: E402
+from ftwizard.core.planning.estimator import GIB, estimate  # noqa: E402
 
 
 class LiveBytes(TorchDispatchMode):

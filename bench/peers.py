@@ -247,7 +247,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
 
     model = BUILTIN_MODELS["smollm2-135m-instruct"].folder
     cli = ensure_llamafactory()

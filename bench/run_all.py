@@ -270,7 +270,7 @@ def measure_cpu() -> Row:
     GFLOP/s here, hours apart); measuring at the start makes the ETA rows test the
     throughput model rather than the cache's age.
     """
-    from ftwizard.core.cpu_speed import ENV
+    from ftwizard.core.hardware.cpu_speed import ENV
 
     if not os.environ.get(ENV):
         done = subprocess.run(

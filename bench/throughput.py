@@ -122,11 +122,11 @@ def plain_run(steps: int, folder: str, out: Path, method: str, job: tuple[str, f
 def preset_job(method: str) -> tuple[str, float]:
     """The base dtype ftwizard loads on this machine (``model.dtype: auto`` resolved as
     at launch) and the preset's adapter dropout, so the plain script trains the same job."""
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.gpus import target_from_report
-    from ftwizard.core.hardware import probe
-    from ftwizard.core.preflight import with_machine_precision
-    from ftwizard.core.presets import find_preset
+    from ftwizard.core.config.presets import find_preset
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.hardware.gpus import target_from_report
+    from ftwizard.core.hardware.probe import probe
+    from ftwizard.core.runs.preflight import with_machine_precision
 
     config = load_config(find_preset("demo-cpu"), [f"method.adapter={method}"])
     config, _ = with_machine_precision(config, target_from_report(probe()))
@@ -140,7 +140,7 @@ def added_ms_per_step(steps: int = 300) -> float:
     them. Unlike the ratio of two trainings, this does not drown in the machine's noise."""
     from types import SimpleNamespace
 
-    from ftwizard.core.runs import RunFolder
+    from ftwizard.core.runs.folder import RunFolder
     from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,7 +169,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
 
     folder = str(BUILTIN_MODELS["smollm2-135m-instruct"].folder)
     job = preset_job(args.method)

@@ -1,4 +1,4 @@
-"""Fit the throughput model's GPU constants (``core/throughput.py``) to measured runs, and
+"""Fit the throughput model's GPU constants (``core/planning/throughput.py``) to measured runs, and
 report every run's predicted seconds per step beside its measurement.
 
     python bench/throughput_fit.py [--json OUT]          # report with the shipped constants
@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.gpu_check import SHAPES  # noqa: E402
-from ftwizard.core.config import RunConfig  # noqa: E402
-from ftwizard.core.config_io import load_config  # noqa: E402
-from ftwizard.core.gpus import find_gpu  # noqa: E402
-from ftwizard.core.model_facts import ModelFacts, facts_from_config  # noqa: E402
-from ftwizard.core.throughput import (  # noqa: E402
+from ftwizard.core.config.schema import RunConfig  # noqa: E402
+from ftwizard.core.config.yaml_io import load_config  # noqa: E402
+from ftwizard.core.hardware.gpus import find_gpu  # noqa: E402
+from ftwizard.core.models.facts import ModelFacts, facts_from_config  # noqa: E402
+from ftwizard.core.planning.throughput import (  # noqa: E402
     GPU_CONSTANTS,
     Constants,
     Device,

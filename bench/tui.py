@@ -91,10 +91,10 @@ def first_frame_s(runs_root: Path) -> float:
 
 async def loop_lag_ms(runs_root: Path, seconds: float) -> tuple[list[float], int]:
     """Wake-up delays of a 10 ms sleep while the dashboard follows a real run."""
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.launch import stop
-    from ftwizard.core.preflight import check_before_launch, start_run
-    from ftwizard.core.runs import RunFolder
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.runs.folder import RunFolder
+    from ftwizard.core.runs.launch import stop
+    from ftwizard.core.runs.preflight import check_before_launch, start_run
     from ftwizard.core.trainer_calls import prepare_builtin_model
     from ftwizard.tui.app import FtwizardApp
 

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwizard.core.fake_nvml import fixed_report  # noqa: E402
+from ftwizard.core.hardware.fake_nvml import fixed_report  # noqa: E402
 from ftwizard.tui.app import FtwizardApp  # noqa: E402
 from tests.recorded_runs import T0, record_run  # noqa: E402
 
@@ -84,7 +84,7 @@ async def wizard_steps(root: Path) -> None:
 
 
 async def run_screens(root: Path, runs: dict[str, Path]) -> None:
-    from ftwizard.core.runs import RunFolder
+    from ftwizard.core.runs.folder import RunFolder
     from ftwizard.tui.screens.done import DoneScreen
     from ftwizard.tui.screens.resume import ResumeScreen
 

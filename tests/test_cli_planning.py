@@ -84,7 +84,7 @@ def test_estimate_from_a_preset_with_set() -> None:
 
 
 def test_estimate_for_a_gguf_file() -> None:
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
 
     gguf = str(BUILTIN_MODELS["smollm2-135m-instruct"].gguf_path())
     assert estimate_json("--model", gguf)["params"] == 134_515_008

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftwizard.core.config import SECTIONS, RunConfig
-from ftwizard.core.config_io import (
+from ftwizard.core.config.presets import list_presets
+from ftwizard.core.config.schema import SECTIONS, RunConfig
+from ftwizard.core.config.yaml_io import (
     allowed_values,
     config_from_dict,
     dump_config,
@@ -17,7 +18,6 @@ from ftwizard.core.config_io import (
     save_config,
 )
 from ftwizard.core.errors import ConfigError, UserError
-from ftwizard.core.presets import list_presets
 
 
 def write(tmp_path: Path, text: str, name: str = "x.yaml") -> Path:
@@ -214,7 +214,7 @@ def test_the_data_commands_train_on_choices_are_the_configurations() -> None:
     from typing import get_args
 
     from ftwizard.cli.parser import build_parser
-    from ftwizard.core.config import TrainOn
+    from ftwizard.core.config.schema import TrainOn
 
     parser = build_parser()
     data = parser._subparsers._group_actions[0].choices["data"]  # type: ignore[union-attr]

@@ -153,7 +153,7 @@ def test_column_map_reads_custom_columns() -> None:
 
 
 def test_column_map_accepts_every_column_a_layout_reads_and_nothing_else() -> None:
-    from ftwizard.core.config import COLUMNS, DataSection
+    from ftwizard.core.config.schema import COLUMNS, DataSection
     from ftwizard.core.data.formats import LAYOUTS
 
     assert {key for layout in LAYOUTS for key in layout[3]} <= set(COLUMNS)

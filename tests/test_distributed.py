@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftwizard.core import catalog
-from ftwizard.core.config_io import load_config
-from ftwizard.core.dataset_facts import DatasetFacts
-from ftwizard.core.distributed import (
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.errors import UserError
+from ftwizard.core.hardware.gpus import target_from_report, verdict
+from ftwizard.core.hardware.probe import probe
+from ftwizard.core.models import catalog
+from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.distributed import (
     accelerate_config,
     fsdp_settings,
     plan_gpus,
@@ -20,14 +23,11 @@ from ftwizard.core.distributed import (
     trainer_arguments,
     with_processes,
 )
-from ftwizard.core.errors import UserError
-from ftwizard.core.estimator import estimate
-from ftwizard.core.gpus import target_from_report, verdict
-from ftwizard.core.hardware import probe
-from ftwizard.core.launch import ACCELERATE_FILE, launch, stop, trainer_command
-from ftwizard.core.recommend import recommend
-from ftwizard.core.resume import plan_resume, start_resume
-from ftwizard.core.runs import RunFolder, latest_resumable
+from ftwizard.core.planning.estimator import estimate
+from ftwizard.core.planning.recommend import recommend
+from ftwizard.core.runs.folder import RunFolder, latest_resumable
+from ftwizard.core.runs.launch import ACCELERATE_FILE, launch, stop, trainer_command
+from ftwizard.core.runs.resume import plan_resume, start_resume
 from tests.conftest import ROOT, run_cli
 from tests.test_faults import pid_gone, wait_for
 from tests.test_training import DEMO_DATA, events, make_run
@@ -131,7 +131,7 @@ def test_qlora_fsdp_needs_a_shardable_base(monkeypatch) -> None:
     four_bit = load_config(None, ["method.adapter=qlora"])
     assert qlora_fsdp_problem(four_bit) is None  # the installed versions can
 
-    import ftwizard.core.distributed as distributed
+    import ftwizard.core.planning.distributed as distributed
 
     monkeypatch.setattr(distributed.metadata, "version", lambda name: "0.41.0")
     assert "bitsandbytes 0.43 or newer" in (qlora_fsdp_problem(four_bit) or "")
@@ -187,7 +187,7 @@ def test_launcher_commands(tmp_path: Path) -> None:
 
 
 def test_fsdp_resume_refuses_another_number_of_processes(tmp_path: Path) -> None:
-    from ftwizard.core.resume import ResumePlan
+    from ftwizard.core.runs.resume import ResumePlan
 
     run = make_run(tmp_path, ROOT, DEMO_DATA, "distributed.num_processes=2")
     plan = ResumePlan(run, None, run.read_config(), unsafe=["distributed.num_processes"])  # type: ignore[arg-type]
@@ -245,7 +245,7 @@ def test_two_process_ddp_trains_stops_and_resumes(tmp_path: Path, small_model: P
 
 
 def test_each_gpu_s_memory_is_shown_for_a_distributed_run(tmp_path: Path) -> None:
-    from ftwizard.core.run_watch import RunWatch, describe
+    from ftwizard.core.runs.watch import RunWatch, describe
 
     log = {
         "type": "log",

@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from ftwizard.core import catalog
-from ftwizard.core.config_io import load_config
+from ftwizard.core.config.yaml_io import load_config
 from ftwizard.core.errors import UserError
-from ftwizard.core.estimator import estimate, targeted_modules
+from ftwizard.core.models import catalog
+from ftwizard.core.planning.estimator import estimate, targeted_modules
 from tests.conftest import ROOT
 
 LLAMA = catalog.lookup("meta-llama/Llama-3.1-8B")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ftwizard.core.launch import launch
-from ftwizard.core.resume import plan_resume, start_resume
-from ftwizard.core.runs import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.folder import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.launch import launch
+from ftwizard.core.runs.resume import plan_resume, start_resume
 from tests.conftest import ROOT
 from tests.test_faults import pid_gone, wait_for
 from tests.test_training import DEMO_DATA, events, make_run

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftwizard.core.launch import launch, stop
 from ftwizard.core.lifetime import EXIT_HANGUP
-from ftwizard.core.resume import plan_resume
-from ftwizard.core.runs import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.folder import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.launch import launch, stop
+from ftwizard.core.runs.resume import plan_resume
 from tests.conftest import ROOT, TEST_CACHE, run_cli
 from tests.test_training import DEMO_DATA, events, make_run, train
 

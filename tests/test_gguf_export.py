@@ -69,7 +69,7 @@ def test_the_export_matches_llama_cpps_own_conversion(
     from gguf.quants import dequantize
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
     from ftwizard.trainer.gguf_export import write_gguf
 
     model = AutoModelForCausalLM.from_pretrained(demo_model_folder, dtype=torch.float32)

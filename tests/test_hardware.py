@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftwizard.core.fake_nvml import FakeNvml
-from ftwizard.core.hardware import probe
-from ftwizard.core.nvml import FAKE_GPUS_ENV, Nvml
+from ftwizard.core.hardware.fake_nvml import FakeNvml
+from ftwizard.core.hardware.nvml import FAKE_GPUS_ENV, Nvml
+from ftwizard.core.hardware.probe import probe
 
 GIB = 1024**3
 
@@ -29,7 +29,7 @@ def test_missing_bindings_are_a_reason_not_a_crash(monkeypatch: pytest.MonkeyPat
     def no_pynvml() -> None:
         raise ImportError("No module named 'pynvml'")
 
-    monkeypatch.setattr("ftwizard.core.nvml.load_module", no_pynvml)
+    monkeypatch.setattr("ftwizard.core.hardware.nvml.load_module", no_pynvml)
     report = probe()
     assert report.cpu_mode and "nvidia-ml-py is not installed" in (report.gpu_reason or "")
 
@@ -147,7 +147,7 @@ def test_nvml_wrapper_decodes_bytes_and_never_raises(fake_nvml) -> None:
 
 
 def test_cpu_bf16_instructions_from_the_flags(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from ftwizard.core.hardware import CPU_FLAGS_ENV, cpu_bf16_instructions, cpu_flags
+    from ftwizard.core.hardware.probe import CPU_FLAGS_ENV, cpu_bf16_instructions, cpu_flags
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile\n")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftwizard.core.config_io import load_config
-from ftwizard.core.model_card import model_card
-from ftwizard.core.runs import RunFolder, create_run
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.runs.folder import RunFolder, create_run
+from ftwizard.core.runs.model_card import model_card
 from tests.conftest import run_cli
 
 SECRET = "hf_notarealtokenbutsecret"

@@ -15,7 +15,8 @@ HEAVY = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "ac
 
 
 def test_importing_every_core_module_loads_neither_torch_nor_textual() -> None:
-    modules = [f"ftwizard.core.{m.name}" for m in pkgutil.iter_modules(ftwizard.core.__path__)]
+    modules = [m.name for m in pkgutil.walk_packages(ftwizard.core.__path__, "ftwizard.core.")]
+    assert "ftwizard.core.planning.estimator" in modules  # the walk reaches the subpackages
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -99,3 +100,73 @@ def test_the_wizard_process_loads_no_training_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+# The parts of core/ and what each may import from the rest of core/ (the rule each
+# package's __init__ states). The top-level helpers import nothing else from core/.
+HELPERS = {"errors", "units", "paths", "network", "lifetime"}
+MAY_IMPORT: dict[str, set[str]] = {
+    **{helper: set() for helper in HELPERS},
+    "config": HELPERS,
+    "data": HELPERS,
+    "models": HELPERS,
+    "trainer_calls": HELPERS | {"models"},
+    "hardware": HELPERS | {"trainer_calls"},
+    "planning": HELPERS | {"config", "hardware", "models"},
+    "runs": HELPERS | {"config", "data", "hardware", "models", "planning", "trainer_calls"},
+    "outputs": HELPERS
+    | {"config", "data", "hardware", "models", "planning", "runs", "trainer_calls"},
+}
+CORE = ROOT / "ftwizard" / "core"
+
+
+def _part(path: Path) -> str:
+    """The part of core/ a file belongs to: its package, or its own name at the top."""
+    relative = path.relative_to(CORE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def core_imports(source: str) -> set[str]:
+    """The parts of core/ a file imports, anywhere in it (``ftwizard.core.planning.fit``
+    is ``planning``; ``from ftwizard.core import lifetime`` is ``lifetime``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            if parts[:2] == ["ftwizard", "core"]:
+                found.update(parts[2:3] or (alias.name for alias in node.names))
+    return found
+
+
+def test_each_part_of_core_imports_only_what_its_package_says() -> None:
+    # A package without its __init__ (say, one a .gitignore pattern hid from a commit)
+    # would still import here, as a namespace package, and be left out of the wheel.
+    for folder in {path.parent for path in CORE.rglob("*.py")}:
+        assert (folder / "__init__.py").exists(), folder
+    offenders = []
+    for path in sorted(CORE.rglob("*.py")):
+        if path.parent == CORE and path.name == "__init__.py":
+            continue
+        part = _part(path)
+        assert part in MAY_IMPORT, f"{path.relative_to(ROOT)}: a new part of core/ needs a rule"
+        for bad in sorted(core_imports(path.read_text()) - {part} - MAY_IMPORT[part]):
+            offenders.append(f"{path.relative_to(ROOT)} ({part}) imports core.{bad}")
+    assert offenders == []
+
+
+def test_the_rules_catch_hardware_importing_planning_or_runs() -> None:
+    written = (
+        "from ftwizard.core.planning.fit import fastest_fitting\nfrom ftwizard.core import runs\n"
+    )
+    assert core_imports(written) == {"planning", "runs"}
+    assert not {"planning", "runs"} & MAY_IMPORT["hardware"]
+    assert "runs" not in MAY_IMPORT["planning"]
+
+
+def test_no_part_of_core_holds_a_third_of_its_lines() -> None:
+    lines: dict[str, int] = {}
+    for path in CORE.rglob("*.py"):
+        part = _part(path) if path.parent != CORE else "(top)"
+        lines[part] = lines.get(part, 0) + len(path.read_text().splitlines())
+    largest = max(lines, key=lambda part: lines[part])
+    assert lines[largest] < sum(lines.values()) / 3, lines

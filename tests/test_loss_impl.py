@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ftwizard.core.config_io import load_config
-from ftwizard.core.estimator import CPU_FULL_LOGITS_LIMIT, default_loss_impl
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.planning.estimator import CPU_FULL_LOGITS_LIMIT, default_loss_impl
 
 
 def _config(*overrides: str) -> Any:
@@ -44,7 +44,7 @@ def test_the_models_own_loss_equals_trls_fused_head(tmp_path: Path, tiny_model: 
     import torch
     from trl import SFTTrainer
 
-    from ftwizard.core.runs import create_run
+    from ftwizard.core.runs.folder import create_run
     from ftwizard.trainer.build import ModelOwnLoss, build_trainer
     from ftwizard.trainer.data import prepare
     from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config

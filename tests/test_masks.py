@@ -342,8 +342,8 @@ def test_offsets_mask_counts_a_token_by_where_it_starts() -> None:
 def test_trl_trains_exactly_the_masked_tokens(tmp_path: Path, tiny_model: Path) -> None:
     """The pre-tokenised rows reach trl's SFT trainer, which builds its labels from
     ``assistant_masks``: the trained tokens are the answers and their closing tokens."""
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.runs import create_run
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.runs.folder import create_run
     from ftwizard.trainer.build import build_trainer
     from ftwizard.trainer.data import prepare
     from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
@@ -393,7 +393,7 @@ def test_conversations_that_cannot_be_masked_are_left_out_and_named(
     ends every conversation with "!"): the rows whose first answer it changes cannot be
     located, so they are left out and counted, with example numbers; the others train
     with their masks."""
-    from ftwizard.core.config_io import load_config
+    from ftwizard.core.config.yaml_io import load_config
     from ftwizard.trainer.data import prepare
     from ftwizard.trainer.loading import load_tokenizer
 

@@ -1,4 +1,4 @@
-"""The model card of a finished run (``core/model_card.py``), from a run folder as the
+"""The model card of a finished run (``core/runs/model_card.py``), from a run folder as the
 trainer leaves it; the header is read the way the Hub reads it (YAML between --- lines)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ftwizard.core.config_io import load_config
-from ftwizard.core.model_card import model_card, save_decisions
-from ftwizard.core.runs import RunFolder, create_run
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.runs.folder import RunFolder, create_run
+from ftwizard.core.runs.model_card import model_card, save_decisions
 
 
 def finished_run(tmp_path: Path, *overrides: str) -> RunFolder:
@@ -105,7 +105,7 @@ def test_the_plans_decisions_go_into_the_card(tmp_path: Path) -> None:
 
 
 def test_sampled_answers_go_into_the_card(tmp_path: Path) -> None:
-    from ftwizard.core.model_card import save_samples
+    from ftwizard.core.runs.model_card import save_samples
 
     run = finished_run(tmp_path)
     run.final_dir.mkdir()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ftwizard.core import catalog
-from ftwizard.core.catalog import ROWS, row_config
 from ftwizard.core.errors import UserError
-from ftwizard.core.model_facts import facts_from_config
-from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.models import catalog
+from ftwizard.core.models.catalog import ROWS, row_config
+from ftwizard.core.models.facts import facts_from_config
+from ftwizard.core.models.source import resolve_model_facts
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -118,7 +118,7 @@ def test_hugging_face_cache_offline(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_gguf_file_metadata() -> None:
-    from ftwizard.core.builtin_models import BUILTIN_MODELS
+    from ftwizard.core.models.builtin import BUILTIN_MODELS
 
     path = BUILTIN_MODELS["smollm2-135m-instruct"].gguf_path()
     facts = resolve_model_facts(str(path))

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ftwizard.core import model_source, network
+from ftwizard.core import network
 from ftwizard.core.errors import UserError
+from ftwizard.core.models import source as model_source
 
 
 @pytest.fixture(autouse=True)

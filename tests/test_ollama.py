@@ -1,4 +1,4 @@
-"""The Ollama Modelfile's template (``core/ollama.py``) against Go's own text/template.
+"""The Ollama Modelfile's template (``core/outputs/ollama.py``) against Go's own text/template.
 
 The oracle is independent of the code under test: real chat templates (trl ships those
 of many families) rendered by transformers on one side; on the other, the Go template
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ftwizard.core import ollama
+from ftwizard.core.outputs import ollama
 
 TRL_TEMPLATES = Path(importlib.util.find_spec("trl").origin or "").parent / "chat_templates"  # type: ignore[union-attr]
 # One or two per family the catalog covers or people train often.

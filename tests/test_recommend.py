@@ -6,14 +6,20 @@ import re
 
 import pytest
 
-from ftwizard.core import catalog
-from ftwizard.core.config import RunConfig
-from ftwizard.core.dataset_facts import DatasetFacts
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
-from ftwizard.core.fit import EFFECTIVE_BATCH, fastest_fitting, method_options
-from ftwizard.core.gpus import Target, find_gpu, target_from_size, target_from_spec, verdict
-from ftwizard.core.model_facts import facts_from_config
-from ftwizard.core.recommend import (
+from ftwizard.core.hardware.gpus import (
+    Target,
+    find_gpu,
+    target_from_size,
+    target_from_spec,
+    verdict,
+)
+from ftwizard.core.models import catalog
+from ftwizard.core.models.facts import facts_from_config
+from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.fit import EFFECTIVE_BATCH, fastest_fitting, method_options
+from ftwizard.core.planning.recommend import (
     hardware_methods,
     learning_rate,
     objective_for,
@@ -21,7 +27,7 @@ from ftwizard.core.recommend import (
     recommend,
     size_defaults,
 )
-from ftwizard.core.throughput import training_time
+from ftwizard.core.planning.throughput import training_time
 
 LLAMA_8B = catalog.lookup("meta-llama/Llama-3.1-8B-Instruct")
 QWEN_7B_BASE = catalog.lookup("Qwen/Qwen2.5-7B")
@@ -277,7 +283,7 @@ def test_the_plan_holds_out_a_validation_split(rows: int, held: int) -> None:
 
 
 def test_no_validation_split_for_tiny_data_or_when_turned_off() -> None:
-    from ftwizard.core.config_io import load_config
+    from ftwizard.core.config.yaml_io import load_config
 
     gpu = target_from_spec(find_gpu("RTX 4090"))
     tiny = recommend(gpu, SMOL, DatasetFacts(rows=60), "domain")
@@ -306,7 +312,7 @@ def test_no_validation_split_for_tiny_data_or_when_turned_off() -> None:
 def test_cpu_precision_follows_the_cpus_bf16_instructions() -> None:
     """LoRA on a CPU with bf16 instructions loads the frozen base in bf16; without them,
     for full fine-tunes and when the configuration names a dtype, fp32 / as configured."""
-    from ftwizard.core.config_io import load_config
+    from ftwizard.core.config.yaml_io import load_config
 
     with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
     without = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
@@ -335,8 +341,8 @@ def test_cpu_precision_follows_the_cpus_bf16_instructions() -> None:
 
 
 def test_a_presets_auto_dtype_becomes_the_machines_choice_at_launch() -> None:
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.preflight import with_machine_precision
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.runs.preflight import with_machine_precision
 
     with_bf16 = Target("CPU", 0, 20.0, 20.0, True, 0.17, "detected")
     config = load_config(None, [])
@@ -351,9 +357,9 @@ def test_a_presets_auto_dtype_becomes_the_machines_choice_at_launch() -> None:
 def test_a_copy_with_new_sections_keeps_every_value_and_what_was_set() -> None:
     """`with_sections` carries over each value, and which fields were set (a field
     assigned on a default section included), so plans can tell choices from defaults."""
-    from ftwizard.core.config import RunConfig
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.fit import with_sections
+    from ftwizard.core.config.schema import RunConfig
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.planning.fit import with_sections
 
     config = load_config(None, ["evaluation.val_size=0", "description=mine"])
     config.training.max_steps = 5  # assigned on a section nothing set before

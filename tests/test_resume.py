@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftwizard.core import catalog
-from ftwizard.core.config_io import load_config
-from ftwizard.core.oom import oom_advice
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.models import catalog
+from ftwizard.core.planning.oom import oom_advice
 from tests.conftest import run_cli
 from tests.test_faults import wait_for
 from tests.test_training import DEMO_DATA, make_run, train
@@ -124,8 +124,8 @@ def test_the_live_eta_after_a_resume_counts_only_the_steps_since(
     say 1.5 s a step, 72 s for the 48 left, not an hour's worth spread over 52 steps."""
     from types import SimpleNamespace
 
-    from ftwizard.core.run_watch import eta_words
-    from ftwizard.core.runs import RunFolder
+    from ftwizard.core.runs.folder import RunFolder
+    from ftwizard.core.runs.watch import eta_words
     from ftwizard.trainer import callbacks
 
     run = RunFolder(tmp_path / "run")

@@ -12,11 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.config_io import load_config
+from ftwizard.core.config.presets import find_preset
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import load_config
 from ftwizard.core.errors import UserError
-from ftwizard.core.launch import launch
-from ftwizard.core.presets import find_preset
+from ftwizard.core.runs.launch import launch
 from tests.conftest import ROOT, run_cli
 from tests.test_faults import wait_for
 from tests.test_training import DEMO_DATA, make_run

@@ -1,4 +1,4 @@
-"""The throughput model (``core/throughput.py``) against measured runs and independent
+"""The throughput model (``core/planning/throughput.py``) against measured runs and independent
 oracles: the recorded GPU runs of ``bench/data/``, a Monte Carlo draw for the padding,
 and the CLI's JSON for scripts."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.throughput_fit import predict, runs
-from ftwizard.core.throughput import GPU_CONSTANTS, micro_batch_lengths
+from ftwizard.core.planning.throughput import GPU_CONSTANTS, micro_batch_lengths
 from tests.conftest import run_cli
 
 NO_GPU = {"FTWIZARD_FAKE_GPUS": ""}
@@ -80,7 +80,7 @@ def test_estimate_and_plan_json_give_the_speed() -> None:
 
 
 def test_long_durations_read_in_days() -> None:
-    from ftwizard.core.run_watch import duration
+    from ftwizard.core.runs.watch import duration
     from ftwizard.core.units import about as _duration
 
     assert duration(2 * 86400 + 7 * 3600 + 59) == "2d07h"
@@ -90,7 +90,7 @@ def test_long_durations_read_in_days() -> None:
 
 
 def test_the_cpu_is_measured_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ftwizard.core import cpu_speed
+    from ftwizard.core.hardware import cpu_speed
 
     monkeypatch.delenv(cpu_speed.ENV, raising=False)
     monkeypatch.setenv("FTWIZARD_CACHE", str(tmp_path))
@@ -113,13 +113,13 @@ def test_the_demo_launch_counts_tokens_for_its_eta(
     ETA. With a fixed CPU speed, the ETA is the model's for the counted lengths."""
     import re
 
-    from ftwizard.core.config_io import load_config
-    from ftwizard.core.dataset_facts import DatasetFacts
-    from ftwizard.core.gpus import Target
-    from ftwizard.core.model_source import resolve_model_facts
-    from ftwizard.core.preflight import with_token_counts
-    from ftwizard.core.run_watch import duration
-    from ftwizard.core.throughput import training_time
+    from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.hardware.gpus import Target
+    from ftwizard.core.models.source import resolve_model_facts
+    from ftwizard.core.planning.dataset_facts import DatasetFacts
+    from ftwizard.core.planning.throughput import training_time
+    from ftwizard.core.runs.preflight import with_token_counts
+    from ftwizard.core.runs.watch import duration
     from tests.conftest import ROOT, TEST_CACHE
 
     preset = ROOT / "presets" / "demo-cpu.yaml"

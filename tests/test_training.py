@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftwizard.core.config_io import load_config
-from ftwizard.core.runs import RunFolder, create_run, list_checkpoints
+from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.runs.folder import RunFolder, create_run, list_checkpoints
 from tests.conftest import ROOT, TEST_CACHE, run_cli
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from ftwizard.core.hardware import HardwareReport
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.dashboard import DashboardScreen
 from ftwizard.tui.screens.done import DoneScreen

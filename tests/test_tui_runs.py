@@ -9,8 +9,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static, Switch
 
-from ftwizard.core.run_watch import RunWatch, downsample
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.watch import RunWatch, downsample
 from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.dashboard import DashboardScreen
 from ftwizard.tui.screens.done import DoneScreen

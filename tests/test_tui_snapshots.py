@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.resume import ResumeScreen

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input, Label, RadioButton, Static
 
-from ftwizard.core.config_io import load_config
+from ftwizard.core.config.yaml_io import load_config
 from ftwizard.tui.screens.data import DataScreen
 from ftwizard.tui.screens.model import ModelScreen
 from ftwizard.tui.screens.params import ParamsScreen

@@ -12,7 +12,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from ftwizard.core.fake_nvml import fixed_report
+from ftwizard.core.hardware.fake_nvml import fixed_report
 from ftwizard.tui.app import FtwizardApp
 from tests.recorded_runs import T0
 
@@ -98,8 +98,8 @@ async def open_step(
     """Open the purpose, settings or review step directly, the state filled in by the
     same core functions the earlier steps call (no tokenising: quicker tests)."""
     from ftwizard.core.data.validate import validate_path
-    from ftwizard.core.model_source import resolve_model_facts
-    from ftwizard.core.recommend import recommend
+    from ftwizard.core.models.source import resolve_model_facts
+    from ftwizard.core.planning.recommend import recommend
     from ftwizard.tui.screens.params import ParamsScreen
     from ftwizard.tui.screens.purpose import PurposeScreen
     from ftwizard.tui.screens.review import ReviewScreen

@@ -18,10 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.console import out
-from ftwizard.core.launch import stop
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
-from ftwizard.core.run_watch import RunWatch, describe, duration, eta_words
-from ftwizard.core.runs import ACTIVE, RunFolder
+from ftwizard.core.runs.folder import ACTIVE, RunFolder
+from ftwizard.core.runs.launch import stop
+from ftwizard.core.runs.watch import RunWatch, describe, duration, eta_words
 
 POLL_S = 0.5
 SPARK = "▁▂▃▄▅▆▇█"

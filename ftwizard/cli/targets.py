@@ -6,14 +6,14 @@ import argparse
 from dataclasses import replace
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.gpus import (
+from ftwizard.core.hardware.gpus import (
     Target,
     find_gpu,
     target_from_report,
     target_from_size,
     target_from_spec,
 )
-from ftwizard.core.hardware import probe
+from ftwizard.core.hardware.probe import probe
 
 
 def resolve_target(args: argparse.Namespace) -> Target:

@@ -1,5 +1,18 @@
-"""The pure core: run configuration, hardware probe, planning, datasets, run folders.
+"""The pure core: no textual, and no torch at import time; the CLI, the TUI, the views
+and the trainer all build on it.
 
-Nothing here imports textual or torch at import time; the CLI, the TUI and the
-trainer all build on these modules.
+One package per concern, each saying in its ``__init__`` what it may import (checked by
+``tests/test_layers.py``):
+
+- ``config``: the run configuration, its YAML and ``--set`` layering, the presets.
+- ``hardware``: the probe, NVML and its fake, the card table, the CPU's speed.
+- ``models``: model facts, where a model comes from, the catalog, the built-in models.
+- ``data``: datasets as people have them: reading, detection, validation.
+- ``planning``: memory, fit, recommendation, several GPUs, time.
+- ``runs``: the run folder, launch, checks, resume, watching, the model card.
+- ``outputs``: sampling, chat, GGUF/Ollama extras, the Hub upload.
+
+At the top: ``errors``, ``units``, ``paths``, ``network`` and ``lifetime`` (helpers that
+import nothing else from ``core``) and ``trainer_calls`` (asking the trainer package for
+answers that need torch; it reads ``models``).
 """

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ftwizard.core import lifetime
-from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.errors import UserError
-from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.models.builtin import BUILTIN_MODELS
+from ftwizard.core.models.source import resolve_model_facts
 
 
 class TrainerProcessFailed(Exception):

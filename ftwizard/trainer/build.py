@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.distributed import trainer_arguments
-from ftwizard.core.estimator import default_loss_impl
-from ftwizard.core.runs import CHECKPOINT, RunFolder
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.planning.distributed import trainer_arguments
+from ftwizard.core.planning.estimator import default_loss_impl
+from ftwizard.core.runs.folder import CHECKPOINT, RunFolder
 from ftwizard.trainer.data import PreparedData
 
 

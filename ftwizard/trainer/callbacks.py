@@ -12,7 +12,7 @@ import psutil
 import torch
 from transformers import TrainerCallback
 
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.ranks import agree, gather, rank
 
 

@@ -6,7 +6,7 @@ Loads the base once. An adapter run answers as the base with the adapter switche
 (``disable_adapter()``), so both models cost one model's memory; a full fine-tune loads
 its own weights beside the base. Both use the chat template the run trained with.
 
-Talks JSON lines (``core/chat.py`` is the other end): first ``{"ready": ...}`` (or
+Talks JSON lines (``core/outputs/chat.py`` is the other end): first ``{"ready": ...}`` (or
 ``{"error", "hint"}`` and exit 2); then per request ``{"messages", "model": "base" |
 "tuned", "seed", "temperature", "max_new_tokens"}`` it writes ``{"token": TEXT}`` lines as
 the answer is generated and ``{"done": true, "text", "new_tokens", "first_token_s",
@@ -29,8 +29,8 @@ from typing import Any
 import torch
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.prompts import prompt_label
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.outputs.prompts import prompt_label
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.outputs import base_model, final_tokenizer, tuned_model
 
 

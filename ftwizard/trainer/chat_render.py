@@ -12,7 +12,7 @@ from typing import Any
 
 from ftwizard.core.data.templates import CHATML_TEMPLATE
 from ftwizard.core.errors import UserError
-from ftwizard.core.model_source import tokenizer_location
+from ftwizard.core.models.source import tokenizer_location
 
 
 def _fast_tokenizer_folder(location: str) -> Path | None:

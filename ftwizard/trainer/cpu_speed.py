@@ -4,7 +4,7 @@ python -m ftwizard.trainer.cpu_speed  ->  {"fp32_gflops": ..., "threads": ...}
 
 A few seconds of torch matmuls of training's sizes (1024 wide, fp32, torch's own thread
 count), measured rather than assumed per core: CPUs of one core count differ several-fold.
-``core/cpu_speed.py`` keeps the answer per machine.
+``core/hardware/cpu_speed.py`` keeps the answer per machine.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.config import RunConfig
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import DataReport, validate_path

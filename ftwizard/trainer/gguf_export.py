@@ -6,7 +6,7 @@ The weights are the run's final model: an adapter is merged into its base first.
 file carries the tokenizer (its tokens, types, merges and the llama.cpp pre-tokenizer
 name), the special tokens, ``add_bos`` and the chat template the run trained with, so
 a GGUF answers like the model it came from. With ``--ollama`` the answer also carries
-what a ``Modelfile`` needs (``core/ollama.py``): the chat template cut into the pieces
+what a ``Modelfile`` needs (``core/outputs/ollama.py``): the chat template cut into the pieces
 Ollama's Go template replays, and the stop tokens. The gguf package (from llama.cpp) gives
 the writer, the tensor names and the q8_0 / bf16 encodings; this module maps each
 Hugging Face tensor onto them for the families in ``ARCHITECTURES``.
@@ -27,9 +27,9 @@ import gguf
 import numpy as np
 import torch
 
-from ftwizard.core import ollama
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.outputs import ollama
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.reply import reply
 
 OUTTYPES = {

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from ftwizard.core.builtin_models import resolve_builtin
-from ftwizard.core.config import RunConfig
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
-from ftwizard.core.estimator import load_dtype
+from ftwizard.core.models.builtin import resolve_builtin
+from ftwizard.core.planning.estimator import load_dtype
 from ftwizard.trainer.ranks import local_rank
 
 log = logging.getLogger("ftwizard.trainer")

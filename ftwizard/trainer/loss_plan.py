@@ -16,9 +16,9 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.config import TrainOn
+from ftwizard.core.config.schema import TrainOn
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
-from ftwizard.core.run_watch import LOSS_WORDS
+from ftwizard.core.runs.watch import LOSS_WORDS
 
 _GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 

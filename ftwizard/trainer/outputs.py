@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.prompts import prompt_label, prompt_messages
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.outputs.prompts import prompt_label, prompt_messages
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.loading import (
     TORCH_DTYPES,
     load_tokenizer,

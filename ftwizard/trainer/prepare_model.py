@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ftwizard.core.builtin_models import BUILTIN_MODELS, COMPLETE_MARKER, BuiltinModel
+from ftwizard.core.models.builtin import BUILTIN_MODELS, COMPLETE_MARKER, BuiltinModel
 
 
 def _say(message: str) -> None:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 
 
 def rank() -> int:

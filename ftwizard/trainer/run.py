@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.ranks import rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
@@ -73,7 +73,7 @@ def disk_full_message(run: RunFolder, error: BaseException) -> str | None:
     """A full disk in words: where, what survived, what to do; None for other errors."""
     if not (isinstance(error, OSError) and error.errno == errno.ENOSPC):
         return None
-    from ftwizard.core.runs import list_checkpoints
+    from ftwizard.core.runs.folder import list_checkpoints
 
     saved = [c for c in list_checkpoints(run) if c.resumable]
     kept = (
@@ -97,8 +97,8 @@ def _is_oom(error: BaseException) -> bool:
 
 
 def _oom_advice(run: RunFolder) -> list[dict[str, Any]]:
-    from ftwizard.core.model_source import resolve_model_facts
-    from ftwizard.core.oom import oom_advice
+    from ftwizard.core.models.source import resolve_model_facts
+    from ftwizard.core.planning.oom import oom_advice
 
     config = run.read_config()
     try:
@@ -119,7 +119,7 @@ def hardware_words() -> str:
 
 def write_model_card(run: RunFolder) -> None:
     """``final/README.md`` in the Hub's layout, replacing the template peft leaves there."""
-    from ftwizard.core.model_card import model_card
+    from ftwizard.core.runs.model_card import model_card
 
     (run.final_dir / "README.md").write_text(model_card(run), encoding="utf-8")
 

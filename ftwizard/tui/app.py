@@ -13,12 +13,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from ftwizard import __version__
-from ftwizard.core.config import RunConfig
-from ftwizard.core.fit import with_sections
-from ftwizard.core.hardware import HardwareReport, probe
-from ftwizard.core.launch import stop
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.hardware.probe import HardwareReport, probe
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
-from ftwizard.core.runs import ACTIVE, RunFolder
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.runs.folder import ACTIVE, RunFolder
+from ftwizard.core.runs.launch import stop
 from ftwizard.tui.screens.start import StartScreen
 from ftwizard.tui.state import WizardState
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.dataset_facts import DatasetFacts, facts_from_report
-from ftwizard.core.fit import with_sections
-from ftwizard.core.gpus import Target, target_from_report
-from ftwizard.core.hardware import HardwareReport
-from ftwizard.core.model_facts import ModelFacts
-from ftwizard.core.recommend import Plan, Purpose
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.hardware.gpus import Target, target_from_report
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.planning.dataset_facts import DatasetFacts, facts_from_report
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.planning.recommend import Plan, Purpose
 
 
 @dataclass

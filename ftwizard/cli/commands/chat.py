@@ -12,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.console import err, out
-from ftwizard.core import chat, lifetime
+from ftwizard.core import lifetime
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs import find_run
+from ftwizard.core.outputs import chat
+from ftwizard.core.runs.folder import find_run
 
 LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
 

@@ -9,11 +9,11 @@ from typing import Any
 from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
-from ftwizard.core.config import COLUMNS
+from ftwizard.core.config.schema import COLUMNS
 from ftwizard.core.data.split import split_counts
 from ftwizard.core.data.validate import trainable, validate_path
-from ftwizard.core.dataset_facts import KIND_OF_SHAPE, DatasetFacts
 from ftwizard.core.errors import UserError
+from ftwizard.core.planning.dataset_facts import KIND_OF_SHAPE, DatasetFacts
 from ftwizard.core.trainer_calls import token_stats
 from ftwizard.views.data import preview_view, report_view, stats_view
 

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.console import out, print_json
-from ftwizard.core.hardware import HardwareReport, probe
+from ftwizard.core.hardware.probe import HardwareReport, probe
 from ftwizard.core.units import gib, percent, plain, yes_no
 
 

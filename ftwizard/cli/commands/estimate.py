@@ -12,12 +12,12 @@ from rich.text import Text
 
 from ftwizard.cli.console import out, print_json
 from ftwizard.cli.targets import resolve_target
-from ftwizard.core.config_io import Override, load_config
-from ftwizard.core.estimator import Estimate, estimate
-from ftwizard.core.gpus import Target, verdict
-from ftwizard.core.model_source import resolve_model_facts
-from ftwizard.core.presets import find_preset
-from ftwizard.core.throughput import StepTime, device_for, micro_batch_lengths, step_time
+from ftwizard.core.config.presets import find_preset
+from ftwizard.core.config.yaml_io import Override, load_config
+from ftwizard.core.hardware.gpus import Target, verdict
+from ftwizard.core.models.source import resolve_model_facts
+from ftwizard.core.planning.estimator import Estimate, estimate
+from ftwizard.core.planning.throughput import StepTime, device_for, micro_batch_lengths, step_time
 
 # flag attribute -> (the flag as a person types it, the config key it sets)
 FLAG_KEYS = {

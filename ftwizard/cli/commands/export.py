@@ -16,12 +16,12 @@ from rich.prompt import Confirm
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
-from ftwizard.core import ollama
 from ftwizard.core.errors import UserError
-from ftwizard.core.gguf_quantize import K_QUANTS, find_quantizer, quantize
-from ftwizard.core.hub_upload import check_can_upload, upload, upload_files, weights_folder
-from ftwizard.core.model_card import model_card
-from ftwizard.core.runs import RunFolder, find_run
+from ftwizard.core.outputs import ollama
+from ftwizard.core.outputs.gguf_quantize import K_QUANTS, find_quantizer, quantize
+from ftwizard.core.outputs.hub_upload import check_can_upload, upload, upload_files, weights_folder
+from ftwizard.core.runs.folder import RunFolder, find_run
+from ftwizard.core.runs.model_card import model_card
 from ftwizard.core.trainer_calls import export_gguf, merge_outputs
 from ftwizard.core.units import human_size
 

@@ -6,13 +6,14 @@ from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.follow import follow
-from ftwizard.core.config import RunConfig
-from ftwizard.core.config_io import dump_config, load_config
-from ftwizard.core.distributed import check_hardware
+from ftwizard.core.config.presets import find_preset
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import dump_config, load_config
 from ftwizard.core.errors import UserError
-from ftwizard.core.gpus import target_from_report
-from ftwizard.core.hardware import probe
-from ftwizard.core.preflight import (
+from ftwizard.core.hardware.gpus import target_from_report
+from ftwizard.core.hardware.probe import probe
+from ftwizard.core.planning.distributed import check_hardware
+from ftwizard.core.runs.preflight import (
     LaunchSummary,
     check_before_launch,
     start_run,
@@ -20,7 +21,6 @@ from ftwizard.core.preflight import (
     with_machine_precision,
     with_token_counts,
 )
-from ftwizard.core.presets import find_preset
 
 
 def print_plan(config: RunConfig, summary: LaunchSummary) -> None:

@@ -9,9 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
-from ftwizard.core import catalog
-from ftwizard.core.builtin_models import BUILTIN_MODELS
-from ftwizard.core.model_source import resolve_model_facts
+from ftwizard.core.models import catalog
+from ftwizard.core.models.builtin import BUILTIN_MODELS
+from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.trainer_calls import TrainerProcessFailed, prepare_builtin_model
 from ftwizard.core.units import plain, yes_no
 

@@ -7,9 +7,9 @@ import argparse
 from rich.table import Table
 
 from ftwizard.cli.console import err, out, print_json
-from ftwizard.core.model_card import save_samples
-from ftwizard.core.prompts import prompt_messages
-from ftwizard.core.runs import find_run
+from ftwizard.core.outputs.prompts import prompt_messages
+from ftwizard.core.runs.folder import find_run
+from ftwizard.core.runs.model_card import save_samples
 from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
 

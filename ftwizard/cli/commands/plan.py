@@ -12,22 +12,22 @@ from rich.text import Text
 from ftwizard.cli.commands.data import parse_map
 from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.targets import resolve_target
-from ftwizard.core.config_io import (
+from ftwizard.core.config.presets import find_preset
+from ftwizard.core.config.yaml_io import (
     Override,
     config_from_dict,
     dump_config,
     load_config,
     save_config,
 )
-from ftwizard.core.dataset_facts import DatasetFacts
 from ftwizard.core.errors import UserError
-from ftwizard.core.fit import least_memory, method_options
-from ftwizard.core.gpus import GPU_TABLE, target_from_spec
-from ftwizard.core.model_facts import ModelFacts
-from ftwizard.core.model_source import resolve_model_facts
-from ftwizard.core.presets import find_preset
-from ftwizard.core.recommend import METHODS, Plan, recommend
-from ftwizard.core.time_advice import warning_words
+from ftwizard.core.hardware.gpus import GPU_TABLE, target_from_spec
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.models.source import resolve_model_facts
+from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.fit import least_memory, method_options
+from ftwizard.core.planning.recommend import METHODS, Plan, recommend
+from ftwizard.core.planning.time_advice import warning_words
 from ftwizard.core.units import about
 
 

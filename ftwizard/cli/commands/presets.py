@@ -7,8 +7,8 @@ import argparse
 from rich.table import Table
 
 from ftwizard.cli.console import out, print_json, write_text
-from ftwizard.core.config_io import dump_config, load_config
-from ftwizard.core.presets import find_preset, list_presets
+from ftwizard.core.config.presets import find_preset, list_presets
+from ftwizard.core.config.yaml_io import dump_config, load_config
 
 
 def list_command(as_json: bool) -> int:

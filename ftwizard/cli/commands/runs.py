@@ -11,16 +11,16 @@ from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.cli.follow import follow
-from ftwizard.core.launch import stop
-from ftwizard.core.resume import plan_resume, start_resume
-from ftwizard.core.run_watch import duration
-from ftwizard.core.runs import (
+from ftwizard.core.runs.folder import (
     ACTIVE,
     RunFolder,
     find_run,
     list_checkpoints,
     list_runs,
 )
+from ftwizard.core.runs.launch import stop
+from ftwizard.core.runs.resume import plan_resume, start_resume
+from ftwizard.core.runs.watch import duration
 from ftwizard.core.units import gib
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
 

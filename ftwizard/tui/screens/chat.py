@@ -1,6 +1,6 @@
 """Chat with a finished run: the fine-tuned model, the base, or both side by side.
 
-The same conversation rules as ``ftwizard chat`` (``core/chat.py``); the models load
+The same conversation rules as ``ftwizard chat`` (``core/outputs/chat.py``); the models load
 and answer in their own process, driven from a worker thread, so the screen stays live
 while an answer streams in.
 """
@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
-from ftwizard.core import chat
 from ftwizard.core.errors import UserError, in_words
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.outputs import chat
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.tui.screens.base import WizardScreen
 
 LABELS_OF_MODE = {**chat.LABELS, "both": "both, side by side"}

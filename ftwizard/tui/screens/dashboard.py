@@ -18,11 +18,11 @@ from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 
 from ftwizard.core.errors import in_words
-from ftwizard.core.hardware import HardwareReport
-from ftwizard.core.launch import request_checkpoint, stop
-from ftwizard.core.resume import plan_resume, start_resume
-from ftwizard.core.run_watch import RunWatch, describe
-from ftwizard.core.runs import ACTIVE, RunFolder
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.runs.folder import ACTIVE, RunFolder
+from ftwizard.core.runs.launch import request_checkpoint, stop
+from ftwizard.core.runs.resume import plan_resume, start_resume
+from ftwizard.core.runs.watch import RunWatch, describe
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.widgets.loss_chart import LossChart

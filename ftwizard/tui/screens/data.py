@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input, Static, Switch
 
-from ftwizard.core.builtin_models import BUILTIN_MODELS
 from ftwizard.core.data.validate import trainable, validate_path
 from ftwizard.core.errors import in_words
-from ftwizard.core.fit import with_sections
+from ftwizard.core.models.builtin import BUILTIN_MODELS
+from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.path_input import PathSuggester

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from ftwizard.core.errors import in_words
-from ftwizard.core.runs import RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 from ftwizard.tui.screens.base import WizardScreen
 

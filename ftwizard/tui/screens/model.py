@@ -8,14 +8,14 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from ftwizard.core.catalog_fit import CatalogFit, catalog_fits
-from ftwizard.core.config import RunConfig
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import in_words
-from ftwizard.core.fit import MethodOption
-from ftwizard.core.gpus import Target
-from ftwizard.core.model_facts import ModelFacts
-from ftwizard.core.model_source import resolve_model_facts
-from ftwizard.core.recommend import METHODS
+from ftwizard.core.hardware.gpus import Target
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.models.source import resolve_model_facts
+from ftwizard.core.planning.catalog_fit import CatalogFit, catalog_fits
+from ftwizard.core.planning.fit import MethodOption
+from ftwizard.core.planning.recommend import METHODS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.facts import model_facts_table
 from ftwizard.tui.widgets.path_input import PathSuggester

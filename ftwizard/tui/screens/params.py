@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.config_io import load_config, save_config
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import load_config, save_config
 from ftwizard.core.errors import UserError, in_words
-from ftwizard.core.estimator import targeted_modules
-from ftwizard.core.fit import with_sections
-from ftwizard.core.preflight import summarise
+from ftwizard.core.planning.estimator import targeted_modules
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.runs.preflight import summarise
 from ftwizard.tui.screens.prompt import AskText
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.config_form import ConfigForm

@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, RadioButton, RadioSet, Static
 
-from ftwizard.core.config import Adapter
-from ftwizard.core.recommend import PURPOSES, Plan, Purpose, recommend
-from ftwizard.core.run_watch import duration
-from ftwizard.core.time_advice import warning_words
+from ftwizard.core.config.schema import Adapter
+from ftwizard.core.planning.recommend import PURPOSES, Plan, Purpose, recommend
+from ftwizard.core.planning.time_advice import warning_words
+from ftwizard.core.runs.watch import duration
 from ftwizard.tui.screens.step import StepScreen
 
 

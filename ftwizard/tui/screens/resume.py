@@ -9,8 +9,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static, Switch
 
 from ftwizard.core.errors import in_words
-from ftwizard.core.resume import ResumePlan, plan_resume, start_resume
-from ftwizard.core.runs import RunFolder, list_checkpoints
+from ftwizard.core.runs.folder import RunFolder, list_checkpoints
+from ftwizard.core.runs.resume import ResumePlan, plan_resume, start_resume
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.widgets.toggle import Toggle
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells

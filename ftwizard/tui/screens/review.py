@@ -8,18 +8,18 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from ftwizard.core.config import RunConfig
-from ftwizard.core.config_io import dump_config
-from ftwizard.core.distributed import check_hardware
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import dump_config
 from ftwizard.core.errors import in_words
-from ftwizard.core.fit import with_sections
-from ftwizard.core.preflight import (
+from ftwizard.core.planning.distributed import check_hardware
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.runs.folder import RunFolder, default_run_name, runs_root
+from ftwizard.core.runs.preflight import (
     check_before_launch,
     start_run,
     summarise,
     with_machine_precision,
 )
-from ftwizard.core.runs import RunFolder, default_run_name, runs_root
 from ftwizard.tui.screens.step import StepScreen
 
 

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ftwizard.core.gpus import target_from_report
-from ftwizard.core.hardware import HardwareReport
+from ftwizard.core.hardware.gpus import target_from_report
+from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.widgets.hardware_panel import HardwarePanel
 from ftwizard.tui.widgets.runs_table import RunsTable, next_action
@@ -77,7 +77,7 @@ class StartScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="probe")
     def _run_probe(self) -> None:
         # NVML queries can block for a moment, and a CPU's speed is measured on first
-        # use (~5 s, core/cpu_speed.py): neither on the event loop.
+        # use (~5 s, core/hardware/cpu_speed.py): neither on the event loop.
         report = self._probe()
         target_from_report(report)
         self.post_message(self.HardwareProbed(report))

@@ -20,8 +20,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, TabbedContent, TabPane
 
-from ftwizard.core.config import SECTIONS, RunConfig
-from ftwizard.core.config_io import allowed_values, field_problems, parse_field_text
+from ftwizard.core.config.schema import SECTIONS, RunConfig
+from ftwizard.core.config.yaml_io import allowed_values, field_problems, parse_field_text
 
 # What most people change; everything else is under Advanced.
 BASIC = (

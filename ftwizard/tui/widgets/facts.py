@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ftwizard.core.model_facts import ModelFacts
+from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.units import yes_no
 
 

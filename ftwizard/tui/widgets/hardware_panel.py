@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ftwizard.core.hardware import GpuInfo, HardwareReport
+from ftwizard.core.hardware.probe import GpuInfo, HardwareReport
 from ftwizard.core.units import gib, percent, plain, yes_no
 from ftwizard.tui.widgets.bars import share_bar
 

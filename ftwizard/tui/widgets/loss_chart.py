@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ftwizard.core.run_watch import Point, downsample
+from ftwizard.core.runs.watch import Point, downsample
 
 TRAIN, EVAL = "•", "o"
 

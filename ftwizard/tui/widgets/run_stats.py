@@ -9,9 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ftwizard.core.hardware import HardwareReport
-from ftwizard.core.run_watch import RunWatch, duration, eta_words
-from ftwizard.core.runs import ACTIVE
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.runs.folder import ACTIVE
+from ftwizard.core.runs.watch import RunWatch, duration, eta_words
 from ftwizard.core.units import gib, percent
 from ftwizard.tui.widgets.bars import share_bar
 

@@ -6,8 +6,8 @@ import time
 
 from textual.widgets import DataTable
 
-from ftwizard.core.run_watch import duration
-from ftwizard.core.runs import ACTIVE, RunFolder, list_runs
+from ftwizard.core.runs.folder import ACTIVE, RunFolder, list_runs
+from ftwizard.core.runs.watch import duration
 
 NEXT_ACTION = {"finished": "results", "stopped": "resume", "failed": "resume"}
 

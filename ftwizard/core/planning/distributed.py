@@ -1,0 +1,254 @@
+"""More than one GPU: the checks, the plan, and what the engines are given.
+
+ftwizard does not distribute anything itself. Several processes are started by
+``torchrun`` (or ``accelerate launch``), one per GPU, and transformers' Trainer
+runs them as PyTorch DDP (a full replica per GPU, gradients averaged) or FSDP
+(parameters, gradients and optimizer states sharded across the GPUs). This
+module holds what both launchers need and what the plan shows: the checks that
+turn bad input into one message, the Trainer's ``fsdp`` arguments, the accelerate
+configuration file, and the smallest number of GPUs a run fits on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.errors import UserError
+from ftwizard.core.hardware.gpus import Target, Verdict, verdict
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.planning.estimator import Estimate, estimate
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.planning.throughput import throughput_factor
+
+
+def check_hardware(config: RunConfig, report: HardwareReport) -> None:
+    """Refuse, before anything starts, what the GPUs here cannot run."""
+    problem = report.visible_device_problem
+    if problem:
+        raise UserError(
+            problem,
+            hint="List the GPUs with `ftwizard detect` (or nvidia-smi -L) and name those, "
+            "e.g. CUDA_VISIBLE_DEVICES=0,1.",
+        )
+    wanted = config.distributed.num_processes
+    if report.gpus and wanted > len(report.gpus):
+        names = "GPU" if len(report.gpus) == 1 else f"{len(report.gpus)} GPUs"
+        raise UserError(
+            f"distributed.num_processes is {wanted}, but {names} "
+            f"{'is' if len(report.gpus) == 1 else 'are'} visible here: one process per GPU.",
+            hint=f"Set --set distributed.num_processes={len(report.gpus)} or fewer"
+            + (
+                " (CUDA_VISIBLE_DEVICES limits which GPUs are visible)."
+                if report.gpu_reason is None
+                else f" ({report.gpu_reason})."
+            ),
+        )
+    if not report.gpus and wanted > 1 and config.distributed.strategy == "fsdp":
+        raise UserError(
+            "distributed.strategy is fsdp, but there is no GPU here: accelerate shards with "
+            "FSDP on accelerators only, and on the CPU it would quietly run DDP instead.",
+            hint="Use distributed.strategy=ddp to try several processes on the CPU, or run "
+            "on a machine with GPUs.",
+        )
+    if not report.gpus and wanted > max(1, report.cpu_cores_physical or 1):
+        raise UserError(
+            f"distributed.num_processes is {wanted}, but there is no GPU here and only "
+            f"{report.cpu_cores_physical} CPU cores.",
+            hint="Without a GPU, processes share the cores: use 1 (or 2 to try DDP on the CPU).",
+        )
+    check_strategy(config)
+
+
+def check_strategy(config: RunConfig) -> None:
+    """What the chosen strategy cannot do with this method, on the installed versions."""
+    dist = config.distributed
+    if dist.strategy != "fsdp":
+        return
+    if dist.num_processes < 2:
+        raise UserError(
+            "distributed.strategy is fsdp, which shards the model across processes, but "
+            "distributed.num_processes is 1.",
+            hint="Set distributed.num_processes to the number of GPUs, or use strategy ddp.",
+        )
+    if config.method.adapter == "qlora":
+        reason = qlora_fsdp_problem(config)
+        if reason:
+            raise UserError(
+                f"FSDP cannot shard this quantised base: {reason}.",
+                hint="Use distributed.strategy=ddp (each GPU holds the 4-bit base), or "
+                "method.adapter=lora with FSDP.",
+            )
+
+
+# The first versions that shard a 4-bit base with FSDP (bitsandbytes' quant_storage,
+# peft's and transformers' support for it, as the peft FSDP-QLoRA guide lists them).
+QLORA_FSDP_MINIMUM = {"bitsandbytes": (0, 43), "peft": (0, 10), "transformers": (4, 39)}
+
+
+def _version(package: str) -> tuple[int, ...] | None:
+    try:
+        text = metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+    parts = []
+    for piece in text.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def qlora_fsdp_problem(config: RunConfig) -> str | None:
+    """Why FSDP cannot shard this QLoRA base here; None when it can."""
+    if config.method.bits == 8:
+        return (
+            "8-bit (LLM.int8) weights keep their scales beside the weights, which FSDP "
+            "cannot flatten; only 4-bit bases store as a shardable dtype"
+        )
+    for package, minimum in QLORA_FSDP_MINIMUM.items():
+        found = _version(package)
+        if found is None or found < minimum:
+            have = "not installed" if found is None else ".".join(map(str, found))
+            return (
+                f"{package} {'.'.join(map(str, minimum))} or newer is needed to shard a "
+                f"4-bit base ({have} here)"
+            )
+    return None
+
+
+def trainer_arguments(config: RunConfig) -> dict[str, Any]:
+    """The Trainer's ``fsdp`` / ``fsdp_config`` / DDP arguments for this configuration."""
+    dist = config.distributed
+    if dist.num_processes < 2:
+        return {}
+    if dist.strategy == "ddp":
+        # LoRA freezes most parameters; DDP must not wait for gradients they never get.
+        return {"ddp_find_unused_parameters": False}
+    return {"fsdp": True, "fsdp_config": fsdp_settings(config)}
+
+
+def fsdp_settings(config: RunConfig) -> dict[str, Any]:
+    """FSDP settings shared by the Trainer arguments and the accelerate file.
+
+    The decoder layer class to wrap comes from the model's own ``_no_split_modules``
+    (accelerate's default), so no architecture is named here.
+    """
+    return {
+        "version": 2,
+        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+        "reshard_after_forward": config.distributed.fsdp_sharding_strategy == "FULL_SHARD",
+        # Full weights gathered on save: a checkpoint loads anywhere, with any world size.
+        "state_dict_type": "FULL_STATE_DICT",
+        "cpu_ram_efficient_loading": True,
+        "activation_checkpointing": config.training.gradient_checkpointing,
+    }
+
+
+def accelerate_config(config: RunConfig) -> dict[str, Any]:
+    """The ``accelerate launch --config_file`` equivalent of this run (one machine).
+
+    For several machines, the same file gets ``num_machines``, ``machine_rank`` (0 on
+    the first), ``main_process_ip`` and ``main_process_port``, and ``num_processes``
+    becomes the total over all machines.
+    """
+    dist, training = config.distributed, config.training
+    gpus = dist.num_processes
+    data: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "distributed_type": "FSDP" if dist.strategy == "fsdp" else "MULTI_GPU",
+        "num_machines": 1,
+        "machine_rank": 0,
+        "num_processes": gpus,
+        "main_process_ip": None,
+        "main_process_port": None,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "mixed_precision": "bf16" if training.bf16 else "fp16" if training.fp16 else "no",
+        "use_cpu": False,
+        "gpu_ids": "all",
+        "main_training_function": "main",
+        "downcast_bf16": "no",
+        "tpu_env": [],
+        "tpu_use_cluster": False,
+        "tpu_use_sudo": False,
+    }
+    if dist.strategy == "fsdp":
+        settings = fsdp_settings(config)
+        data["fsdp_config"] = {
+            "fsdp_version": settings["version"],
+            "fsdp_auto_wrap_policy": settings["auto_wrap_policy"],
+            "fsdp_reshard_after_forward": settings["reshard_after_forward"],
+            "fsdp_state_dict_type": settings["state_dict_type"],
+            "fsdp_cpu_ram_efficient_loading": settings["cpu_ram_efficient_loading"],
+            "fsdp_activation_checkpointing": settings["activation_checkpointing"],
+            "fsdp_offload_params": False,
+        }
+    return data
+
+
+@dataclass(frozen=True)
+class GpuPlan:
+    """How many GPUs a run uses, with which strategy, and why."""
+
+    num_processes: int
+    strategy: str
+    per_gpu: Estimate
+    verdict: Verdict
+    reason: str
+
+    def overrides(self) -> list[str]:
+        return [
+            f"distributed.num_processes={self.num_processes}",
+            f"distributed.strategy={self.strategy}",
+        ]
+
+
+def with_processes(config: RunConfig, processes: int, strategy: str) -> RunConfig:
+    return with_sections(config, distributed={"num_processes": processes, "strategy": strategy})
+
+
+def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
+    """The smallest number of GPUs this run fits on with 10 % headroom, and why.
+
+    One GPU first (DDP replicas need as much memory per GPU as one GPU alone, so
+    adding GPUs only adds speed); then FSDP over 2, 3, ... GPUs up to the count here.
+    """
+    single = estimate(facts, with_processes(config, 1, "ddp"))
+    fits_one = verdict(single.device_total_gib, target)
+    if target.cpu or target.count <= 1 or fits_one == "fits":
+        reason = _one_gpu_reason(config, single, target, fits_one)
+        return GpuPlan(1, "ddp", single, fits_one, reason)
+    for processes in range(2, target.count + 1):
+        sharded = estimate(facts, with_processes(config, processes, "fsdp"))
+        fitted = verdict(sharded.device_total_gib, target)
+        if fitted == "fits":
+            reason = (
+                f"one GPU would need {single.device_total_gib:.1f} GB, more than 90% of "
+                f"{target.free_gib:.1f} GB free; FSDP shards the weights, gradients and "
+                f"optimizer states over {processes} GPUs: "
+                f"{sharded.device_total_gib:.1f} GB each"
+            )
+            return GpuPlan(processes, "fsdp", sharded, fitted, reason)
+    widest = estimate(facts, with_processes(config, target.count, "fsdp"))
+    reason = (
+        f"does not fit: {widest.device_total_gib:.1f} GB per GPU even sharded over all "
+        f"{target.count} GPUs with FSDP ({target.free_gib:.1f} GB free each)"
+    )
+    return GpuPlan(target.count, "fsdp", widest, verdict(widest.device_total_gib, target), reason)
+
+
+def _one_gpu_reason(config: RunConfig, single: Estimate, target: Target, fitted: Verdict) -> str:
+    if target.cpu:
+        return "no GPU here: one process on the CPU"
+    if fitted != "fits":
+        return f"does not fit in 90% of one GPU ({single.device_total_gib:.1f} GB needed)"
+    if target.count <= 1:
+        return f"fits on one GPU ({single.device_total_gib:.1f} GB)"
+    speedup = throughput_factor(with_processes(config, target.count, "ddp"))
+    return (
+        f"fits on one GPU ({single.device_total_gib:.1f} GB); DDP on all {target.count} "
+        f"would train about {speedup:.1f}x faster (distributed.num_processes={target.count})"
+    )

@@ -1,0 +1,172 @@
+"""Fitting a method to a card: the fastest setting that fits, the least memory a method
+can run with, and what to change when nothing fits.
+
+Used by the recommendation engine, the wizard's model list and ``ftwizard plan
+--which-gpu``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ftwizard.core.config.schema import Adapter, RunConfig, Section
+from ftwizard.core.hardware.gpus import Target, verdict
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.estimator import Estimate, estimate
+from ftwizard.core.planning.throughput import predicted_step
+
+EFFECTIVE_BATCH = 16
+MICRO_BATCHES = (16, 8, 4, 2, 1)
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    adapter: Adapter
+    estimate: Estimate
+    verdict: str
+    micro_batch: int
+    gradient_checkpointing: bool
+    seconds_per_step: float
+    """The throughput model's time for one optimizer step of this setting."""
+
+
+def default_optim(adapter: Adapter, target: Target) -> str:
+    """Fused AdamW on GPUs; QLoRA's usual paged 8-bit AdamW; plain AdamW on the CPU."""
+    if target.cpu:
+        return "adamw_torch"
+    return "paged_adamw_8bit" if adapter == "qlora" else "adamw_torch_fused"
+
+
+def with_sections(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
+    # Only what was set is carried over, so the copy still tells which fields the
+    # person (or a step of the plan) chose and which are defaults (model_fields_set).
+    # Each section reports its own set fields: an assignment to a field of a default
+    # section is tracked there, not in the parent.
+    data: dict[str, Any] = {}
+    for name in RunConfig.model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Section):
+            data[name] = value.model_dump(mode="json", exclude_unset=True)
+        elif name in config.model_fields_set:
+            data[name] = value
+    for section, values in sections.items():
+        data[section].update(values)
+    return RunConfig.model_validate(data)
+
+
+def device_for(target: Target) -> Literal["cuda", "cpu"]:
+    return "cpu" if target.cpu else "cuda"
+
+
+def method_options(
+    model: ModelFacts,
+    config: RunConfig,
+    adapter: Adapter,
+    target: Target,
+    data: DatasetFacts | None = None,
+) -> list[MethodOption]:
+    """Every setting the planner considers for ``adapter``: each micro-batch (the rest of
+    the effective batch as accumulation), without and with gradient checkpointing."""
+    candidate = with_sections(
+        config, method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
+    )
+    data = data or DatasetFacts(rows=1)
+    options = []
+    for checkpointing in (False, True):
+        for micro in MICRO_BATCHES:
+            trial = with_sections(
+                candidate,
+                training={
+                    "per_device_train_batch_size": micro,
+                    "gradient_accumulation_steps": max(1, EFFECTIVE_BATCH // micro),
+                    "gradient_checkpointing": checkpointing,
+                },
+            )
+            result = estimate(model, trial, device=device_for(target))
+            step = predicted_step(model, trial, data, target)
+            options.append(
+                MethodOption(
+                    adapter,
+                    result,
+                    verdict(result.device_total_gib, target),
+                    micro,
+                    checkpointing,
+                    step.seconds_per_step,
+                )
+            )
+    return options
+
+
+def fit_method(
+    model: ModelFacts,
+    config: RunConfig,
+    adapter: Adapter,
+    target: Target,
+    data: DatasetFacts | None = None,
+) -> MethodOption:
+    """The fastest setting of ``adapter`` that fits, by the throughput model on this
+    data's lengths: a bigger micro-batch saves host time per example but pads every
+    example to its longest, and checkpointing recomputes the forward (about a third
+    more). When nothing fits, the setting that needs the least memory."""
+    return fastest_fitting(method_options(model, config, adapter, target, data))
+
+
+def fastest_fitting(options: list[MethodOption]) -> MethodOption:
+    """The fitting option of the shortest step; the least memory when none fits."""
+    fitting = [option for option in options if option.verdict == "fits"]
+    if fitting:  # min keeps the first of equals: the bigger micro-batch, no checkpointing
+        return min(fitting, key=lambda option: option.seconds_per_step)
+    return least_memory(options)
+
+
+def least_memory(options: list[MethodOption]) -> MethodOption:
+    """The setting that needs the least memory: what the method can run with at all."""
+    return min(options, key=lambda option: option.estimate.device_total_gib)
+
+
+def changes_to_fit(
+    model: ModelFacts, option: MethodOption, config: RunConfig, target: Target
+) -> list[str]:
+    """What would bring the smallest option under budget, with the estimator's figures."""
+    current = option.estimate.device_total_gib
+    base = with_sections(
+        config,
+        method={"adapter": option.adapter},
+        training={
+            "per_device_train_batch_size": 1,
+            "gradient_checkpointing": True,
+            "gradient_accumulation_steps": EFFECTIVE_BATCH,
+        },
+    )
+    ideas: list[tuple[str, RunConfig]] = []
+    if option.adapter != "qlora":
+        ideas.append(("use QLoRA (4-bit base)", with_sections(base, method={"adapter": "qlora"})))
+    for length in sorted({base.training.max_length // 2, 512}, reverse=True):
+        if 128 <= length < base.training.max_length:
+            ideas.append(
+                (
+                    f"cut max_length to {length}",
+                    with_sections(base, training={"max_length": length}),
+                )
+            )
+    if base.training.optim not in ("paged_adamw_8bit", "adamw_8bit"):
+        ideas.append(
+            (
+                "use the 8-bit optimizer paged_adamw_8bit",
+                with_sections(base, training={"optim": "paged_adamw_8bit"}),
+            )
+        )
+    changes = []
+    for text, trial in ideas:
+        total = estimate(model, trial, device=device_for(target)).device_total_gib
+        changes.append(
+            f"{text}: {current:.1f} -> {total:.1f} GB "
+            f"({'fits' if total <= target.budget_gib else 'still too big'})"
+        )
+    changes.append(
+        f"or a smaller model, or a card with at least "
+        f"{current / 0.9:.0f} GB (`ftwizard plan --which-gpu`)"
+    )
+    return changes

@@ -1,0 +1,208 @@
+"""The model card a finished run leaves in ``final/README.md``, in the Hub's layout.
+
+A YAML header the Hub reads (``base_model`` as a Hub id, never a local path;
+``library_name``; ``tags``; ``datasets`` when the data is a Hub id), then what a reader
+needs to judge and reuse the model: objective and method, every hyperparameter, the
+data, the losses, the plan's decisions when the run has them, the hardware and the time.
+Everything comes from the run folder (configuration, events, status), so the card can
+be written again from a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.models.source import hub_id_of
+from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.watch import duration
+
+PLAN_FILE = "plan.json"
+"""The plan's decisions, written into the run folder by whoever planned the run."""
+SAMPLES_FILE = "samples.json"
+"""The last ``ftwizard sample``'s base and fine-tuned answers, for the card."""
+
+OBJECTIVES = {
+    "sft": "supervised fine-tuning (SFT)",
+    "dpo": "direct preference optimisation (DPO)",
+    "orpo": "odds-ratio preference optimisation (ORPO)",
+    "kto": "Kahneman-Tversky optimisation (KTO)",
+    "cpt": "continued pre-training",
+}
+METHODS = {
+    "lora": "LoRA adapter",
+    "qlora": "QLoRA adapter (4-bit base)",
+    "full": "full fine-tune (every weight)",
+}
+
+
+def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [e for e in events if e.get("type") == kind]
+    return found[-1] if found else {}
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
+    header: dict[str, Any] = {}
+    base = hub_id_of(config.model.model_name_or_path)
+    if base:
+        header["base_model"] = base
+    adapter = config.method.adapter != "full" and not merged
+    header["library_name"] = "peft" if adapter else "transformers"
+    header["pipeline_tag"] = "text-generation"
+    tags = ["ftwizard", config.method.objective, config.method.adapter]
+    if adapter and base:
+        tags.insert(0, f"base_model:adapter:{base}")
+    header["tags"] = tags
+    dataset = hub_id_of(config.data.path)
+    if dataset:
+        header["datasets"] = [dataset]
+    return header
+
+
+def model_card(run: RunFolder, merged: bool = False) -> str:
+    """The card's text for the finished run in ``run``; ``merged``: for its merged model."""
+    config = run.read_config()
+    events, _ = run.read_events()
+    status = run.read_status()
+    hardware = status.get("hardware", "n/a")
+    data = _last(events, "data")
+    launched = next((e["time"] for e in events if e.get("type") == "launch"), None)
+    began = _last(events, "train_begin").get("time")
+    finished = status.get("finished_at")
+    base = hub_id_of(config.model.model_name_or_path)
+    base_words = f"[{base}](https://huggingface.co/{base})" if base else "a local model"
+
+    header = front_matter(config, merged)
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", ""]
+    what = METHODS[config.method.adapter]
+    if merged:
+        what = f"merged model ({what} folded into the base)"
+    lines += [
+        f"# {run.name}",
+        "",
+        f"A {what} of {base_words}, trained with "
+        f"{OBJECTIVES[config.method.objective]} by ftwizard on {hardware}.",
+        "",
+        "## Results",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| final training loss | {_number(status.get('final_loss', 'n/a'))} |",
+        f"| final evaluation loss | {_number(status.get('final_eval_loss') or 'no validation')} |",
+        f"| steps | {status.get('step', 'n/a')} |",
+        f"| training time | {duration(finished - began if finished and began else None)} |",
+        f"| wall time (loading, training, saving) | "
+        f"{duration(finished - launched if finished and launched else None)} |",
+        f"| hardware | {hardware} |",
+        "",
+        "## Data",
+        "",
+        f"- source: `{config.data.path}`"
+        + (f" (split `{config.data.split}`)" if config.data.split != "train" else ""),
+        f"- format: {data.get('format', 'n/a')}; {data.get('rows_train', 'n/a')} training rows, "
+        f"{data.get('rows_eval', 0)} validation rows",
+    ]
+    if status.get("tokens_seen"):
+        lines.append(f"- {status['tokens_seen']:,} tokens seen in training (padding included)")
+    share = data.get("loss_token_share")
+    if share is not None:
+        lines.append(
+            f"- loss on {share:.0%} of the tokens (`data.train_on: {config.data.train_on}`)"
+        )
+    if data.get("skipped_invalid"):
+        lines.append(f"- {data['skipped_invalid']} invalid rows skipped")
+    lines += ["", "## What the plan decided", ""]
+    lines += _decisions(run.path / PLAN_FILE)
+    lines += ["", "## Hyperparameters", "", "| setting | value |", "| --- | --- |"]
+    for key, value in hyperparameters(config):
+        lines.append(f"| `{key}` | {json.dumps(value)} |")
+    lines += _samples(run.path / SAMPLES_FILE)
+    lines += ["", "## Use it", "", "```sh"]
+    lines += [
+        f"ftwizard sample {run.name} --prompt 'Who are you?'   # base and fine-tuned answers",
+        f"ftwizard export {run.name} --outtype q8_0            # one GGUF for llama.cpp / Ollama",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
+    """Every setting that shaped this training, as dotted keys (none that did not apply:
+    no 4-bit settings without QLoRA, no beta without a preference objective)."""
+    settings = config.to_dict()
+    rows: list[tuple[str, Any]] = [("model.dtype", config.model.dtype)]
+    method = config.method
+    for key, value in settings["method"].items():
+        if key.startswith(("bits", "bnb_")) and method.adapter != "qlora":
+            continue
+        if key == "beta" and method.objective not in ("dpo", "orpo", "kto"):
+            continue
+        rows.append((f"method.{key}", value))
+    sections = ["training", "evaluation"]
+    if method.adapter != "full":
+        sections.insert(0, "lora")
+    for section in sections:
+        rows += [(f"{section}.{key}", value) for key, value in settings[section].items()]
+    return rows
+
+
+def save_samples(run: RunFolder, rows: list[dict[str, str]]) -> None:
+    """Keep sampled answers with the run and show them in its card (when it has one)."""
+    (run.path / SAMPLES_FILE).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    card = run.final_dir / "README.md"
+    if card.exists():
+        card.write_text(model_card(run), encoding="utf-8")
+
+
+def _samples(path: Path) -> list[str]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    lines = [
+        "",
+        "## Base and fine-tuned answers",
+        "",
+        "Greedy decoding, from `ftwizard sample`.",
+        "",
+    ]
+    lines += ["| prompt | base model | fine-tuned |", "| --- | --- | --- |"]
+    for row in rows:
+        cells = (row["prompt"], row["base"], row["fine_tuned"])
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def save_decisions(run: RunFolder, decisions: list[tuple[str, str, str]]) -> None:
+    """Keep the plan's (topic, choice, reason) list with the run, for its model card."""
+    rows = [{"topic": t, "choice": c, "reason": r} for t, c, r in decisions]
+    (run.path / PLAN_FILE).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+
+
+def _decisions(path: Path) -> list[str]:
+    try:
+        decisions = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ["Run from a preset: the settings below are as configured."]
+    lines = [
+        "Settings changed after the plan show in the hyperparameters below.",
+        "",
+        "| decision | choice | why |",
+        "| --- | --- | --- |",
+    ]
+    for d in decisions:
+        lines.append(f"| {_cell(d['topic'])} | {_cell(d['choice'])} | {_cell(d['reason'])} |")
+    return lines

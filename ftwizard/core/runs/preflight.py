@@ -1,0 +1,195 @@
+"""Checks before a run starts: the same for ``ftwizard --preset`` and the wizard's launch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.data.templates import check_objective
+from ftwizard.core.data.validate import validate_path
+from ftwizard.core.errors import UserError
+from ftwizard.core.hardware.gpus import Target, Verdict, verdict
+from ftwizard.core.models.builtin import BUILTIN_MODELS
+from ftwizard.core.models.facts import ModelFacts
+from ftwizard.core.models.source import resolve_model_facts
+from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.estimator import estimate, targeted_modules
+from ftwizard.core.planning.fit import with_sections
+from ftwizard.core.planning.precision import cpu_base_dtype
+from ftwizard.core.planning.throughput import training_time
+from ftwizard.core.runs.folder import RunFolder, create_run
+from ftwizard.core.runs.launch import launch
+from ftwizard.core.runs.model_card import save_decisions
+from ftwizard.core.runs.watch import duration
+from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
+
+
+def check_before_launch(
+    config: RunConfig, prepare: Callable[[str], object] | None = prepare_builtin_model
+) -> tuple[ModelFacts, DatasetFacts]:
+    """Everything that can be wrong with the input, found before any weight is loaded.
+
+    ``prepare`` converts a built-in model that is not converted yet (``None``: skip,
+    for dry runs); the CLI passes one with a spinner.
+    """
+    facts = resolve_model_facts(config.model.model_name_or_path, config.model.revision)
+    if config.method.adapter != "full":
+        targeted_modules(facts, config.lora.target_modules)
+    if not config.data.path:
+        raise UserError(
+            "data.path is empty: say what to train on.",
+            hint="Add `data: {path: my-data.jsonl}` to the preset, or "
+            "--set data.path=my-data.jsonl",
+        )
+    report = validate_path(
+        Path(config.data.path),
+        config.data.format,
+        config.data.column_map,
+        name=config.data.name,
+        split=config.data.split,
+    )
+    problem = check_objective(
+        config.method.objective, report.detection.trainer_shape, report.detection.format
+    )
+    if problem:
+        raise UserError(
+            f"{config.data.path}: {problem}.",
+            hint="Set method.objective to match the data, or use other data.",
+        )
+    if report.rows_invalid and not config.data.skip_invalid:
+        shown = "; ".join(f"{p.where}: {p.message}" for p in report.problems if p.blocking)[:600]
+        raise UserError(
+            f"{config.data.path}: {report.rows_invalid} invalid rows ({shown}).",
+            hint=f"See them all with `ftwizard data {config.data.path}`, fix them, or "
+            "set data.skip_invalid: true to train without them (they are counted).",
+        )
+    # Converting a built-in model takes a while: only once the input is known good.
+    builtin = BUILTIN_MODELS.get(config.model.model_name_or_path)
+    if prepare is not None and builtin is not None and not builtin.prepared:
+        prepare(builtin.short_name)
+    tokens = report.chars_total / 4 / max(1, report.rows_valid)
+    return facts, DatasetFacts(rows=report.rows_valid, tokens_mean=tokens, source="characters / 4")
+
+
+@dataclass(frozen=True)
+class LaunchSummary:
+    """The one-line plan shown before a run starts (headless and wizard alike)."""
+
+    where: str
+    memory_label: str
+    estimate_gib: float
+    free_gib: float
+    verdict: Verdict
+    eta_s: float
+    rows: int
+    processes: int = 1
+    seconds_per_step: float | None = None
+
+    @property
+    def per_gpu(self) -> str:
+        return " per GPU" if self.processes > 1 and self.memory_label != "RAM" else ""
+
+    def words(self) -> str:
+        return (
+            f"{self.memory_label}{self.per_gpu}: about {self.estimate_gib:.1f} GB of "
+            f"{self.free_gib:.1f} GB free - {self.verdict}; ETA {duration(self.eta_s)} "
+            "(an estimate)"
+        )
+
+
+def with_machine_precision(config: RunConfig, target: Target) -> tuple[RunConfig, str | None]:
+    """``model.dtype: auto`` made concrete for this machine (on the CPU: a bf16 base for
+    LoRA where the CPU has bf16 instructions), and a line saying so when it changed."""
+    if not target.cpu or config.model.dtype != "auto":
+        return config, None
+    cpu = cpu_base_dtype(config.method.adapter, target, "auto")
+    if cpu.dtype == "float32":
+        return config, None  # what "auto" already loads on the CPU
+    note = f"precision: {cpu.choice} - {cpu.reason}"
+    return with_sections(config, model={"dtype": cpu.dtype}), note
+
+
+# Tokenising this many rows takes seconds; bigger datasets keep characters / 4.
+TOKEN_COUNT_ROWS = 20_000
+# "chars": count characters / 4 instead, at once (the test suite's many launches).
+TOKEN_COUNT_ENV = "FTWIZARD_ETA_TOKENS"
+
+
+def with_token_counts(config: RunConfig, data: DatasetFacts) -> DatasetFacts:
+    """The examples' token lengths from the run's tokenizer, for the ETA: characters / 4
+    misses the chat template's own tokens (SmolLM2's default system prompt alone is ~30)
+    and says nothing of the spread that padding costs. Unchanged when the tokenizer is
+    not at hand or the data is large."""
+    if data.rows > TOKEN_COUNT_ROWS or os.environ.get(TOKEN_COUNT_ENV) == "chars":
+        return data
+    d = config.data
+    try:
+        stats = token_stats(
+            d.path,
+            config.model.model_name_or_path,
+            config.training.max_length,
+            data_format=d.format,
+            column_map=d.column_map,
+            split=d.split,
+            name=d.name,
+            train_on=d.train_on,
+        )["stats"]
+    except Exception:  # noqa: BLE001 - an ETA is not worth refusing a launch for
+        return data
+    return replace(
+        data, tokens_mean=stats["tokens_mean"], tokens_p95=stats["tokens_p95"], source="tokenizer"
+    )
+
+
+def summarise(
+    config: RunConfig, facts: ModelFacts, data: DatasetFacts, target: Target
+) -> LaunchSummary:
+    result = estimate(facts, config, device="cpu" if target.cpu else "cuda")
+    planned = training_time(facts, config, data, target)
+    return LaunchSummary(
+        where=where(config, target),
+        memory_label="RAM" if target.cpu else "GPU memory",
+        estimate_gib=result.device_total_gib,
+        free_gib=target.free_gib,
+        verdict=verdict(result.device_total_gib, target),
+        eta_s=planned.eta_seconds,
+        rows=data.rows,
+        processes=config.distributed.num_processes,
+        seconds_per_step=planned.seconds_per_step,
+    )
+
+
+def where(config: RunConfig, target: Target) -> str:
+    """Which hardware trains, in words: "2 of 4 x NVIDIA H100 80GB HBM3 (FSDP)"."""
+    processes = config.distributed.num_processes
+    if target.cpu:
+        extra = f", {processes} processes (DDP over gloo)" if processes > 1 else ""
+        return f"CPU (no NVIDIA GPU){extra}"
+    used = f"{processes} of {target.count}" if processes < target.count else str(target.count)
+    strategy = f" ({config.distributed.strategy.upper()})" if processes > 1 else ""
+    return f"{used} x {target.label}{strategy}"
+
+
+def start_run(
+    config: RunConfig,
+    summary: LaunchSummary | None = None,
+    decisions: list[tuple[str, str, str]] | None = None,
+) -> RunFolder:
+    """Create the run folder, note the plan's estimate in its status and its decisions
+    (for the model card), start the trainer."""
+    run = create_run(config)
+    if decisions:
+        save_decisions(run, decisions)
+    if summary is not None:
+        # The dashboard shows the measured peak and ETA beside what the plan expected
+        # (and bench/ compares the step time with the prediction).
+        run.write_status(
+            estimate_gb=round(summary.estimate_gib, 2),
+            estimate_eta_s=summary.eta_s,
+            estimate_s_per_step=summary.seconds_per_step,
+        )
+    launch(run)
+    return run

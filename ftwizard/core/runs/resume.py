@@ -1,0 +1,165 @@
+"""Resuming a stopped or failed run: which checkpoint, which changes are safe, and the launch.
+
+``ftwizard resume`` and the wizard's resume picker both go through
+:func:`plan_resume` (what would happen) and :func:`start_resume` (do it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import Override, dump_config, with_overrides
+from ftwizard.core.errors import UserError
+from ftwizard.core.hardware.probe import probe
+from ftwizard.core.planning.distributed import check_hardware
+from ftwizard.core.runs.folder import (
+    ACTIVE,
+    Checkpoint,
+    RunFolder,
+    latest_resumable,
+    list_checkpoints,
+    write_atomic,
+)
+from ftwizard.core.runs.launch import launch
+
+# Keys a resume may change without breaking the data order or the schedule's meaning.
+SAFE_TO_CHANGE = {
+    "training.num_train_epochs",
+    "training.max_steps",
+    "training.logging_steps",
+    "checkpointing.save_steps",
+    "checkpointing.save_total_limit",
+    "evaluation.eval_steps",
+    "output.report_to",
+    "distributed.launcher",
+}
+# DDP checkpoints hold one full copy of the weights and optimizer: any number of
+# processes can continue them (the effective batch follows the new count).
+SAFE_WITH_DDP = {"distributed.num_processes"}
+WHY_UNSAFE = {
+    "distributed.num_processes": "ftwizard resumes an FSDP run only with the number of "
+    "processes it was saved with (its checkpoint is written for that sharding)",
+    "distributed.strategy": "DDP and FSDP checkpoints are saved differently",
+}
+# What out-of-memory advice may change: memory, not what is learned.
+OOM_KEYS = {
+    "training.per_device_train_batch_size",
+    "training.gradient_accumulation_steps",
+    "training.gradient_checkpointing",
+    "training.max_length",
+    "method.adapter",
+}
+MORE_TRAINING = ("training.num_train_epochs", "training.max_steps")
+
+Changes = dict[str, tuple[Any, Any]]
+
+
+def config_diff(old: RunConfig, new: RunConfig) -> Changes:
+    """``{"section.key": (before, after)}`` for every setting that differs."""
+    changes: Changes = {}
+    before, after = old.to_dict(), new.to_dict()
+    for section, values in after.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if before[section].get(key) != value:
+                    changes[f"{section}.{key}"] = (before[section].get(key), value)
+        elif before.get(section) != values:
+            changes[section] = (before.get(section), values)
+    return changes
+
+
+@dataclass
+class ResumePlan:
+    run: RunFolder
+    checkpoint: Checkpoint
+    config: RunConfig
+    """The configuration the resumed trainer will run."""
+    changes: Changes = field(default_factory=dict)
+    unsafe: list[str] = field(default_factory=list)
+    """Changed keys that a resume cannot take (a new run can)."""
+    advice: str | None = None
+    """The out-of-memory advice applied, in words."""
+    skipped: list[Checkpoint] = field(default_factory=list)
+    """Newer checkpoints passed over because they are damaged or incomplete."""
+
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); "
+            f"resuming from checkpoint-{self.checkpoint.step}"
+            for c in self.skipped
+        ]
+
+
+def plan_resume(
+    run: RunFolder,
+    overrides: list[Override] | None = None,
+    checkpoint_step: int | None = None,
+    apply_oom_advice: bool = False,
+) -> ResumePlan:
+    """What a resume of ``run`` would do; a UserError when it cannot resume at all."""
+    status = run.read_status()
+    if status.get("state") in ACTIVE:
+        raise UserError(
+            f"{run.name} is still {status.get('state')}.",
+            hint=f"Follow it with `ftwizard attach {run.name}`.",
+        )
+    overrides = list(overrides or [])
+    asks_for_more = any(isinstance(o, str) and o.split("=")[0] in MORE_TRAINING for o in overrides)
+    if status.get("state") == "finished" and not asks_for_more:
+        raise UserError(
+            f"{run.name} has finished.",
+            hint="To train longer: --set training.num_train_epochs=N --allow-changes",
+        )
+    checkpoints = list_checkpoints(run)  # each is inspected file by file: list once
+    checkpoint = latest_resumable(run, checkpoint_step, checkpoints)
+    # Left out of an automatic choice, the newer ones are damaged or incomplete.
+    skipped = (
+        [] if checkpoint_step is not None else [c for c in checkpoints if c.step > checkpoint.step]
+    )
+    config = run.read_config()
+    allowed = set(SAFE_TO_CHANGE)
+    advice_text = None
+    if apply_oom_advice:
+        advice = status.get("advice") or []
+        if not advice:
+            raise UserError(f"{run.name} has no out-of-memory advice to apply.")
+        overrides += [("(the out-of-memory advice)", item) for item in advice[0]["overrides"]]
+        allowed |= OOM_KEYS
+        advice_text = str(advice[0]["text"])
+    changed = with_overrides(config, overrides, "--set")
+    if config.distributed.strategy == "ddp" and changed.distributed.strategy == "ddp":
+        allowed |= SAFE_WITH_DDP
+    changes = config_diff(config, changed)
+    unsafe = sorted(set(changes) - allowed)
+    return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text, skipped)
+
+
+def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
+    """Record the changes and start the trainer from the checkpoint; returns its pid."""
+    if plan.unsafe:
+        why = "; ".join(WHY_UNSAFE[key] for key in plan.unsafe if key in WHY_UNSAFE)
+        raise UserError(
+            f"These settings cannot change on resume: {', '.join(plan.unsafe)}"
+            + (f" ({why})." if why else "."),
+            hint="Start a new run with them instead.",
+        )
+    if plan.changes and not (allow_changes or plan.advice):
+        raise UserError(
+            "The configuration would change: "
+            + ", ".join(f"{key} {a!r} -> {b!r}" for key, (a, b) in plan.changes.items()),
+            hint="Add --allow-changes to resume with it.",
+        )
+    run = plan.run
+    check_hardware(plan.config, probe(runs_root=run.path.parent))
+    if plan.changes:
+        write_atomic(run.config_path, dump_config(plan.config))
+        run.append_event("config_changed", changes={k: list(v) for k, v in plan.changes.items()})
+    for warning in plan.warnings:
+        run.append_event("warning", message=warning)
+    run.write_status(
+        state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
+    )
+    return launch(run, resume=plan.checkpoint.path)
