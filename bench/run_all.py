@@ -271,16 +271,11 @@ def measure_cpu() -> Row:
     throughput model rather than the cache's age.
     """
     from ftwizard.core.hardware.cpu_speed import ENV
+    from ftwizard.core.trainer_calls import call_trainer_module
 
     if not os.environ.get(ENV):
-        done = subprocess.run(
-            [sys.executable, "-m", "ftwizard.trainer.cpu_speed"],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        os.environ[ENV] = str(json.loads(done.stdout.strip().splitlines()[-1])["fp32_gflops"])
+        measured = call_trainer_module("cpu_speed", [], "Measuring the CPU")
+        os.environ[ENV] = str(measured["fp32_gflops"])
     return Row("CPU fp32 matmul speed the plans use", f"{os.environ[ENV]} GFLOP/s", "", None)
 
 
