@@ -28,6 +28,12 @@ os.environ.setdefault("FTWIZARD_CPU_GFLOPS", "100")
 # Launches count tokens as characters / 4 (instant); tokenising the data for the ETA
 # takes seconds a launch, and its own test runs it (test_throughput.py).
 os.environ.setdefault("FTWIZARD_ETA_TOKENS", "chars")
+# OpenMP threads that wait sleep instead of spinning. Two test workers and the trainers
+# they start share two cores, and spinning threads took the cores from each other: the
+# hang-up test (24 s alone) and the two-machine test side by side took 155 s, 61 s
+# with this.
+# Set before torch loads here and inherited by every trainer a test starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture

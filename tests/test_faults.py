@@ -21,7 +21,11 @@ from tests.conftest import ROOT, TEST_CACHE, run_cli
 from tests.test_training import DEMO_DATA, events, make_run, train
 
 pytestmark = pytest.mark.slow
-MAX_STEPS = 40
+# Short runs: each of these tests trains the small model to the end at least once, and
+# on two busy cores a step can take seconds. Killed at step 12, the newest complete
+# checkpoint is 10, with three steps' margin before 15 is written.
+MAX_STEPS = 20
+SAVE_STEPS = 5
 
 
 def start(tmp_path: Path, model: Path) -> RunFolder:
@@ -30,7 +34,7 @@ def start(tmp_path: Path, model: Path) -> RunFolder:
         model,
         DEMO_DATA,
         f"training.max_steps={MAX_STEPS}",
-        "checkpointing.save_steps=10",
+        f"checkpointing.save_steps={SAVE_STEPS}",
         "checkpointing.save_total_limit=10",
         "training.max_length=128",
         "training.per_device_train_batch_size=4",
@@ -66,13 +70,13 @@ def pid_gone(pid: int) -> bool:
 
 def test_sigkill_then_resume_continues_at_the_checkpoint(tmp_path, small_model) -> None:
     run = start(tmp_path, small_model)
-    wait_for(lambda: last_step(run) >= 23, what="step 23")
+    wait_for(lambda: last_step(run) >= 12, what="step 12")
     pid = run.read_status()["pid"]
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: pid_gone(pid), what="the trainer to die")
     assert run.read_status()["state"] == "failed"  # a dead pid is not "running"
     checkpoint = latest_resumable(run)
-    assert checkpoint.step == 20
+    assert checkpoint.step == 2 * SAVE_STEPS
     launch(run, resume=checkpoint.path)
     wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run to finish")
     launches = [i for i, e in enumerate(run.read_events()[0]) if e["type"] == "launch"]
