@@ -127,3 +127,27 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_runs_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default="runs", metavar="DIR", help="runs root (default: runs)")
+
+
+def add_machine_flags(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--nodes / --node-rank / --master: this machine's part of a run over several."""
+    group = parser.add_argument_group(
+        "several machines (the same three flags on each; the runs root on shared storage)"
+    )
+    group.add_argument(
+        "--nodes", dest=f"{prefix}nodes", type=int, metavar="K", help="machines the run spans"
+    )
+    group.add_argument(
+        "--node-rank",
+        dest=f"{prefix}node_rank",
+        type=int,
+        metavar="R",
+        help="this machine: 0 on the one --master names, then 1..K-1",
+    )
+    group.add_argument(
+        "--master",
+        dest=f"{prefix}master",
+        metavar="HOST[:PORT]",
+        help="machine 0's address as the others reach it (port default 29500), where "
+        "torchrun's c10d rendezvous meets",
+    )

@@ -21,14 +21,17 @@ def _dispatch(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
+    machine_flags = (args.run_nodes, args.run_node_rank, args.run_master)
+    machine_flag_given = any(flag is not None for flag in machine_flags)
     if args.command is None:
         if args.run_preset is None:
-            if args.run_overrides or args.dry_run or args.run_json:
-                parser.error("--set, --dry-run and --json need --preset FILE")
+            if args.run_overrides or args.dry_run or args.run_json or machine_flag_given:
+                parser.error("--set, --dry-run, --json and --nodes need --preset FILE")
             from ftwizard.tui.app import run_app
 
             return run_app()
         from ftwizard.cli.commands.headless import run_preset
+        from ftwizard.core.runs.machines import parse_machines
 
         return run_preset(
             args.run_preset,
@@ -36,10 +39,11 @@ def _dispatch(argv: Sequence[str]) -> int:
             dry_run=args.dry_run,
             as_json=args.run_json,
             detach=args.detach,
+            machines=parse_machines(*machine_flags),
         )
-    if args.run_preset is not None or args.run_overrides or args.dry_run:
+    if args.run_preset is not None or args.run_overrides or args.dry_run or machine_flag_given:
         parser.error(
-            f"put --preset, --set and --dry-run after `{args.command}` "
+            f"put --preset, --set, --dry-run and --nodes after `{args.command}` "
             f"(where it takes them), not before it"
         )
 

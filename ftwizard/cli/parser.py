@@ -8,6 +8,7 @@ from ftwizard import __version__
 from ftwizard.cli.flags import (
     add_data_flags,
     add_json,
+    add_machine_flags,
     add_overrides,
     add_run_flags,
     add_runs_root,
@@ -19,6 +20,8 @@ Plan and run LoRA / QLoRA / full fine-tunes of language models from a terminal.
 
 Run with no arguments to open the wizard. For scripts, run a preset headless:
   ftwizard --preset presets/demo-cpu.yaml --set training.max_steps=50 --dry-run
+On several machines, the same command on each with --nodes K --node-rank R --master HOST
+(`ftwizard plan ... --nodes K --save-preset F` prints them).
 """
 
 EPILOG = """\
@@ -63,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--detach", action="store_true", help="with --preset: start training and return at once"
     )
+    add_machine_flags(parser, prefix="run_")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -155,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="for each method, the smallest cards in the table on which it fits",
     )
     add_target(plan)
+    plan.add_argument(
+        "--nodes",
+        type=int,
+        metavar="M",
+        help="machines the plan may use, each with the --gpus GPUs (default: 1); a run too "
+        "big for one is sharded with FSDP over the fewest that hold it, and --save-preset "
+        "prints the command for every machine",
+    )
     add_json(plan)
 
     data = commands.add_parser(
@@ -259,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="after an out-of-memory failure, apply the first advice",
     )
     resume.add_argument("--detach", action="store_true", help="return at once")
+    add_machine_flags(resume)
 
     sample = commands.add_parser(
         "sample", help="answer prompts with the base and the fine-tuned model, side by side"

@@ -17,7 +17,23 @@ from ftwizard.core.hardware.probe import probe
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
-    """--gpu NAME, --vram-gb N or the detected GPUs; --gpus K sets the count."""
+    """--gpu NAME, --vram-gb N or the detected GPUs; --gpus K sets the count (per
+    machine), --nodes M the machines the plan may use."""
+    machines = getattr(args, "nodes", None)
+    if machines is None:
+        return _one_machine(args)
+    if machines < 1:
+        raise UserError(f"--nodes {machines}: give a number of machines of at least 1.")
+    target = _one_machine(args)
+    if target.cpu:
+        raise UserError(
+            f"--nodes {machines}: there is no GPU here to plan several machines of.",
+            hint="Name each machine's cards, e.g. --gpu H100 --gpus 8 --nodes 4.",
+        )
+    return replace(target, machines=machines)
+
+
+def _one_machine(args: argparse.Namespace) -> Target:
     count = args.gpus
     if count is not None and count < 1:
         raise UserError(f"--gpus {count}: give a number of GPUs of at least 1.")

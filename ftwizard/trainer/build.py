@@ -86,7 +86,7 @@ def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str,
     t, e, c = config.training, config.evaluation, config.checkpointing
     # Under FSDP, its own activation checkpointing (fsdp_config) replaces the Trainer's,
     # which would gather every layer's weights once more in the backward.
-    fsdp = config.distributed.num_processes > 1 and config.distributed.strategy == "fsdp"
+    fsdp = config.distributed.world_size > 1 and config.distributed.strategy == "fsdp"
     return {
         "output_dir": str(run.staging_dir),
         "learning_rate": t.learning_rate,

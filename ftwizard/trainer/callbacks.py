@@ -140,6 +140,16 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
         self.save_now = True
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        # On several machines `ftwizard stop` cannot signal every process: it leaves a
+        # request in the (shared) run folder, which any rank may see first.
+        if not self.requested and self.run.requested("stop"):
+            self.requested = True
+            self.run.write_status(state="stopping")
+            self.run.append_event(
+                "status", state="stopping", reason="stop requested (through the run folder)"
+            )
+        if self.run.requested("save"):
+            self.save_now = True
         # Whichever rank got the signal, every rank stops (or saves) at this same step.
         self.requested, self.save_now = agree([self.requested, self.save_now], args.device)
         if self.requested:
@@ -148,4 +158,6 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
         elif self.save_now:
             self.save_now = False
             control.should_save = True
+            if rank() == 0:
+                self.run.clear_request("save")
         return control

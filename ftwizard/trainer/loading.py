@@ -58,7 +58,7 @@ def _quantization(config: RunConfig) -> Any:
 
 
 def sharded(config: RunConfig) -> bool:
-    return config.distributed.num_processes > 1 and config.distributed.strategy == "fsdp"
+    return config.distributed.world_size > 1 and config.distributed.strategy == "fsdp"
 
 
 def load_tokenizer(config: RunConfig) -> Any:

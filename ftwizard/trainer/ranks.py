@@ -77,3 +77,53 @@ def gather(value: dict[str, Any]) -> list[dict[str, Any]]:
     values: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(values, value)
     return [v for v in values if isinstance(v, dict)]
+
+
+def check_same_launch(run: RunFolder) -> None:
+    """On several machines: every process runs the same launch of the same configuration.
+
+    Called first thing, so a wrong machine is refused before any model loads. Each
+    launcher passed its launch id and configuration hash; each process adds the hash of
+    the ``config.yaml`` it reads. A machine whose run folder is not the shared one
+    (a local disk with an older run of the same name) differs in the launch id.
+    """
+    import socket
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as dist
+
+    from ftwizard.core.errors import UserError
+    from ftwizard.core.runs.machines import config_sha
+
+    if not dist.is_initialized():
+        # accelerate and the Trainer use this group rather than making their own.
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank())
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend, timeout=timedelta(minutes=30))
+    mine = {
+        "rank": rank(),
+        "host": socket.gethostname(),
+        "node": os.environ.get("GROUP_RANK", "?"),
+        "launch": os.environ.get("FTWIZARD_LAUNCH_ID", ""),
+        "config": os.environ.get("FTWIZARD_CONFIG_SHA", ""),
+        "read": config_sha(run.read_config()),
+    }
+    everyone = gather(mine)
+    first = everyone[0]
+    for other in everyone:
+        where = f"rank {other['rank']} (host {other['host']})"
+        if other["launch"] != first["launch"]:
+            raise UserError(
+                f"{where} joined another launch of {run.name} than rank 0 (host "
+                f"{first['host']}): it reads a different run folder of the same name.",
+                hint="output.runs_root must be storage every machine sees (NFS, Lustre...), "
+                "the same path on each.",
+            )
+        if len({other["config"], other["read"], first["config"]}) != 1:
+            raise UserError(
+                f"{where} runs another configuration of {run.name} than rank 0 (host "
+                f"{first['host']}).",
+                hint="Start every machine with the same preset and --set values.",
+            )

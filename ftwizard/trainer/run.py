@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -20,7 +21,7 @@ from typing import Any
 
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.trainer.ranks import rank, run_for_this_rank
+from ftwizard.trainer.ranks import check_same_launch, rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
@@ -131,7 +132,10 @@ def train(run: RunFolder, resume: str | None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     config = run.read_config()
-    run.write_status(state="starting", pid=os.getpid(), phase="loading model")
+    if config.distributed.num_machines > 1:
+        check_same_launch(run)  # before minutes of loading on a machine that is wrong
+    host = socket.gethostname()
+    run.write_status(state="starting", pid=os.getpid(), host=host, phase="loading model")
     run.append_event("status", state="starting", phase="loading model", resume_from=resume)
     from ftwizard.trainer.build import build_trainer
     from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal, memory_figures

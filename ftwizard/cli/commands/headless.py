@@ -8,11 +8,14 @@ from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.follow import follow
 from ftwizard.core.config.presets import find_preset
 from ftwizard.core.config.schema import RunConfig
-from ftwizard.core.config.yaml_io import dump_config, load_config
+from ftwizard.core.config.yaml_io import Override, dump_config, load_config
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware.gpus import target_from_report
 from ftwizard.core.hardware.probe import probe
 from ftwizard.core.planning.distributed import check_hardware
+from ftwizard.core.runs.folder import runs_root
+from ftwizard.core.runs.launch import join
+from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.preflight import (
     LaunchSummary,
     check_before_launch,
@@ -53,10 +56,18 @@ def _prepare_with_spinner(name: str) -> None:
 
 
 def run_preset(
-    preset: str, overrides: list[str], dry_run: bool, as_json: bool, detach: bool = False
+    preset: str,
+    overrides: list[Override],
+    dry_run: bool,
+    as_json: bool,
+    detach: bool = False,
+    machines: Machines | None = None,
 ) -> int:
     path = find_preset(preset)
+    if machines is not None:
+        overrides = [*overrides, ("--nodes", f"distributed.num_machines={machines.count}")]
     config = load_config(path, overrides)
+    check_machines(config, machines)
     if dry_run and as_json:
         print_json(config.to_dict())
         return 0
@@ -75,10 +86,24 @@ def run_preset(
     print_plan(config, summary)
     if precision:
         err.print(f"  {precision}")
+    if machines is not None:
+        err.print(
+            f"  machine {machines.rank} of {machines.count}; rendezvous at {machines.endpoint}"
+        )
     if dry_run:
         return 0
-    run = start_run(config, summary)
-    out.print(f"run {run.name} started: {run.path}")
+    if machines is not None and not machines.first:
+        with err.status(f"Waiting for machine 0's launch of {config.output.run_name}..."):
+            run = join(runs_root(config) / str(config.output.run_name), machines, config)
+        out.print(f"machine {machines.rank} joined run {run.name}: {run.path}")
+    else:
+        run = start_run(config, summary, machines=machines)
+        out.print(f"run {run.name} started: {run.path}")
+        if machines is not None:
+            err.print(
+                f"  Start the other machines with the same command and --node-rank 1..."
+                f"{machines.count - 1}; this one waits for them."
+            )
     if detach:
         out.print(
             f"Detached. Follow it with `ftwizard attach {run.name}`, stop it with "

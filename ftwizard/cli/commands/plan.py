@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -28,6 +30,7 @@ from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.fit import least_memory, method_options
 from ftwizard.core.planning.recommend import METHODS, Plan, recommend
 from ftwizard.core.planning.time_advice import warning_words
+from ftwizard.core.runs.machines import node_commands
 from ftwizard.core.units import about
 
 
@@ -115,6 +118,14 @@ def run(args: argparse.Namespace) -> int:
         )
         plan.config = config_from_dict(resolved, "the plan")
     cards = smallest_cards(facts, plan) if args.which_gpu else None
+    machines = plan.config.distributed.num_machines
+    commands: list[str] = []
+    if args.save_preset and machines > 1:
+        if not plan.config.output.run_name:  # every machine must open the same run folder
+            resolved = plan.config.to_dict()
+            resolved["output"]["run_name"] = _run_name(args.save_preset)
+            plan.config = config_from_dict(resolved, "the plan")
+        commands = node_commands(args.save_preset, machines)
     if args.save_preset:
         save_config(plan.config, args.save_preset)
 
@@ -129,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         }
         if cards is not None:
             data_out["which_gpu"] = cards
+        if commands:
+            data_out["commands"] = commands
         print_json(data_out)
         return 0
     out.print(
@@ -153,8 +166,23 @@ def run(args: argparse.Namespace) -> int:
         out.print(table)
     err.print("Resulting run configuration:", style="bold")
     write_text(dump_config(plan.config))
-    if args.save_preset:
+    if commands:
+        err.print(
+            f"Saved to {args.save_preset}. Set output.runs_root (now "
+            f"{plan.config.output.runs_root}) to a folder on storage all {machines} machines "
+            "see, at the same path; copy the preset to each and run, machine 0 first "
+            "(FIRST_MACHINE: its address as the others reach it):"
+        )
+        for rank, command in enumerate(commands):
+            err.print(f"  machine {rank}: {command}", soft_wrap=True)
+    elif args.save_preset:
         err.print(
             f"Saved to {args.save_preset}; run it with `ftwizard --preset {args.save_preset}`."
         )
     return 0
+
+
+def _run_name(preset_path: str) -> str:
+    """A run name from the preset's file name, as output.run_name accepts it."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(preset_path).stem).strip("-._")
+    return stem or "run"

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.cli.follow import follow
+from ftwizard.core.errors import UserError
 from ftwizard.core.runs.folder import (
     ACTIVE,
     RunFolder,
@@ -18,7 +19,8 @@ from ftwizard.core.runs.folder import (
     list_checkpoints,
     list_runs,
 )
-from ftwizard.core.runs.launch import stop
+from ftwizard.core.runs.launch import join, stop
+from ftwizard.core.runs.machines import Machines, parse_machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
 from ftwizard.core.runs.watch import duration
 from ftwizard.core.units import gib
@@ -105,15 +107,42 @@ def show_command(name: str, root: str, as_json: bool) -> int:
 
 def resume_command(args: argparse.Namespace) -> int:
     run = find_run(args.name, args.root)
-    plan = plan_resume(run, list(args.overrides), args.checkpoint, args.apply_oom_advice)
+    machines = parse_machines(args.nodes, args.node_rank, args.master)
+    if machines is not None and not machines.first:
+        return _join_resume(args, run, machines)
+    overrides = list(args.overrides)
+    if machines is not None:
+        overrides.append(("--nodes", f"distributed.num_machines={machines.count}"))
+    plan = plan_resume(run, overrides, args.checkpoint, args.apply_oom_advice)
     for warning in plan.warnings:
         err.print(f"warning: {warning}")
     if plan.advice:
         out.print(f"applying: {plan.advice}")
     for key, (before, after) in plan.changes.items():
         out.print(f"  {key}: {before!r} -> {after!r}")
-    start_resume(plan, allow_changes=args.allow_changes)
+    start_resume(plan, allow_changes=args.allow_changes, machines=machines)
     err.print(f"resuming {run.name} from step {plan.checkpoint.step}")
+    if machines is not None:
+        err.print(
+            f"  Resume the other machines with the same command and --node-rank 1..."
+            f"{machines.count - 1}; this one waits for them."
+        )
+    if args.detach:
+        return 0
+    return follow(run)
+
+
+def _join_resume(args: argparse.Namespace, run: RunFolder, machines: Machines) -> int:
+    """Machines 1..K-1 join machine 0's resume: it chose the checkpoint and the settings."""
+    if args.overrides or args.checkpoint is not None or args.apply_oom_advice:
+        raise UserError(
+            "--set, --checkpoint and --apply-oom-advice go to machine 0's resume only "
+            f"(this is machine {machines.rank}).",
+            hint="Give them to machine 0; the others join with --nodes, --node-rank and --master.",
+        )
+    with err.status(f"Waiting for machine 0 to resume {run.name}..."):
+        join(run.path, machines)
+    err.print(f"machine {machines.rank} joined the resume of {run.name}")
     if args.detach:
         return 0
     return follow(run)

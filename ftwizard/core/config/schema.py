@@ -301,14 +301,22 @@ class OutputSection(Section):
 
 
 class DistributedSection(Section):
-    """More than one GPU: processes, launcher and how the model is spread."""
+    """More than one GPU: processes, machines, launcher and how the model is spread."""
 
     num_processes: int = Field(
         1,
         ge=1,
         le=64,
-        description="Training processes, one per GPU (1: one GPU, or the CPU). "
-        "The effective batch is batch x accumulation x processes.",
+        description="Training processes on each machine, one per GPU (1: one GPU, or the "
+        "CPU). The effective batch is batch x accumulation x processes x machines.",
+    )
+    num_machines: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Machines the run spans (accelerate's name), each running "
+        "num_processes. Start every machine with --nodes K --node-rank R --master HOST; "
+        "the run folder must be on storage all of them see, and needs output.run_name.",
     )
     strategy: Literal["ddp", "fsdp"] = Field(
         "ddp",
@@ -325,6 +333,11 @@ class DistributedSection(Section):
         description="What starts the processes: torchrun, or accelerate launch with "
         "the run's generated accelerate.yaml. Mixed precision follows training.bf16/fp16.",
     )
+
+    @property
+    def world_size(self) -> int:
+        """Training processes over every machine."""
+        return self.num_processes * self.num_machines
 
 
 class RunConfig(Section):
@@ -348,7 +361,7 @@ class RunConfig(Section):
         return (
             t.per_device_train_batch_size
             * t.gradient_accumulation_steps
-            * self.distributed.num_processes
+            * self.distributed.world_size
         )
 
     def to_dict(self) -> dict[str, Any]:

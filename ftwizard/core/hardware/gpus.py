@@ -66,7 +66,7 @@ def find_gpu(name: str) -> GpuSpec:
 
 @dataclass(frozen=True)
 class Target:
-    """The hardware a plan is made for: N identical GPUs, or the CPU."""
+    """The hardware a plan is made for: N identical GPUs (on each of M machines), or the CPU."""
 
     label: str
     count: int
@@ -78,6 +78,8 @@ class Target:
     """detected, table or size."""
     bandwidth_tbs: float = 1.0
     """Memory bandwidth, TB/s (unknown cards: 1.0, a mid-range card's)."""
+    machines: int = 1
+    """Machines the plan may use, each with ``count`` of these GPUs."""
 
     @property
     def cpu(self) -> bool:

@@ -66,9 +66,15 @@ def check_hardware(config: RunConfig, report: HardwareReport) -> None:
 def check_strategy(config: RunConfig) -> None:
     """What the chosen strategy cannot do with this method, on the installed versions."""
     dist = config.distributed
+    if dist.num_machines > 1 and dist.launcher != "torchrun":
+        raise UserError(
+            f"distributed.num_machines is {dist.num_machines} with distributed.launcher="
+            f"{dist.launcher}: ftwizard starts several machines through torchrun's rendezvous.",
+            hint="Use distributed.launcher=torchrun (the FSDP settings are the same).",
+        )
     if dist.strategy != "fsdp":
         return
-    if dist.num_processes < 2:
+    if dist.world_size < 2:
         raise UserError(
             "distributed.strategy is fsdp, which shards the model across processes, but "
             "distributed.num_processes is 1.",
@@ -122,7 +128,7 @@ def qlora_fsdp_problem(config: RunConfig) -> str | None:
 def trainer_arguments(config: RunConfig) -> dict[str, Any]:
     """The Trainer's ``fsdp`` / ``fsdp_config`` / DDP arguments for this configuration."""
     dist = config.distributed
-    if dist.num_processes < 2:
+    if dist.world_size < 2:
         return {}
     if dist.strategy == "ddp":
         # LoRA freezes most parameters; DDP must not wait for gradients they never get.
@@ -148,20 +154,19 @@ def fsdp_settings(config: RunConfig) -> dict[str, Any]:
 
 
 def accelerate_config(config: RunConfig) -> dict[str, Any]:
-    """The ``accelerate launch --config_file`` equivalent of this run (one machine).
+    """The ``accelerate launch --config_file`` equivalent of this run.
 
-    For several machines, the same file gets ``num_machines``, ``machine_rank`` (0 on
-    the first), ``main_process_ip`` and ``main_process_port``, and ``num_processes``
-    becomes the total over all machines.
+    For several machines each one sets its ``machine_rank`` (0 on the first) and the
+    first machine's ``main_process_ip`` / ``main_process_port``; ``num_processes`` is
+    the total over all machines, as accelerate counts it.
     """
     dist, training = config.distributed, config.training
-    gpus = dist.num_processes
     data: dict[str, Any] = {
         "compute_environment": "LOCAL_MACHINE",
         "distributed_type": "FSDP" if dist.strategy == "fsdp" else "MULTI_GPU",
-        "num_machines": 1,
+        "num_machines": dist.num_machines,
         "machine_rank": 0,
-        "num_processes": gpus,
+        "num_processes": dist.world_size,
         "main_process_ip": None,
         "main_process_port": None,
         "rdzv_backend": "static",
@@ -191,34 +196,53 @@ def accelerate_config(config: RunConfig) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class GpuPlan:
-    """How many GPUs a run uses, with which strategy, and why."""
+    """How many GPUs (and machines) a run uses, with which strategy, and why."""
 
     num_processes: int
     strategy: str
     per_gpu: Estimate
     verdict: Verdict
     reason: str
+    num_machines: int = 1
+    machines_needed: int | None = None
+    """When it does not fit on the machines given: how many would hold it (None: no
+    number of machines up to the largest the run configuration allows)."""
 
     def overrides(self) -> list[str]:
         return [
             f"distributed.num_processes={self.num_processes}",
             f"distributed.strategy={self.strategy}",
+            f"distributed.num_machines={self.num_machines}",
         ]
 
 
-def with_processes(config: RunConfig, processes: int, strategy: str) -> RunConfig:
-    return with_sections(config, distributed={"num_processes": processes, "strategy": strategy})
+MAX_MACHINES = 64  # as far as the plan looks (distributed.num_machines' range)
+
+
+def with_processes(
+    config: RunConfig, processes: int, strategy: str, machines: int = 1
+) -> RunConfig:
+    return with_sections(
+        config,
+        distributed={
+            "num_processes": processes,
+            "strategy": strategy,
+            "num_machines": machines,
+        },
+    )
 
 
 def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
-    """The smallest number of GPUs this run fits on with 10 % headroom, and why.
+    """The fewest GPUs, then machines, this run fits on with 10 % headroom, and why.
 
     One GPU first (DDP replicas need as much memory per GPU as one GPU alone, so
-    adding GPUs only adds speed); then FSDP over 2, 3, ... GPUs up to the count here.
+    adding GPUs only adds speed); then FSDP over 2, 3, ... GPUs up to the count here;
+    then FSDP over every GPU of 2, 3, ... machines up to ``target.machines``.
     """
     single = estimate(facts, with_processes(config, 1, "ddp"))
     fits_one = verdict(single.device_total_gib, target)
-    if target.cpu or target.count <= 1 or fits_one == "fits":
+    one_box = target.count <= 1 and target.machines <= 1
+    if target.cpu or one_box or fits_one == "fits":
         reason = _one_gpu_reason(config, single, target, fits_one)
         return GpuPlan(1, "ddp", single, fits_one, reason)
     for processes in range(2, target.count + 1):
@@ -232,12 +256,54 @@ def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
                 f"{sharded.device_total_gib:.1f} GB each"
             )
             return GpuPlan(processes, "fsdp", sharded, fitted, reason)
-    widest = estimate(facts, with_processes(config, target.count, "fsdp"))
-    reason = (
-        f"does not fit: {widest.device_total_gib:.1f} GB per GPU even sharded over all "
-        f"{target.count} GPUs with FSDP ({target.free_gib:.1f} GB free each)"
+    gpus = target.count
+    one_machine = estimate(facts, with_processes(config, gpus, "fsdp")) if gpus > 1 else single
+    for machines in range(2, target.machines + 1):
+        sharded = estimate(facts, with_processes(config, gpus, "fsdp", machines))
+        fitted = verdict(sharded.device_total_gib, target)
+        if fitted == "fits":
+            reason = (
+                f"one machine's {_gpus(gpus)} would need {one_machine.device_total_gib:.1f} "
+                f"GB each, more than 90% of {target.free_gib:.1f} GB free; FSDP over "
+                f"{machines} machines x {_gpus(gpus)} ({machines * gpus} in all): "
+                f"{sharded.device_total_gib:.1f} GB each"
+            )
+            return GpuPlan(gpus, "fsdp", sharded, fitted, reason, machines)
+    machines = target.machines
+    widest = estimate(
+        facts, with_processes(config, gpus, "fsdp" if gpus * machines > 1 else "ddp", machines)
     )
-    return GpuPlan(target.count, "fsdp", widest, verdict(widest.device_total_gib, target), reason)
+    needed = machines_needed(facts, config, target)
+    where = f"all {_gpus(gpus)}" if machines == 1 else f"{machines} machines x {_gpus(gpus)}"
+    reason = (
+        f"does not fit: {widest.device_total_gib:.1f} GB per GPU even sharded over "
+        f"{where} with FSDP ({target.free_gib:.1f} GB free each)"
+    )
+    if needed is not None:
+        reason += f"; it would fit on {needed} machines of {_gpus(gpus)}"
+    else:
+        reason += (
+            f"; not on any number of machines up to {MAX_MACHINES}: what does not shard "
+            "(activations, the gathered layers) is too big for one GPU"
+        )
+    return GpuPlan(
+        gpus, "fsdp", widest, verdict(widest.device_total_gib, target), reason, machines, needed
+    )
+
+
+def machines_needed(facts: ModelFacts, config: RunConfig, target: Target) -> int | None:
+    """The fewest machines of ``target.count`` GPUs each that hold the run sharded."""
+    for machines in range(max(target.machines, 1) + 1, MAX_MACHINES + 1):
+        if machines * target.count < 2:
+            continue
+        sharded = estimate(facts, with_processes(config, target.count, "fsdp", machines))
+        if verdict(sharded.device_total_gib, target) == "fits":
+            return machines
+    return None
+
+
+def _gpus(count: int) -> str:
+    return "1 GPU" if count == 1 else f"{count} GPUs"
 
 
 def _one_gpu_reason(config: RunConfig, single: Estimate, target: Target, fitted: Verdict) -> str:

@@ -219,7 +219,8 @@ def _per_process(
     for the whole step and two decoder layers at a time (one running, one prefetched).
     """
     weights, adapter, gradients, optimizer, paged, step_temp = sizes
-    processes, strategy = config.distributed.num_processes, config.distributed.strategy
+    # Every process of every machine holds the same share: FSDP shards over them all.
+    processes, strategy = config.distributed.world_size, config.distributed.strategy
     if processes < 2:
         return sizes
     if strategy == "ddp":

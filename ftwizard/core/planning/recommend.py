@@ -15,7 +15,7 @@ from ftwizard.core.config.schema import Adapter, Objective, RunConfig
 from ftwizard.core.hardware.gpus import Target, verdict
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
-from ftwizard.core.planning.distributed import plan_gpus, with_processes
+from ftwizard.core.planning.distributed import GpuPlan, plan_gpus, with_processes
 from ftwizard.core.planning.estimator import Estimate, estimate
 from ftwizard.core.planning.fit import (
     EFFECTIVE_BATCH,
@@ -29,7 +29,7 @@ from ftwizard.core.planning.fit import (
     with_sections,
 )
 from ftwizard.core.planning.precision import cpu_base_dtype
-from ftwizard.core.planning.throughput import TrainingTime, training_time
+from ftwizard.core.planning.throughput import TrainingTime, machines_note, training_time
 from ftwizard.core.planning.time_advice import TimeWarning, time_warning
 from ftwizard.core.planning.validation_split import plan_validation
 
@@ -212,10 +212,12 @@ def learning_rate(objective: Objective, adapter: Adapter, scale: float) -> float
 # --- The plan ---------------------------------------------------------------------
 
 
-def gpu_choice(processes: int, strategy: str, target: Target) -> str:
-    """How many of the GPUs here train, and how: "1 of 2", "2 of 4 (FSDP)"."""
-    used = f"{processes} of {target.count}"
-    return used if processes == 1 else f"{used} ({strategy.upper()})"
+def gpu_choice(gpus: GpuPlan, target: Target) -> str:
+    """How many of the GPUs train, and how: "1 of 2", "2 of 4 (FSDP)", "2 x 8 (FSDP)"."""
+    if gpus.num_machines > 1:
+        return f"{gpus.num_machines} machines x {gpus.num_processes} ({gpus.strategy.upper()})"
+    used = f"{gpus.num_processes} of {target.count}"
+    return used if gpus.num_processes == 1 else f"{used} ({gpus.strategy.upper()})"
 
 
 def checkpointing_reason(chosen: MethodOption, options: list[MethodOption]) -> str:
@@ -400,20 +402,24 @@ def recommend(
         )
     )
 
-    if target.count > 1:
+    if target.count > 1 or target.machines > 1:
         gpus = plan_gpus(model, config, target)
-        config = with_processes(config, gpus.num_processes, gpus.strategy)
-        decisions.append(
-            Decision("GPUs", gpu_choice(gpus.num_processes, gpus.strategy, target), gpus.reason)
-        )
+        config = with_processes(config, gpus.num_processes, gpus.strategy, gpus.num_machines)
+        decisions.append(Decision("GPUs", gpu_choice(gpus, target), gpus.reason))
         if gpus.verdict == "fits":
             changes = []  # sharding made it fit; the one-GPU changes are not needed
-        if gpus.num_processes > 1:
+        elif gpus.machines_needed is not None:
+            changes.append(
+                f"run on {gpus.machines_needed} machines of {target.count} x {target.label} "
+                f"(plan again with --nodes {gpus.machines_needed})"
+            )
+        world = config.distributed.world_size
+        if world > 1 and gpus.verdict == "fits":
             # Sharded, a bigger micro-batch may fit; the effective batch stays the plan's,
             # with fewer accumulation steps per process.
             sharded = fit_method(model, config, chosen.adapter, target, data)
-            micro = min(sharded.micro_batch, max(1, EFFECTIVE_BATCH // gpus.num_processes))
-            steps = max(1, EFFECTIVE_BATCH // (micro * gpus.num_processes))
+            micro = min(sharded.micro_batch, max(1, EFFECTIVE_BATCH // world))
+            steps = max(1, EFFECTIVE_BATCH // (micro * world))
             config = with_sections(
                 config,
                 training={
@@ -425,7 +431,7 @@ def recommend(
             decisions = [
                 Decision(
                     "batch",
-                    f"{micro} x {steps} x {gpus.num_processes} GPUs",
+                    f"{micro} x {steps} x {world} GPUs",
                     f"effective batch {config.effective_batch_size}: the fastest micro-batch "
                     "that fits, on each GPU, the rest as gradient accumulation",
                 )
@@ -447,6 +453,9 @@ def recommend(
 
     final = estimate(model, config, device=device_for(target))
     time = training_time(model, config, data, target)
+    network = machines_note(model, config, data, target)
+    if network:
+        notes.append(network)
     fits = verdict(final.device_total_gib, target) == "fits"
     warning = (
         time_warning(target, model, data, purpose, base, time.eta_seconds)

@@ -193,9 +193,69 @@ SCALING = {"ddp": 0.9, "fsdp": 0.8}
 
 
 def throughput_factor(config: RunConfig) -> float:
-    """How many single GPUs' worth of throughput the configured processes give."""
+    """How many single GPUs' worth of throughput the configured processes give (on one
+    machine's links; ``network_time`` adds what crossing machines costs)."""
     dist = config.distributed
-    return 1 + (dist.num_processes - 1) * SCALING[dist.strategy]
+    return 1 + (dist.world_size - 1) * SCALING[dist.strategy]
+
+
+# --- Several machines -----------------------------------------------------------
+# An assumption, not a measurement (nothing here has trained across machines with GPUs),
+# said in every plan that uses it: each GPU has its own 400 Gb/s InfiniBand or RoCE link
+# (50 GB/s, as HGX H100 clusters are built), of which NCCL's ring collectives reach
+# about 80 %. Over slower links (25-100 Gb/s Ethernet) FSDP across machines crawls.
+NETWORK_BYTES_PER_S = 40e9
+NETWORK_ASSUMPTION = "one 400 Gb/s InfiniBand/RoCE link per GPU, 40 GB/s reached"
+
+
+@dataclass(frozen=True)
+class NetworkTime:
+    """What one optimizer step sends between machines, per GPU, and how long it takes."""
+
+    bytes_per_step: float
+    seconds_per_step: float
+    compute_seconds_per_step: float
+
+    @property
+    def slowdown(self) -> float:
+        """How much longer a step takes because the network, not compute, sets the pace
+        (FSDP prefetches the next layer while this one computes, so they overlap)."""
+        return max(1.0, self.seconds_per_step / max(self.compute_seconds_per_step, 1e-9))
+
+
+def network_bytes_per_step(model: ModelFacts, config: RunConfig) -> float:
+    """Bytes each GPU sends across machines in one optimizer step.
+
+    A ring collective over W processes sends (W-1)/W of the tensor from each. FSDP
+    gathers every weight in the forward and again in the backward (once with
+    SHARD_GRAD_OP) and reduce-scatters the trained weights' gradients, every
+    micro-batch; DDP all-reduces the gradients (2 passes) once per step. LoRA's
+    gradients are a fraction of a percent of the weights and are left out.
+    """
+    from ftwizard.core.planning.estimator import DTYPE_BYTES, load_dtype
+
+    dist, method = config.distributed, config.method
+    world = dist.world_size
+    if dist.num_machines < 2 or world < 2:
+        return 0.0
+    dtype = DTYPE_BYTES[load_dtype(config)]
+    linear, other = model.params_linear, model.params_total - model.params_linear
+    if method.adapter == "qlora":
+        weights = linear * (0.5 if method.bits == 4 else 1.0) + other * dtype
+    else:
+        weights = model.params_total * dtype
+    gradients = model.params_total * dtype if method.adapter == "full" else 0.0
+    ring = (world - 1) / world
+    if dist.strategy == "ddp":
+        return 2 * gradients * ring
+    gathers = 2 if dist.fsdp_sharding_strategy == "FULL_SHARD" else 1
+    per_micro_batch = (gathers * weights + gradients) * ring
+    return per_micro_batch * config.training.gradient_accumulation_steps
+
+
+def network_time(model: ModelFacts, config: RunConfig, step: StepTime) -> NetworkTime:
+    sent = network_bytes_per_step(model, config)
+    return NetworkTime(sent, sent / NETWORK_BYTES_PER_S, step.seconds_per_step)
 
 
 # --- The ETA of a planned run ---------------------------------------------------------
@@ -275,9 +335,34 @@ def training_time(
     Several GPUs each run their own micro-batches; what the gradient exchange costs
     comes off the speed-up (``throughput_factor``)."""
     step = predicted_step(model, config, data, target)
-    processes = 1 if target.cpu else config.distributed.num_processes
+    processes = 1 if target.cpu else config.distributed.world_size
     rows = int(data.rows * (1 - config.evaluation.val_size))
     steps = optimizer_steps(config, rows, processes)
     speedup = 1.0 if target.cpu else throughput_factor(config)
+    if not target.cpu:  # across machines the network may set the pace
+        speedup /= network_time(model, config, step).slowdown
     seconds = steps * step.seconds_per_step * processes / speedup
     return TrainingTime(seconds, step.seconds_per_step, step.tokens_per_second * speedup, steps)
+
+
+def machines_note(
+    model: ModelFacts, config: RunConfig, data: DatasetFacts, target: Target
+) -> str | None:
+    """What training across machines costs in network time, in words (None on one)."""
+    dist = config.distributed
+    if target.cpu or dist.num_machines < 2:
+        return None
+    net = network_time(model, config, predicted_step(model, config, data, target))
+    speed = throughput_factor(config) / net.slowdown
+    pace = (
+        f"the network sets the pace (steps {net.slowdown:.1f}x longer)"
+        if net.slowdown > 1
+        else "hidden behind compute"
+    )
+    return (
+        f"across {dist.num_machines} machines each GPU sends about "
+        f"{net.bytes_per_step / 1e9:,.0f} GB a step to the others: "
+        f"{net.seconds_per_step:.1f} s against {net.compute_seconds_per_step:.1f} s of "
+        f"compute, {pace}; about {speed:.1f}x one GPU's speed in all. Assumed: "
+        f"{NETWORK_ASSUMPTION}; over 25-100 Gb/s Ethernet it is several times slower"
+    )

@@ -10,6 +10,9 @@ One folder per run under the runs root::
       trainer.lock       holds the pid of the trainer writing this run
       checkpoints/       checkpoint-N folders, written under .staging/ and renamed
       final/             the trained adapter or model with its tokenizer
+      requests/          "stop" / "save" asked of a run on several machines
+      nodes/             R.json: which host runs machine R's part of the launch
+      logs/              rank-N.log of every rank but 0; node-R.log of machine R's torchrun
 
 Viewers (the headless console, the TUI, ``ftwizard runs``) only read these files,
 so quitting a viewer never touches training.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 import zipfile
 from dataclasses import dataclass
@@ -77,6 +81,20 @@ class RunFolder:
     def final_dir(self) -> Path:
         return self.path / "final"
 
+    # --- requests to the trainer -------------------------------------------------
+    # A run on several machines cannot be signalled from every machine: "stop" and
+    # "save" are files here, read by every rank at each step end.
+
+    def request(self, name: str) -> None:
+        (self.path / "requests").mkdir(mode=0o700, exist_ok=True)
+        write_atomic(self.path / "requests" / name, json.dumps({"time": time.time()}))
+
+    def requested(self, name: str) -> bool:
+        return (self.path / "requests" / name).exists()
+
+    def clear_request(self, name: str) -> None:
+        (self.path / "requests" / name).unlink(missing_ok=True)
+
     # --- configuration -----------------------------------------------------------
 
     def require_output(self) -> Path:
@@ -100,7 +118,8 @@ class RunFolder:
             data: dict[str, Any] = json.loads(self.status_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return {"state": "unknown"}
-        if data.get("state") in ACTIVE and not _alive(data.get("pid")):
+        here = data.get("host") in (None, socket.gethostname())  # a pid elsewhere: unknown
+        if data.get("state") in ACTIVE and here and not _alive(data.get("pid")):
             # The trainer is gone without saying so (SIGKILL, a crash, a reboot).
             data["state"] = "failed"
             data.setdefault("error", "the trainer process ended without recording why")

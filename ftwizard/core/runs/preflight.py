@@ -22,6 +22,7 @@ from ftwizard.core.planning.precision import cpu_base_dtype
 from ftwizard.core.planning.throughput import training_time
 from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.launch import launch
+from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.model_card import save_decisions
 from ftwizard.core.runs.watch import duration
 from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
@@ -157,7 +158,7 @@ def summarise(
         verdict=verdict(result.device_total_gib, target),
         eta_s=planned.eta_seconds,
         rows=data.rows,
-        processes=config.distributed.num_processes,
+        processes=config.distributed.world_size,
         seconds_per_step=planned.seconds_per_step,
     )
 
@@ -167,19 +168,26 @@ def where(config: RunConfig, target: Target) -> str:
     processes = config.distributed.num_processes
     if target.cpu:
         extra = f", {processes} processes (DDP over gloo)" if processes > 1 else ""
-        return f"CPU (no NVIDIA GPU){extra}"
-    used = f"{processes} of {target.count}" if processes < target.count else str(target.count)
-    strategy = f" ({config.distributed.strategy.upper()})" if processes > 1 else ""
-    return f"{used} x {target.label}{strategy}"
+        text = f"CPU (no NVIDIA GPU){extra}"
+    else:
+        used = f"{processes} of {target.count}" if processes < target.count else str(target.count)
+        strategy = (
+            f" ({config.distributed.strategy.upper()})" if config.distributed.world_size > 1 else ""
+        )
+        text = f"{used} x {target.label}{strategy}"
+    machines = config.distributed.num_machines
+    return text if machines < 2 else f"{machines} machines, each {text}"
 
 
 def start_run(
     config: RunConfig,
     summary: LaunchSummary | None = None,
     decisions: list[tuple[str, str, str]] | None = None,
+    machines: Machines | None = None,
 ) -> RunFolder:
     """Create the run folder, note the plan's estimate in its status and its decisions
-    (for the model card), start the trainer."""
+    (for the model card), start the trainer (machine 0's part, with ``machines``)."""
+    check_machines(config, machines)
     run = create_run(config)
     if decisions:
         save_decisions(run, decisions)
@@ -191,5 +199,5 @@ def start_run(
             estimate_eta_s=summary.eta_s,
             estimate_s_per_step=summary.seconds_per_step,
         )
-    launch(run)
+    launch(run, machines=machines)
     return run

@@ -23,6 +23,7 @@ from ftwizard.core.runs.folder import (
     write_atomic,
 )
 from ftwizard.core.runs.launch import launch
+from ftwizard.core.runs.machines import Machines, check_machines
 
 # Keys a resume may change without breaking the data order or the schedule's meaning.
 SAFE_TO_CHANGE = {
@@ -37,10 +38,12 @@ SAFE_TO_CHANGE = {
 }
 # DDP checkpoints hold one full copy of the weights and optimizer: any number of
 # processes can continue them (the effective batch follows the new count).
-SAFE_WITH_DDP = {"distributed.num_processes"}
+SAFE_WITH_DDP = {"distributed.num_processes", "distributed.num_machines"}
 WHY_UNSAFE = {
     "distributed.num_processes": "ftwizard resumes an FSDP run only with the number of "
     "processes it was saved with (its checkpoint is written for that sharding)",
+    "distributed.num_machines": "an FSDP run resumes only on as many machines as it was "
+    "saved on (the same world size: its checkpoint is written for that sharding)",
     "distributed.strategy": "DDP and FSDP checkpoints are saved differently",
 }
 # What out-of-memory advice may change: memory, not what is learned.
@@ -137,8 +140,12 @@ def plan_resume(
     return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text, skipped)
 
 
-def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
-    """Record the changes and start the trainer from the checkpoint; returns its pid."""
+def start_resume(
+    plan: ResumePlan, allow_changes: bool = False, machines: Machines | None = None
+) -> int:
+    """Record the changes and start the trainer from the checkpoint (machine 0's part,
+    with ``machines``); returns its pid."""
+    check_machines(plan.config, machines)
     if plan.unsafe:
         why = "; ".join(WHY_UNSAFE[key] for key in plan.unsafe if key in WHY_UNSAFE)
         raise UserError(
@@ -162,4 +169,4 @@ def start_resume(plan: ResumePlan, allow_changes: bool = False) -> int:
     run.write_status(
         state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
     )
-    return launch(run, resume=plan.checkpoint.path)
+    return launch(run, resume=plan.checkpoint.path, machines=machines)
