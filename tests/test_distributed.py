@@ -27,6 +27,7 @@ from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.runs.folder import RunFolder, latest_resumable
 from ftwizard.core.runs.launch import ACCELERATE_FILE, launch, stop, trainer_command
+from ftwizard.core.runs.machines import Machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
 from tests.conftest import ROOT, run_cli
 from tests.test_faults import pid_gone, wait_for
@@ -180,18 +181,33 @@ def test_launcher_commands(tmp_path: Path) -> None:
     assert command()[1:3] == ["-m", "ftwizard.trainer.run"]
     torchrun = command("distributed.num_processes=2")
     assert torchrun[1:3] == ["-m", "torch.distributed.run"]
+    machines = trainer_command(
+        make_run(tmp_path / "m", ROOT, DEMO_DATA, "distributed.num_machines=2"),
+        machines=Machines(2, 1, "10.0.0.5", 29500),
+    )
+    assert machines[1:3] == ["-m", "ftwizard.trainer.node"]  # torchrun, wrapped
+    assert machines[machines.index("--rdzv-endpoint") + 1] == "10.0.0.5:29500"
+    assert machines[machines.index("--rdzv-backend") + 1] == "c10d"
+    assert "is_host=0" in machines[machines.index("--rdzv-conf") + 1]
     assert torchrun[torchrun.index("--nproc_per_node") + 1] == "2"
     accelerate = command("distributed.num_processes=2", "distributed.launcher=accelerate")
     assert accelerate[1:3] == ["-m", "accelerate.commands.launch"]
     assert accelerate[accelerate.index("--config_file") + 1].endswith(ACCELERATE_FILE)
 
 
-def test_fsdp_resume_refuses_another_number_of_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("distributed.num_processes", "only with the number of processes it was saved with"),
+        ("distributed.num_machines", "only on as many machines as it was saved on"),
+    ],
+)
+def test_fsdp_resume_refuses_another_world_size(tmp_path: Path, key: str, words: str) -> None:
     from ftwizard.core.runs.resume import ResumePlan
 
     run = make_run(tmp_path, ROOT, DEMO_DATA, "distributed.num_processes=2")
-    plan = ResumePlan(run, None, run.read_config(), unsafe=["distributed.num_processes"])  # type: ignore[arg-type]
-    with pytest.raises(UserError, match="only with the number of processes it was saved with"):
+    plan = ResumePlan(run, None, run.read_config(), unsafe=[key])  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=words):
         start_resume(plan)
 
 

@@ -201,6 +201,23 @@ def test_other_settings_on_another_machine_are_refused(tmp_path: Path, tiny_mode
     assert "training.learning_rate: 0.001 here, 0.0002 on machine 0" in message
 
 
+@pytest.mark.slow
+def test_machine_0_alone_fails_in_words_when_the_others_never_come(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    port = free_port()
+    result = run_cli(  # followed, not detached: the exit code is the run's
+        *("--preset", str(_preset(tmp_path, tiny_model)), "--nodes", "2", "--node-rank", "0"),
+        *("--master", f"127.0.0.1:{port}"),
+        env={"FTWIZARD_NODE_WAIT_S": "3"},
+    )
+    _refused(result)
+    shown = " ".join((result.stdout + result.stderr).split())  # the follower's view
+    assert f"not every machine came to the rendezvous at 127.0.0.1:{port} within 3 s" in shown
+    status = RunFolder(tmp_path / "runs" / "two").read_status()
+    assert status["state"] == "failed" and "--node-rank R" in status["error"]
+
+
 @pytest.mark.parametrize(
     ("args", "expect"),
     [

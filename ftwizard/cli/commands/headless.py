@@ -101,8 +101,8 @@ def run_preset(
         out.print(f"run {run.name} started: {run.path}")
         if machines is not None:
             err.print(
-                f"  Start the other machines with the same command and --node-rank 1..."
-                f"{machines.count - 1}; this one waits for them."
+                f"  Start the other machines with the same command and --node-rank "
+                f"{machines.others}; this one waits for them."
             )
     if detach:
         out.print(

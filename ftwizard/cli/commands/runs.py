@@ -124,8 +124,8 @@ def resume_command(args: argparse.Namespace) -> int:
     err.print(f"resuming {run.name} from step {plan.checkpoint.step}")
     if machines is not None:
         err.print(
-            f"  Resume the other machines with the same command and --node-rank 1..."
-            f"{machines.count - 1}; this one waits for them."
+            f"  Resume the other machines with the same command and --node-rank "
+            f"{machines.others}; this one waits for them."
         )
     if args.detach:
         return 0

@@ -46,9 +46,10 @@ def trainer_command(
         trainer += ["--resume", str(resume)]
     dist = run.read_config().distributed
     if machines is not None:
+        # torchrun, wrapped so that machines that never meet fail the run in words.
         return [
-            sys.executable, "-m", "torch.distributed.run",
-            "--nnodes", str(machines.count), "--nproc-per-node", str(dist.num_processes),
+            sys.executable, "-m", "ftwizard.trainer.node", str(run.path), str(machines.rank),
+            "--", "--nnodes", str(machines.count), "--nproc-per-node", str(dist.num_processes),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", machines.endpoint,
             # The run's name, not the launch's: machines from two launches still meet,
             # and the trainers say which one is wrong (trainer/ranks.check_same_launch).

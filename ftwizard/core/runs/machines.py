@@ -60,6 +60,12 @@ class Machines:
     def first(self) -> bool:
         return self.rank == 0
 
+    @property
+    def others(self) -> str:
+        """The other machines' ranks in words: "1", "1 and 2", "1 to 7"."""
+        last = self.count - 1
+        return {1: "1", 2: "1 and 2"}.get(last, f"1 to {last}")
+
     def flags(self) -> str:
         return f"--nodes {self.count} --node-rank {self.rank} --master {self.endpoint}"
 
