@@ -228,6 +228,11 @@ def test_machine_0_alone_fails_in_words_when_the_others_never_come(
             ["--nodes", "2", "--node-rank", "0", "--master", "h", "--set", "output.run_name=null"],
             "needs output.run_name",
         ),
+        (
+            ["--nodes", "2", "--node-rank", "0", "--master", "h"]
+            + ["--set", "output.run_name=x", "--set", "distributed.launcher=accelerate"],
+            "starts several machines through torchrun's rendezvous",
+        ),
     ],
 )
 def test_bad_machine_flags_are_refused_in_words(args: list[str], expect: str) -> None:

@@ -132,12 +132,7 @@ def check_machines(config: RunConfig, machines: Machines | None) -> None:
             "same run folder.",
             hint="Add --set output.run_name=NAME, the same on every machine.",
         )
-    if config.distributed.launcher != "torchrun":
-        raise UserError(
-            f"distributed.launcher is {config.distributed.launcher}: several machines start "
-            "through torchrun's rendezvous.",
-            hint="Use distributed.launcher=torchrun (the FSDP settings are the same).",
-        )
+    # The launcher (torchrun only) is checked with the strategy: planning.distributed.
 
 
 def config_sha(config: RunConfig) -> str:
