@@ -25,7 +25,7 @@ from ftwizard.core.planning.distributed import (
 )
 from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.recommend import recommend
-from ftwizard.core.runs.folder import RunFolder, latest_resumable
+from ftwizard.core.runs.folder import Checkpoint, RunFolder, latest_resumable
 from ftwizard.core.runs.launch import ACCELERATE_FILE, launch, stop, trainer_command
 from ftwizard.core.runs.machines import Machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
@@ -211,6 +211,22 @@ def test_fsdp_resume_refuses_another_world_size(tmp_path: Path, key: str, words:
         start_resume(plan)
 
 
+def two_ranks_one_writer(run: RunFolder, checkpoint: Checkpoint) -> list[int]:
+    """What a stopped 2-process run must show; returns the steps it logged."""
+    # Every rank saved its part (RNG state) into the one checkpoint folder.
+    assert {p.name for p in checkpoint.path.glob("rng_state_*.pth")} == {
+        "rng_state_0.pth",
+        "rng_state_1.pth",
+    }
+    # One writer: each step logged once, with the memory of both ranks.
+    logs = events(run, "log")
+    steps = [e["step"] for e in logs]
+    assert steps == list(range(1, len(steps) + 1))
+    assert all([r["rank"] for r in e["ranks"]] == [0, 1] for e in logs)
+    assert (run.path / "logs" / "rank-1.log").exists()
+    return steps
+
+
 @pytest.mark.slow
 def test_two_process_ddp_trains_stops_and_resumes(tmp_path: Path, small_model: Path) -> None:
     run = make_run(
@@ -234,18 +250,7 @@ def test_two_process_ddp_trains_stops_and_resumes(tmp_path: Path, small_model: P
     status = run.read_status()
     checkpoint = latest_resumable(run)
     assert checkpoint.step == status["step"] and checkpoint.resumable
-    # Every rank saved its part (RNG state) into the one checkpoint folder.
-    assert {p.name for p in checkpoint.path.glob("rng_state_*.pth")} == {
-        "rng_state_0.pth",
-        "rng_state_1.pth",
-    }
-
-    # One writer: each step logged once, with the memory of both ranks.
-    logs = events(run, "log")
-    steps = [e["step"] for e in logs]
-    assert steps == list(range(1, len(steps) + 1))
-    assert all([r["rank"] for r in e["ranks"]] == [0, 1] for e in logs)
-    assert (run.path / "logs" / "rank-1.log").exists()
+    steps = two_ranks_one_writer(run, checkpoint)
     # The step count of a world size of 2: each step takes 2 x 2 examples.
     rows = events(run, "data")[0]["rows_train"]
     expected = math.ceil(rows / (2 * 2))

@@ -245,30 +245,32 @@ def plan_gpus(facts: ModelFacts, config: RunConfig, target: Target) -> GpuPlan:
     if target.cpu or one_box or fits_one == "fits":
         reason = _one_gpu_reason(config, single, target, fits_one)
         return GpuPlan(1, "ddp", single, fits_one, reason)
-    for processes in range(2, target.count + 1):
-        sharded = estimate(facts, with_processes(config, processes, "fsdp"))
+    gpus = target.count
+    one_machine = estimate(facts, with_processes(config, gpus, "fsdp")) if gpus > 1 else single
+    # More GPUs of this machine first, then whole machines.
+    spreads = [(p, 1) for p in range(2, gpus + 1)] + [
+        (gpus, m) for m in range(2, target.machines + 1)
+    ]
+    for processes, machines in spreads:
+        sharded = estimate(facts, with_processes(config, processes, "fsdp", machines))
         fitted = verdict(sharded.device_total_gib, target)
-        if fitted == "fits":
+        if fitted != "fits":
+            continue
+        if machines == 1:
             reason = (
                 f"one GPU would need {single.device_total_gib:.1f} GB, more than 90% of "
                 f"{target.free_gib:.1f} GB free; FSDP shards the weights, gradients and "
                 f"optimizer states over {processes} GPUs: "
                 f"{sharded.device_total_gib:.1f} GB each"
             )
-            return GpuPlan(processes, "fsdp", sharded, fitted, reason)
-    gpus = target.count
-    one_machine = estimate(facts, with_processes(config, gpus, "fsdp")) if gpus > 1 else single
-    for machines in range(2, target.machines + 1):
-        sharded = estimate(facts, with_processes(config, gpus, "fsdp", machines))
-        fitted = verdict(sharded.device_total_gib, target)
-        if fitted == "fits":
+        else:
             reason = (
                 f"one machine's {_gpus(gpus)} would need {one_machine.device_total_gib:.1f} "
                 f"GB each, more than 90% of {target.free_gib:.1f} GB free; FSDP over "
                 f"{machines} machines x {_gpus(gpus)} ({machines * gpus} in all): "
                 f"{sharded.device_total_gib:.1f} GB each"
             )
-            return GpuPlan(gpus, "fsdp", sharded, fitted, reason, machines)
+        return GpuPlan(processes, "fsdp", sharded, fitted, reason, machines)
     machines = target.machines
     widest = estimate(
         facts, with_processes(config, gpus, "fsdp" if gpus * machines > 1 else "ddp", machines)
