@@ -19,12 +19,12 @@ from ftwizard.core.models import catalog
 from ftwizard.core.models.facts import facts_from_config
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.fit import EFFECTIVE_BATCH, fastest_fitting, method_options
-from ftwizard.core.planning.recommend import (
+from ftwizard.core.planning.recommend import recommend
+from ftwizard.core.planning.tables import (
     hardware_methods,
     learning_rate,
     objective_for,
     purpose_methods,
-    recommend,
     size_defaults,
 )
 from ftwizard.core.planning.throughput import training_time

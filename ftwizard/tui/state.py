@@ -15,7 +15,8 @@ from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts, facts_from_report
 from ftwizard.core.planning.fit import with_sections
-from ftwizard.core.planning.recommend import Plan, Purpose
+from ftwizard.core.planning.recommend import Plan
+from ftwizard.core.planning.tables import Purpose
 
 
 @dataclass

@@ -28,7 +28,8 @@ from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.fit import least_memory, method_options
-from ftwizard.core.planning.recommend import METHODS, Plan, recommend
+from ftwizard.core.planning.recommend import Plan, recommend
+from ftwizard.core.planning.tables import METHODS
 from ftwizard.core.planning.time_advice import warning_words
 from ftwizard.core.runs.machines import node_commands
 from ftwizard.core.units import about

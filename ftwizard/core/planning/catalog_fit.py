@@ -12,7 +12,7 @@ from ftwizard.core.models.builtin import BUILTIN_MODELS
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.fit import MethodOption, least_memory, method_options
-from ftwizard.core.planning.recommend import METHODS
+from ftwizard.core.planning.tables import METHODS
 
 
 @dataclass(frozen=True)

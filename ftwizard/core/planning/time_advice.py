@@ -20,7 +20,7 @@ from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.units import about
 
 if TYPE_CHECKING:
-    from ftwizard.core.planning.recommend import Purpose
+    from ftwizard.core.planning.tables import Purpose
 
 TOO_LONG_S = 86_400.0  # a day
 SLOWER_THAN_A_CARD = 10.0

@@ -15,7 +15,7 @@ from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.catalog_fit import CatalogFit, catalog_fits
 from ftwizard.core.planning.fit import MethodOption
-from ftwizard.core.planning.recommend import METHODS
+from ftwizard.core.planning.tables import METHODS
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.facts import model_facts_table
 from ftwizard.tui.widgets.path_input import PathSuggester

@@ -14,7 +14,8 @@ from textual.message import Message
 from textual.widgets import DataTable, RadioButton, RadioSet, Static
 
 from ftwizard.core.config.schema import Adapter
-from ftwizard.core.planning.recommend import PURPOSES, Plan, Purpose, recommend
+from ftwizard.core.planning.recommend import Plan, recommend
+from ftwizard.core.planning.tables import PURPOSES, Purpose
 from ftwizard.core.planning.time_advice import warning_words
 from ftwizard.core.runs.watch import duration
 from ftwizard.tui.screens.step import StepScreen
