@@ -1,9 +1,9 @@
 """The recommendation engine: objective, method and hyperparameters, each with a reason.
 
 Pure and table-driven. Four tables (``tables.py``: hardware, purpose, data,
-defaults) propose; the VRAM estimator decides: a method is offered only if its estimate fits in
-90 % of free memory. When nothing fits, the plan says what to change and by how
-much, in the estimator's own numbers.
+defaults) propose; the VRAM estimator decides: a method is offered only if its
+estimate fits in 90 % of free memory. When nothing fits, the plan says what to
+change and by how much, in the estimator's own numbers.
 """
 
 from __future__ import annotations
