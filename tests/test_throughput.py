@@ -9,6 +9,7 @@ import math
 import random
 import re
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -97,11 +98,52 @@ def test_the_cpu_is_measured_once_and_kept(tmp_path: Path, monkeypatch: pytest.M
     first = cpu_speed.cpu_gflops(2)  # runs trainer/cpu_speed.py: real torch matmuls
     assert first > 1
     kept = json.loads((tmp_path / "cpu_speed.json").read_text())
-    assert list(kept.values()) == [first]
-    (tmp_path / "cpu_speed.json").write_text(json.dumps({k: 12.5 for k in kept}))
+    assert [entry["gflops"] for entry in kept.values()] == [first]
+    settled = {"gflops": 12.5, "measured_at": time.time(), "busy": False}
+    (tmp_path / "cpu_speed.json").write_text(json.dumps({k: settled for k in kept}))
     assert cpu_speed.cpu_gflops(2) == 12.5  # read back, not measured again
+    # The first format (a plain figure, the load unknown) is measured once more.
+    (tmp_path / "cpu_speed.json").write_text(json.dumps({k: 12.5 for k in kept}))
+    assert cpu_speed.cpu_gflops(2) > 12.5
     monkeypatch.setenv(cpu_speed.ENV, "77")
     assert cpu_speed.cpu_gflops(2) == 77
+
+
+def test_a_cpu_figure_taken_on_a_busy_machine_is_measured_again_keeping_the_best(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from ftwizard.core import trainer_calls
+    from ftwizard.core.hardware import cpu_speed
+
+    monkeypatch.delenv(cpu_speed.ENV, raising=False)
+    monkeypatch.setenv("FTWIZARD_CACHE", str(tmp_path))
+    figures = iter([114.4, 176.8, 150.0])  # busy, busy, quiet (the quiet one is lower)
+    measured: list[float] = []
+
+    def measure(module: str, args: list[str], what: str) -> dict[str, float]:
+        measured.append(next(figures))
+        return {"fp32_gflops": measured[-1]}
+
+    monkeypatch.setattr(trainer_calls, "call_trainer_module", measure)
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(cpu_speed, "time", SimpleNamespace(time=lambda: clock.now))
+    busy = SimpleNamespace(now=True)
+    monkeypatch.setattr(cpu_speed, "machine_busy", lambda: busy.now)
+
+    assert cpu_speed.cpu_gflops(2) == 114.4
+    clock.now += 60
+    assert cpu_speed.cpu_gflops(2) == 114.4 and measured == [114.4]  # not every plan
+    clock.now += cpu_speed.RETRY_S
+    assert cpu_speed.cpu_gflops(2) == 176.8  # busy again: measured again, the best kept
+    clock.now += cpu_speed.RETRY_S + 1
+    busy.now = False
+    assert cpu_speed.cpu_gflops(2) == 176.8  # quiet, lower: load only ever slows it
+    clock.now += 10 * cpu_speed.RETRY_S
+    assert cpu_speed.cpu_gflops(2) == 176.8 and measured == [114.4, 176.8, 150.0]  # settled
+    kept = json.loads((tmp_path / "cpu_speed.json").read_text())
+    assert [(e["gflops"], e["busy"]) for e in kept.values()] == [(176.8, False)]
 
 
 @pytest.mark.slow
