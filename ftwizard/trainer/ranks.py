@@ -105,7 +105,6 @@ def check_same_launch(run: RunFolder) -> None:
     mine = {
         "rank": rank(),
         "host": socket.gethostname(),
-        "node": os.environ.get("GROUP_RANK", "?"),
         "launch": os.environ.get("FTWIZARD_LAUNCH_ID", ""),
         "config": os.environ.get("FTWIZARD_CONFIG_SHA", ""),
         "read": config_sha(run.read_config()),

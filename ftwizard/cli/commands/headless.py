@@ -65,7 +65,7 @@ def run_preset(
 ) -> int:
     path = find_preset(preset)
     if machines is not None:
-        overrides = [*overrides, ("--nodes", f"distributed.num_machines={machines.count}")]
+        overrides = [*overrides, machines.override]
     config = load_config(path, overrides)
     check_machines(config, machines)
     if dry_run and as_json:

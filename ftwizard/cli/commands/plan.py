@@ -27,7 +27,7 @@ from ftwizard.core.hardware.gpus import GPU_TABLE, target_from_spec
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
-from ftwizard.core.planning.fit import least_memory, method_options
+from ftwizard.core.planning.fit import least_memory, method_options, with_sections
 from ftwizard.core.planning.recommend import Plan, recommend
 from ftwizard.core.planning.tables import METHODS
 from ftwizard.core.planning.time_advice import warning_words
@@ -123,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
     commands: list[str] = []
     if args.save_preset and machines > 1:
         if not plan.config.output.run_name:  # every machine must open the same run folder
-            resolved = plan.config.to_dict()
-            resolved["output"]["run_name"] = _run_name(args.save_preset)
-            plan.config = config_from_dict(resolved, "the plan")
+            plan.config = with_sections(
+                plan.config, output={"run_name": _run_name(args.save_preset)}
+            )
         commands = node_commands(args.save_preset, machines)
     if args.save_preset:
         save_config(plan.config, args.save_preset)

@@ -112,7 +112,7 @@ def resume_command(args: argparse.Namespace) -> int:
         return _join_resume(args, run, machines)
     overrides = list(args.overrides)
     if machines is not None:
-        overrides.append(("--nodes", f"distributed.num_machines={machines.count}"))
+        overrides.append(machines.override)
     plan = plan_resume(run, overrides, args.checkpoint, args.apply_oom_advice)
     for warning in plan.warnings:
         err.print(f"warning: {warning}")

@@ -66,6 +66,11 @@ class Machines:
         last = self.count - 1
         return {1: "1", 2: "1 and 2"}.get(last, f"1 to {last}")
 
+    @property
+    def override(self) -> tuple[str, str]:
+        """``--nodes K`` as the --set it stands for."""
+        return ("--nodes", f"distributed.num_machines={self.count}")
+
     def flags(self) -> str:
         return f"--nodes {self.count} --node-rank {self.rank} --master {self.endpoint}"
 
