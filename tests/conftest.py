@@ -17,7 +17,8 @@ from ftwizard.core.hardware.fake_nvml import fixed_report as demo_report
 from ftwizard.core.hardware.probe import HardwareReport
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Real public datasets, cut to a few rows (tests/data/README.md says from where).
+TEST_DATA = ROOT / "tests" / "data"
 # Converted models persist per checkout, so only the first session pays ~20 s.
 TEST_CACHE = ROOT / ".cache" / "test"
 

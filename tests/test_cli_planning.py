@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import TEST_DATA, run_cli
 from tests.test_cli import assert_clean_failure
 
 NO_GPU = {"FTWIZARD_FAKE_GPUS": ""}
@@ -240,9 +240,7 @@ def test_models_catalog_and_show() -> None:
 
 
 def test_plan_from_a_dataset_file_without_its_tokenizer() -> None:
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "dpo_en_demo.json"
-    if not path.exists():
-        pytest.skip("../shared/data is not here")
+    path = TEST_DATA / "dpo_en_demo.json"
     result = run_cli(
         "plan",
         "--model",
@@ -256,7 +254,7 @@ def test_plan_from_a_dataset_file_without_its_tokenizer() -> None:
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["data"]["rows"] == 300 and data["data"]["kind"] == "preference"
+    assert data["data"]["rows"] == 40 and data["data"]["kind"] == "preference"
     assert "characters / 4" in data["data"]["source"]
     assert data["config"]["method"]["objective"] == "dpo"
     assert data["config"]["data"]["path"] == str(path)
@@ -266,9 +264,7 @@ def test_plan_from_a_dataset_file_without_its_tokenizer() -> None:
 def test_plan_from_a_dataset_with_the_real_tokenizer(demo_model_folder: Path) -> None:
     from tests.conftest import TEST_CACHE
 
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "identity.json"
-    if not path.exists():
-        pytest.skip("../shared/data is not here")
+    path = TEST_DATA / "identity.json"
     result = run_cli(
         "plan",
         "--model",

@@ -12,20 +12,20 @@ from ftwizard.core.data.formats import RowProblem, apply_column_map, conversatio
 from ftwizard.core.data.split import in_validation, split_counts
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import UserError
-from tests.conftest import ROOT, SHARED_DATA, run_cli
+from tests.conftest import ROOT, TEST_DATA, run_cli
 
 BAD = ROOT / "tests" / "data_bad"
 
 # file: (format, layout, trl shape, rows read)
 SHARED = {
-    "alpaca_en_demo.json": ("alpaca", "alpaca", "messages", 999),
+    "alpaca_en_demo.json": ("alpaca", "alpaca", "messages", 150),
     "identity.json": ("alpaca", "alpaca", "messages", 91),
-    "glaive_toolcall_en_demo.json": ("sharegpt", "sharegpt", "messages", 300),
-    "dpo_en_demo.json": ("preference", "sharegpt", "preference", 300),
-    "kto_en_demo.json": ("kto", "messages", "kto", 300),
-    "c4_demo.jsonl": ("text", "text", "text", 300),
-    "wiki_demo.txt": ("text", "text", "text", 30),
-    "v1_sft_demo.jsonl": ("messages", "openai", "messages", 500),
+    "glaive_toolcall_en_demo.json": ("sharegpt", "sharegpt", "messages", 80),
+    "dpo_en_demo.json": ("preference", "sharegpt", "preference", 40),
+    "kto_en_demo.json": ("kto", "messages", "kto", 60),
+    "c4_demo.jsonl": ("text", "text", "text", 60),
+    "wiki_demo.txt": ("text", "text", "text", 5),
+    "v1_sft_demo.jsonl": ("messages", "openai", "messages", 80),
     "v1_dpo_demo.jsonl": ("preference", "chosen_messages", "preference", 10),
 }
 TRL_KEYS = {
@@ -37,10 +37,8 @@ TRL_KEYS = {
 
 
 def shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is not here (../shared/data travels beside the checkout)")
-    return path
+    """A real public dataset, cut to its first rows (tests/data/README.md)."""
+    return TEST_DATA / name
 
 
 def collect(path: Path, **kwargs) -> tuple[object, list[dict]]:
@@ -191,7 +189,7 @@ def test_text_files_by_block_or_line(tmp_path: Path) -> None:
     path.write_text("para one\nstill one\n\npara two\n")
     assert collect(path)[0].rows_valid == 2
     assert collect(path, text_split="line")[0].rows_valid == 3
-    assert collect(shared("wiki_demo.txt"))[0].rows_valid == 30  # no blank lines: one per line
+    assert collect(shared("wiki_demo.txt"))[0].rows_valid == 5  # no blank lines: one per line
 
 
 def test_large_json_array_streams_across_chunks(tmp_path: Path) -> None:
@@ -308,7 +306,7 @@ def test_unknown_format_flag() -> None:
 def test_separate_validation_file_must_have_the_same_shape() -> None:
     alpaca, identity = shared("alpaca_en_demo.json"), shared("identity.json")
     ok = json.loads(run_cli("data", str(alpaca), "--val-path", str(identity), "--json").stdout)
-    assert ok["split"]["validation"] == 91 and ok["split"]["train"] == 999
+    assert ok["split"]["validation"] == 91 and ok["split"]["train"] == 150
     bad = run_cli("data", str(alpaca), "--val-path", str(shared("c4_demo.jsonl")))
     assert bad.returncode == 2 and "same shape" in bad.stderr
 

@@ -11,7 +11,7 @@ from ftwizard.core.config.yaml_io import load_config
 from ftwizard.core.errors import UserError
 from ftwizard.core.models import catalog
 from ftwizard.core.planning.estimator import estimate, targeted_modules
-from tests.conftest import ROOT
+from tests.conftest import TEST_DATA
 
 LLAMA = catalog.lookup("meta-llama/Llama-3.1-8B")
 GEMMA = catalog.lookup("google/gemma-2-2b-it")
@@ -185,9 +185,7 @@ def test_quantised_weights_are_about_a_quarter() -> None:
 
 
 def test_calibration_report_on_published_measurements(capsys) -> None:
-    path = ROOT.parent / "shared" / "vram" / "calibration_points.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is not here (the shared folder travels beside the checkout)")
+    path = TEST_DATA / "calibration_points.csv"
     from bench.calibration import points
 
     used, skipped = points(path)

@@ -25,9 +25,9 @@ from ftwizard.trainer.masks import (
     Unmaskable,
     offsets_mask,
 )
-from tests.conftest import SHARED_DATA, TEST_CACHE
+from tests.conftest import TEST_CACHE, TEST_DATA
 
-SHARED = SHARED_DATA
+SHARED = TEST_DATA
 # The demo model's tokenizer: every test that reads it asks for the `demo_model_folder`
 # fixture, which converts the model there once per checkout.
 DEMO_TOKENIZER = TEST_CACHE / "models" / "smollm2-135m-instruct"
@@ -81,10 +81,10 @@ def _rows(name: str, limit: int) -> list[dict[str, Any]]:
 
 def _shared_conversations() -> list[dict[str, Any]]:
     """Multi-turn rows with tool calls, the same with a system prompt, typed-content rows."""
-    tool_rows = [r for r in _rows("glaive_toolcall_en_demo.json", 300) if r.get("tools")][:6]
+    tool_rows = [r for r in _rows("glaive_toolcall_en_demo.json", 80) if r.get("tools")][:6]
     multi_turn = [
         r
-        for r in _rows("glaive_toolcall_en_demo.json", 300)
+        for r in _rows("glaive_toolcall_en_demo.json", 80)
         if sum(m["role"] == "assistant" for m in r["messages"]) > 1
         and not any("tool_calls" in m for m in r["messages"])
     ][:4]

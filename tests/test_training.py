@@ -12,7 +12,7 @@ import yaml
 
 from ftwizard.core.config.yaml_io import load_config
 from ftwizard.core.runs.folder import RunFolder, create_run, list_checkpoints
-from tests.conftest import ROOT, TEST_CACHE, run_cli
+from tests.conftest import ROOT, TEST_CACHE, TEST_DATA, run_cli
 
 pytestmark = pytest.mark.slow
 DEMO_DATA = ROOT / "data" / "demo" / "wizard-identity.jsonl"
@@ -199,7 +199,7 @@ def test_sample_and_merge(tmp_path, tiny_model):
 def test_multi_turn_conversations_train_every_answer(tmp_path, demo_model_folder):
     """SmolLM2's template cannot be marked by trl: the trainer trains every answer with
     ftwizard's masks, and the loss share it reports is the one ``ftwizard data`` shows."""
-    shared = ROOT.parent / "shared" / "data" / "glaive_toolcall_en_demo.json"
+    shared = TEST_DATA / "glaive_toolcall_en_demo.json"
     rows = [
         {"conversations": r["conversations"]}
         for r in json.loads(shared.read_text())
