@@ -25,7 +25,8 @@ from ftwizard.core.planning.distributed import (
 )
 from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.recommend import recommend
-from ftwizard.core.runs.folder import Checkpoint, RunFolder, latest_resumable
+from ftwizard.core.runs.checkpoints import Checkpoint, latest_resumable
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import ACCELERATE_FILE, launch, stop, trainer_command
 from ftwizard.core.runs.machines import Machines
 from ftwizard.core.runs.resume import plan_resume, start_resume

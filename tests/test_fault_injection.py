@@ -3,6 +3,7 @@ a kill while a checkpoint is written or during evaluation, and a full disk."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ftwizard.core.runs.folder import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.checkpoints import latest_resumable, list_checkpoints
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.resume import plan_resume, start_resume
 from tests.conftest import ROOT
@@ -90,6 +92,33 @@ def test_a_full_disk_fails_in_words_and_keeps_earlier_checkpoints(
     assert f"ftwizard resume {run.name}" in status["error"]
     assert events(run, "error")[-1]["kind"] == "disk_full"
     assert [c.step for c in list_checkpoints(run)] == [4] and latest_resumable(run).resumable
+
+
+def test_a_full_disk_under_safetensors_fails_in_words(tmp_path, small_model, monkeypatch) -> None:
+    run, marker = start_with_fault(tmp_path, small_model, "safetensors-full:8", monkeypatch)
+    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the end")
+    status = run.read_status()
+    assert "the disk is full" in status["error"] and "checkpoint-4 is intact" in status["error"]
+    assert events(run, "error")[-1]["kind"] == "disk_full"
+    assert not run.staging_dir.exists()  # the half-written checkpoint-8 is gone, not kept
+    assert [c.step for c in list_checkpoints(run)] == [4] and latest_resumable(run).resumable
+
+
+def test_a_disk_too_full_for_the_status_too_is_still_said_and_resumed(
+    tmp_path, small_model, monkeypatch
+) -> None:
+    # From checkpoint-8 on nothing can be written: not the checkpoint, not an event,
+    # not the status. The trainer's last word goes to its log, where viewers look.
+    run, marker = start_with_fault(tmp_path, small_model, "disk-full:8", monkeypatch)
+    wait_for(marker.exists, what="the full disk")
+    pid = run.read_status()["pid"]
+    wait_for(lambda: pid_gone(pid), timeout=300, what="the trainer to end")
+    assert json.loads(run.status_path.read_text())["state"] == "running"  # it could not say
+    status = run.read_status()
+    assert status["state"] == "failed"
+    assert "the disk is full" in status["error"] and "checkpoint-4 is intact" in status["error"]
+    assert not list(run.path.glob(".status.json.*.tmp"))
+    resume_to_the_end(run, 4)
 
 
 def test_bad_input_found_by_the_trainer_is_recorded_in_words(tmp_path, tiny_model) -> None:

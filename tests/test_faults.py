@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from ftwizard.core.lifetime import EXIT_HANGUP
-from ftwizard.core.runs.folder import RunFolder, latest_resumable, list_checkpoints
+from ftwizard.core.runs.checkpoints import latest_resumable, list_checkpoints
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import launch, stop
 from ftwizard.core.runs.resume import plan_resume
 from tests.conftest import ROOT, TEST_CACHE, run_cli
@@ -141,12 +142,16 @@ def test_a_second_trainer_on_the_same_run_is_refused(tmp_path, small_model) -> N
     stop(run, wait_s=300)
 
 
-def test_a_stale_lock_is_cleared_with_a_note(tmp_path, tiny_model) -> None:
+def test_a_stale_lock_and_staging_are_cleared_with_a_note(tmp_path, tiny_model) -> None:
     run = make_run(tmp_path, tiny_model, DEMO_DATA)
     run.lock_path.write_text("999999")  # no such process
+    stale = run.staging_dir / "checkpoint-9"  # half a checkpoint, from a trainer killed
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"x" * 1000)
     assert train(run) == 0
     notes = [e.get("note", "") for e in events(run, "status")]
-    assert any("stale lock" in note for note in notes)
+    assert any("stale lock left by pid 999999" in note for note in notes)
+    assert not stale.exists()
 
 
 # Damage done to one file of checkpoint-4: (file, what happens to it, the kind the

@@ -10,6 +10,7 @@ from ftwizard.core.config.yaml_io import load_config
 from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.model_card import model_card
 from tests.conftest import run_cli
+from tests.recorded_runs import _safetensors
 
 SECRET = "hf_notarealtokenbutsecret"
 
@@ -28,7 +29,7 @@ def trained_run(tmp_path: Path, adapter: str = "lora") -> RunFolder:
         names.append("adapter_config.json")
     for size, name in enumerate(names, start=1):
         (run.final_dir / name).write_bytes(b"x" * 1000 * size)
-    (run.final_dir / weights).write_bytes(b"w" * 50_000)  # the weights are the largest file
+    (run.final_dir / weights).write_bytes(_safetensors(50_000))  # the largest file
     return run
 
 
@@ -73,3 +74,49 @@ def test_merged_needs_an_adapter_and_the_target_needs_a_repo(tmp_path: Path) -> 
     assert code == 2 and "already a full model" in output
     done = run_cli("export", str(trained_run(tmp_path).path), "--to", "hub")
     assert done.returncode == 2 and "YOUR-NAME/MODEL-NAME" in done.stderr
+
+
+def test_uploads_are_private_unless_public_is_asked(tmp_path: Path) -> None:
+    run = trained_run(tmp_path)
+    code, output = export(run, "--dry-run", "--json")
+    assert code == 0 and json.loads(output)["private"] is True
+    code, output = export(run, "--dry-run", "--json", "--public")
+    assert code == 0 and json.loads(output)["private"] is False
+    code, output = export(run, "--dry-run")
+    assert "private (dry" in output
+
+
+def test_a_link_out_of_the_run_folder_is_refused(tmp_path: Path) -> None:
+    run = trained_run(tmp_path)
+    secret = tmp_path / "id_rsa"
+    secret.write_text("PRIVATE KEY")
+    (run.final_dir / "notes.txt").symlink_to(secret)
+    code, output = export(run, "--dry-run")
+    assert code == 2 and "outside the run folder" in output and "nothing was sent" in output
+    (run.final_dir / "notes.txt").unlink()
+    (run.final_dir / "card-copy.md").symlink_to(run.final_dir / "README.md")  # inside: fine
+    code, output = export(run, "--dry-run", "--json")
+    assert code == 0 and "card-copy.md" in output
+
+
+def test_an_unfinished_run_or_damaged_weights_go_only_with_force(tmp_path: Path) -> None:
+    run = trained_run(tmp_path)
+    run.write_status(state="failed")
+    code, output = export(run, "--dry-run")
+    assert code == 2 and "did not finish (state: failed)" in output and "--force" in output
+    assert export(run, "--dry-run", "--force")[0] == 0
+    run.write_status(state="finished")
+    weights = run.final_dir / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:20_000])  # a copy cut short
+    code, output = export(run, "--dry-run")
+    assert code == 2 and "adapter_model.safetensors is truncated" in output
+
+
+def test_a_merged_dry_run_writes_nothing(tmp_path: Path) -> None:
+    run = trained_run(tmp_path)
+    before = sorted(p.relative_to(run.path) for p in run.path.rglob("*"))
+    code, output = export(run, "--merged", "--dry-run", "--json")
+    assert code == 0, output
+    listed = json.loads(output)
+    assert listed["merge_first"] is True and [f["path"] for f in listed["files"]] == ["README.md"]
+    assert sorted(p.relative_to(run.path) for p in run.path.rglob("*")) == before

@@ -21,7 +21,8 @@ from ftwizard.core.models import catalog
 from ftwizard.core.planning.distributed import with_processes
 from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.throughput import network_bytes_per_step
-from ftwizard.core.runs.folder import RunFolder, latest_resumable
+from ftwizard.core.runs.checkpoints import latest_resumable
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.machines import Machines, parse_machines
 from tests.conftest import ROOT, run_cli
 from tests.test_distributed import two_ranks_one_writer

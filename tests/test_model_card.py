@@ -90,10 +90,21 @@ def test_local_models_and_files_are_not_named_as_hub_ids(tmp_path: Path) -> None
     folder.mkdir()
     data = tmp_path / "rows.jsonl"
     data.write_text("")
-    run = finished_run(tmp_path, f"model.model_name_or_path={folder}", f"data.path={data}")
+    held_out = tmp_path / "held-out.jsonl"
+    run = finished_run(
+        tmp_path,
+        f"model.model_name_or_path={folder}",
+        f"data.path={data}",
+        f"evaluation.val_path={held_out}",
+    )
+    run.append_event("data", rows_train=90, rows_eval=10, format="alpaca", source_sha256="ab12")
     header, body = split(model_card(run))
     assert "base_model" not in header and "datasets" not in header
     assert "of a local model" in body
+    # The data by its name and content, never by where it lies on this machine.
+    assert "- source: `rows.jsonl` (a local file, SHA-256 `ab12`)" in body
+    assert '| `evaluation.val_path` | "held-out.jsonl" |' in body
+    assert str(tmp_path) not in model_card(run) + model_card(run, merged=True)
 
 
 def test_the_plans_decisions_go_into_the_card(tmp_path: Path) -> None:

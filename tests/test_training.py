@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from ftwizard.core.config.yaml_io import load_config
-from ftwizard.core.runs.folder import RunFolder, create_run, list_checkpoints
+from ftwizard.core.runs.checkpoints import list_checkpoints
+from ftwizard.core.runs.folder import RunFolder, create_run
 from tests.conftest import ROOT, TEST_CACHE, TEST_DATA, run_cli
 
 pytestmark = pytest.mark.slow

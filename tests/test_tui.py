@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from textual.widgets import DataTable
@@ -16,6 +17,7 @@ from ftwizard.tui.screens.resume import ResumeScreen
 from ftwizard.tui.screens.start import StartScreen
 from ftwizard.tui.widgets.bars import share_bar
 from ftwizard.tui.widgets.hardware_panel import HardwarePanel
+from tests.conftest import ROOT
 from tests.recorded_runs import record_run
 from tests.tui_helpers import make_app, settle
 
@@ -101,6 +103,26 @@ async def test_runs_list_says_what_enter_does_and_does_it(tmp_path: Path) -> Non
             await pilot.press("escape")
             await settle(pilot)
             assert isinstance(app.screen, StartScreen)
+
+
+async def test_a_damaged_run_is_one_row_that_says_what_and_where(tmp_path: Path) -> None:
+    record_run(tmp_path, "a-finished", "finished", 120)
+    damaged = tmp_path / "b-damaged"
+    shutil.copytree(ROOT / "tests" / "bad_inputs" / "damaged_runs" / "status_list", damaged)
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#runs", DataTable)
+        rows = {table.get_row_at(i)[0]: table.get_row_at(i) for i in range(table.row_count)}
+        assert rows["a-finished"][1:3] == ["finished", "results"]
+        assert rows["b-damaged"][1:3] == ["damaged", "why"]
+        table.focus()
+        table.move_cursor(row=table.get_row_index(str(damaged)))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, StartScreen)  # nothing to open: it says why
+        said = [n.message for n in app._notifications]
+        assert any("b-damaged/status.json: holds list, not an object" in m for m in said), said
 
 
 async def test_new_run_waits_for_the_hardware_then_opens_the_model_step(tmp_path: Path) -> None:

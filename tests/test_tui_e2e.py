@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from ftwizard.core.runs.folder import RunFolder, list_checkpoints, list_runs
+from ftwizard.core.runs.checkpoints import list_checkpoints
+from ftwizard.core.runs.folder import RunFolder, list_runs
 from ftwizard.core.runs.launch import launch, stop
 from ftwizard.tui.screens.dashboard import DashboardScreen
 from ftwizard.tui.screens.done import DoneScreen

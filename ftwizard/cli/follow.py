@@ -112,6 +112,9 @@ def _exit_code(run: RunFolder, follower: Follower) -> int:
             )
         )
         return EXIT_STOPPED
+    if state == "damaged":
+        out.print(Text(f"damaged: {status.get('damage')}", style="bold red"))
+        return EXIT_BAD_INPUT
     out.print(Text(f"failed: {status.get('error')}", style="bold red"))
     for advice in status.get("advice") or []:
         out.print(f"  - {advice['text']} (saves about {advice['saves_gib']:.1f} GB)")

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-preset", metavar="FILE", help="write the recommended configuration as a preset"
     )
     plan.add_argument(
+        "--force", action="store_true", help="replace the --save-preset file if it exists"
+    )
+    plan.add_argument(
         "--which-gpu",
         action="store_true",
         help="for each method, the smallest cards in the table on which it fits",
@@ -345,7 +348,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--merged", action="store_true", help="with --to hub: the merged model, not the adapter"
     )
-    export.add_argument("--private", action="store_true", help="with --to hub: a private repo")
+    export.add_argument(
+        "--public",
+        action="store_true",
+        help="with --to hub: a public repository (the default is private: nothing is "
+        "published that you did not choose to)",
+    )
+    export.add_argument("--private", action="store_true", help=argparse.SUPPRESS)  # the default
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="with --to hub: upload a run that did not finish or whose weights fail their "
+        "check; with --to gguf: replace existing --out and Modelfile files",
+    )
     export.add_argument(
         "--dry-run",
         dest="list_only",  # not the top-level --dry-run, which belongs to --preset

@@ -13,6 +13,7 @@ One package per concern, each saying in its ``__init__`` what it may import (che
 - ``outputs``: sampling, chat, GGUF/Ollama extras, the Hub upload.
 
 At the top: ``errors``, ``units``, ``paths``, ``network`` and ``lifetime`` (helpers that
-import nothing else from ``core``) and ``trainer_calls`` (asking the trainer package for
-answers that need torch; it reads ``models``).
+import nothing else from ``core``), ``files`` (reading files we did not write, within
+bounds; its refusals are ``errors``) and ``trainer_calls`` (asking the trainer package
+for answers that need torch; it reads ``models``).
 """

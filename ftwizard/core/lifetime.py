@@ -47,18 +47,19 @@ def forget(process: subprocess.Popen[Any]) -> None:
         _children.discard(process)
 
 
-def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """``subprocess.run(capture_output=True, text=True)`` with no input, ended by
-    ``end_children`` if the viewer leaves first."""
+def run(command: Sequence[str], input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(capture_output=True, text=True)``, ended by ``end_children`` if
+    the viewer leaves first. ``input_text`` goes to its stdin (what must not show in
+    ``ps``, such as a person's prompts); without it, stdin is empty."""
     process = start(
         command,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        stdout, stderr = process.communicate()
+        stdout, stderr = process.communicate(input_text)
     finally:
         forget(process)
     return subprocess.CompletedProcess(list(command), process.returncode, stdout, stderr)

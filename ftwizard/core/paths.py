@@ -18,6 +18,26 @@ def cache_dir() -> Path:
     return base / "ftwizard"
 
 
+# Files people name by path: a name ending so is never asked of the Hub.
+LOCAL_SUFFIXES = (
+    *(".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".gguf"),
+    *(".yaml", ".yml", ".safetensors", ".bin", ".pt"),
+)
+
+
+def looks_local(text: str) -> bool:
+    """Whether ``text`` is meant as a path on this machine, existing or not: it starts
+    with ``.``, ``/`` or ``~``, ends in a file suffix, or its parent folder exists.
+    Such a name is never sent to the Hub, where a mistyped path would be a request
+    naming a private file."""
+    if text.startswith((".", "/", "~")):
+        return True
+    path = Path(text)
+    if path.suffix.lower() in LOCAL_SUFFIXES:
+        return True
+    return path.parent != Path(".") and path.parent.expanduser().is_dir()
+
+
 def project_root() -> Path:
     """The source checkout this package runs from (holds ``presets/``)."""
     return Path(__file__).resolve().parents[2]

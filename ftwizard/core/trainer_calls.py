@@ -27,10 +27,13 @@ class TrainerProcessFailed(Exception):
         self.output = output
 
 
-def call_trainer_module(module: str, arguments: list[str], what: str) -> Any:
-    """Run ``ftwizard.trainer.<module>`` with ``arguments``; its reply, or a UserError."""
+def call_trainer_module(
+    module: str, arguments: list[str], what: str, input_text: str | None = None
+) -> Any:
+    """Run ``ftwizard.trainer.<module>`` with ``arguments`` (and ``input_text`` on its
+    stdin); its reply, or a UserError."""
     command = [sys.executable, "-m", f"ftwizard.trainer.{module}", *arguments]
-    result = lifetime.run(command)  # ended with the viewer that asked
+    result = lifetime.run(command, input_text)  # ended with the viewer that asked
     try:
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
@@ -108,9 +111,9 @@ def sample_outputs(
 ) -> list[dict[str, str]]:
     """Generate with the base and the fine-tuned model: [{prompt, base, fine_tuned}]."""
     arguments = ["sample", run_path, "--max-new-tokens", str(max_new_tokens)]
-    for prompt in prompts:
-        arguments += ["--prompt", prompt]
-    rows: list[dict[str, str]] = call_trainer_module("outputs", arguments, "Sampling")
+    # Over a pipe: a command line is visible to every user of the machine (ps).
+    prompts_json = json.dumps(prompts)
+    rows: list[dict[str, str]] = call_trainer_module("outputs", arguments, "Sampling", prompts_json)
     return rows
 
 

@@ -11,7 +11,8 @@ import torch
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.planning.distributed import trainer_arguments
 from ftwizard.core.planning.estimator import default_loss_impl
-from ftwizard.core.runs.folder import CHECKPOINT, RunFolder
+from ftwizard.core.runs.checkpoints import CHECKPOINT
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.data import PreparedData
 
 
@@ -51,7 +52,7 @@ class AtomicCheckpoints:
         steps = sorted(
             int(m.group(1))
             for p in self.ftwizard_run.checkpoints_dir.iterdir()
-            if (m := CHECKPOINT.match(p.name))
+            if (m := CHECKPOINT.fullmatch(p.name))
         )
         for step in steps[: -self.ftwizard_keep]:
             shutil.rmtree(

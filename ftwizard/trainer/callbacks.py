@@ -13,6 +13,7 @@ import torch
 from transformers import TrainerCallback
 
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.status import process_identity
 from ftwizard.trainer.ranks import agree, gather, rank
 
 
@@ -45,7 +46,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         self.last_tokens = float(getattr(state, "num_input_tokens_seen", 0) or 0)
         self.run.write_status(
             state="running",
-            pid=os.getpid(),
+            **process_identity(os.getpid()),
             step=state.global_step,
             max_steps=state.max_steps,
             started_at=self.started,

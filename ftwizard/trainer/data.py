@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
@@ -94,7 +93,7 @@ def _tokenised(
 def _read(path: str, config: RunConfig, on_row: Any) -> DataReport:
     data = config.data
     return validate_path(
-        Path(path),
+        path,
         data.format,
         data.column_map,
         "auto",

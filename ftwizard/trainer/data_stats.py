@@ -15,7 +15,6 @@ import math
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, get_args
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
@@ -101,7 +100,7 @@ def _percentile(sorted_values: Sequence[int], share: float) -> int:
 
 
 def compute(
-    path: Path,
+    path: str,
     model: str,
     max_length: int,
     fmt: str,
@@ -276,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return reply(
         lambda: compute(
-            Path(args.path),
+            args.path,
             args.model,
             args.max_length,
             args.format,

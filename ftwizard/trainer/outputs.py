@@ -1,12 +1,13 @@
 """After training: sample the base and the fine-tuned model side by side, and merge adapters.
 
-python -m ftwizard.trainer.outputs sample RUN_DIR --prompt "Who are you?" [--json]
+echo '["Who are you?"]' | python -m ftwizard.trainer.outputs sample RUN_DIR
 python -m ftwizard.trainer.outputs merge RUN_DIR [--output DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftwizard.trainer.outputs")
     parser.add_argument("action", choices=["sample", "merge"])
     parser.add_argument("run_dir")
-    parser.add_argument("--prompt", action="append", default=[])
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     run = RunFolder(Path(args.run_dir))
     if args.action == "sample":
-        return reply(lambda: sample(run, args.prompt or ["Who are you?"], args.max_new_tokens))
+        # The prompts come as a JSON list on stdin, never in argv (visible in ps).
+        prompts = json.loads(sys.stdin.read() or "[]")
+        return reply(lambda: sample(run, prompts or ["Who are you?"], args.max_new_tokens))
     return reply(lambda: {"output": str(merge(run, Path(args.output or run.path / "merged")))})
 
 

@@ -8,9 +8,9 @@ folder: ``status.json``, ``events.jsonl``, checkpoints and ``final/``.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -19,48 +19,36 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core.data.sources import content_sha256
 from ftwizard.core.errors import UserError
+from ftwizard.core.runs import lock
+from ftwizard.core.runs.ending import LOG_PREFIX, disk_full_message, is_disk_full
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.lock import RunLock
+from ftwizard.core.runs.status import process_identity
 from ftwizard.trainer.ranks import check_same_launch, rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
 
 
-class LockHeld(Exception):
-    pass
+# The run's lock, held while this process trains (core/runs/lock.py).
+_LOCK: list[RunLock] = []
 
 
 def acquire_lock(run: RunFolder) -> None:
-    """One trainer per run: the lock holds the writer's pid; a dead writer's lock is stale."""
-    import psutil
-
-    try:
-        fd = os.open(run.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        try:
-            holder = int(run.lock_path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            holder = 0
-        if holder and psutil.pid_exists(holder) and holder != os.getpid():
-            raise LockHeld(f"another trainer (pid {holder}) is writing this run") from None
+    """One trainer per run; a lock its dead holder left is taken over, with a note."""
+    held = lock.acquire(run.lock_path)
+    _LOCK.append(held)
+    if held.taken_from is not None:
         run.append_event(
-            "status",
-            state="starting",
-            note=f"cleared a stale lock left by pid {holder or 'unknown'}",
+            "status", state="starting", note=f"cleared a stale lock left by {held.taken_from}"
         )
-        run.lock_path.unlink(missing_ok=True)
-        fd = os.open(run.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(str(os.getpid()))
 
 
 def release_lock(run: RunFolder) -> None:
-    try:
-        if run.lock_path.read_text().strip() == str(os.getpid()):
-            run.lock_path.unlink()
-    except OSError:
-        pass
+    while _LOCK:
+        _LOCK.pop().release()
 
 
 def end(run: RunFolder, **status: Any) -> None:
@@ -70,22 +58,34 @@ def end(run: RunFolder, **status: Any) -> None:
     run.write_status(**status)
 
 
-def disk_full_message(run: RunFolder, error: BaseException) -> str | None:
-    """A full disk in words: where, what survived, what to do; None for other errors."""
-    if not (isinstance(error, OSError) and error.errno == errno.ENOSPC):
-        return None
-    from ftwizard.core.runs.folder import list_checkpoints
+def record_failure(run: RunFolder, error: BaseException) -> None:
+    """Say how the run failed, in its events and status; on a disk too full for even
+    that, as the last line of the trainer's log, where viewers look
+    (core/runs/ending.py)."""
+    disk_full = is_disk_full(run, error)
+    if disk_full:
+        shutil.rmtree(run.staging_dir, ignore_errors=True)  # the half-written checkpoint
+    message = disk_full_message(run, error) if disk_full else f"{type(error).__name__}: {error}"
+    try:
+        run.append_event(
+            "error",
+            kind="disk_full" if disk_full else type(error).__name__,
+            message=message[:2000],
+            traceback=traceback.format_exc()[-4000:],
+        )
+        end(run, state="failed", error=message[:500], finished_at=time.time())
+    except OSError:
+        release_lock(run)
+    _say(f"{LOG_PREFIX}{message[:500]}\n")
 
-    saved = [c for c in list_checkpoints(run) if c.resumable]
-    kept = (
-        f"checkpoint-{saved[-1].step} is intact; `ftwizard resume {run.name}` continues from it"
-        if saved
-        else "no checkpoint was complete yet"
-    )
-    return (
-        f"the disk is full (no space left on device) while writing {error.filename or 'a file'}; "
-        f"{kept} once space is freed under {run.path.parent}."
-    )
+
+def _say(text: str) -> None:
+    """Into the trainer's log, if the disk takes it."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 def _is_oom(error: BaseException) -> bool:
@@ -135,13 +135,17 @@ def train(run: RunFolder, resume: str | None) -> int:
     if config.distributed.num_machines > 1:
         check_same_launch(run)  # before minutes of loading on a machine that is wrong
     host = socket.gethostname()
-    run.write_status(state="starting", pid=os.getpid(), host=host, phase="loading model")
+    run.write_status(
+        state="starting", **process_identity(os.getpid()), host=host, phase="loading model"
+    )
     run.append_event("status", state="starting", phase="loading model", resume_from=resume)
     from ftwizard.trainer.build import build_trainer
     from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal, memory_figures
     from ftwizard.trainer.data import prepare
     from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
 
+    if rank() == 0:  # a checkpoint half-written when the last trainer died
+        shutil.rmtree(run.staging_dir, ignore_errors=True)
     tokenizer = load_tokenizer(config)
     data = prepare(config, tokenizer)
     run.append_event(
@@ -150,6 +154,7 @@ def train(run: RunFolder, resume: str | None) -> int:
         rows_eval=0 if data.eval is None else len(data.eval),
         skipped_invalid=data.report.rows_invalid,
         format=data.report.detection.format,
+        source_sha256=content_sha256(Path(config.data.path)),
         loss=data.loss_mode,
         masks=data.masked_by,
         loss_token_share=data.loss_token_share,
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if rank() == 0:  # one lock per run, held by the rank that writes it
             acquire_lock(run)
-    except LockHeld as held:
+    except lock.LockHeld as held:
         print(f"refused: {held}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -277,16 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         end(run, state="failed", error=str(error), finished_at=time.time())
         return EXIT_BAD_INPUT
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
-        disk_full = disk_full_message(run, error)
-        message = disk_full or f"{type(error).__name__}: {error}"
-        run.append_event(
-            "error",
-            kind="disk_full" if disk_full else type(error).__name__,
-            message=message[:2000],
-            traceback=traceback.format_exc()[-4000:],
-        )
-        end(run, state="failed", error=message[:500], finished_at=time.time())
-        traceback.print_exc()
+        _say(traceback.format_exc())
+        record_failure(run, error)
         return EXIT_FAILED
     finally:
         release_lock(run)

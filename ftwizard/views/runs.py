@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ftwizard.core.runs.folder import Checkpoint
+from ftwizard.core.runs.checkpoints import Checkpoint
 from ftwizard.core.units import human_size
 
 CHECKPOINT_COLUMNS = ("step", "loss", "saved", "size", "kind")

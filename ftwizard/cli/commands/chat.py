@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ftwizard.cli.console import err, out
+from ftwizard.cli.console import err, out, warn_remote_code
 from ftwizard.core import lifetime
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import chat
@@ -22,6 +22,7 @@ LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
 
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
+    warn_remote_code(folder)
     # Closing the terminal ends the chat and its model process, even where SIGHUP was
     # inherited as ignored (under nohup): a chat is a viewer, it keeps nothing alive.
     with lifetime.exit_on_hangup():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -54,7 +53,7 @@ def dataset_facts(args: argparse.Namespace, model: str, max_length: int) -> Data
         if "tokenizer" not in error.message and "not prepared" not in error.message:
             raise
         report = validate_path(
-            Path(args.data),
+            args.data,
             args.format,
             column_map,
             args.text_split,
@@ -107,7 +106,7 @@ def _stats_subprocess(
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    path = args.path  # as typed: a leading ./ says it is no Hub id
     column_map = parse_map(args.map)
     if not 0 <= args.val_size < 1:
         raise UserError(f"--val-size {args.val_size}: give a share from 0 up to (not including) 1.")
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.val_path and args.val_size:
         raise UserError("Give either --val-size or --val-path, not both.")
     if args.val_path:
-        validation = validate_path(Path(args.val_path), args.format, column_map, args.text_split)
+        validation = validate_path(args.val_path, args.format, column_map, args.text_split)
         if validation.detection.trainer_shape != report["trainer_shape"]:
             raise UserError(
                 f"{args.val_path}: a {validation.detection.format} file, but the "

@@ -15,11 +15,18 @@ from rich.progress import Progress
 from rich.prompt import Confirm
 from rich.table import Table
 
-from ftwizard.cli.console import err, out, print_json
+from ftwizard.cli.console import confirm_target, err, out, print_json, warn_remote_code
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import ollama
 from ftwizard.core.outputs.gguf_quantize import K_QUANTS, find_quantizer, quantize
-from ftwizard.core.outputs.hub_upload import check_can_upload, upload, upload_files, weights_folder
+from ftwizard.core.outputs.hub_upload import (
+    check_can_upload,
+    check_publishable,
+    upload,
+    upload_files,
+    upload_files_card,
+    weights_folder,
+)
 from ftwizard.core.runs.folder import RunFolder, find_run
 from ftwizard.core.runs.model_card import model_card
 from ftwizard.core.trainer_calls import export_gguf, merge_outputs
@@ -39,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             hint=f"ftwizard export {args.name} --to gguf --ollama NAME",
         )
     folder = find_run(args.name, args.root)
+    if target == "gguf" or args.merged:  # both load the model to merge it
+        warn_remote_code(folder)
     if target == "hub":
         return _to_hub(folder, rest[0] if rest else None, args)
     return _to_gguf(folder, args)
@@ -48,6 +57,10 @@ def _to_gguf(run: RunFolder, args: argparse.Namespace) -> int:
     # Every refusal before the slow part: a bad Ollama name, a missing llama-quantize.
     if args.ollama:
         ollama.check_model_name(args.ollama)
+    if args.out:  # a file of the person's choosing: never replaced without a word
+        confirm_target(Path(args.out), "the GGUF file", args.force)
+        if args.ollama:
+            confirm_target(Path(args.out).with_name("Modelfile"), "the Modelfile", args.force)
     quantizer = find_quantizer(args.outtype, run.name) if args.outtype in K_QUANTS else None
     written = "f16" if quantizer else args.outtype
     out_path = None if quantizer else args.out  # a k-quant starts from the default f16 file
@@ -137,28 +150,56 @@ def _to_hub(run: RunFolder, repo_id: str | None, args: argparse.Namespace) -> in
             hint=f"ftwizard export {args.name} --to hub YOUR-NAME/MODEL-NAME [--dry-run]",
         )
     folder = weights_folder(run, args.merged)
-    if args.merged and not folder.exists():
+    private = not args.public
+    merge_first = args.merged and not folder.exists()
+    check_publishable(run, run.final_dir if merge_first else folder, args.force)
+    if args.list_only:
+        return _list_upload(run, repo_id, folder, args.merged, private, args.json)
+    if merge_first:
         with err.status("Merging the adapter into the base model first..."):
             merge_outputs(str(run.path), str(folder))
-    files = upload_files(folder, model_card(run, merged=args.merged))
+        check_publishable(run, folder, args.force)
+    files = upload_files(folder, model_card(run, merged=args.merged), run.path)
     listing = [{"path": f.path_in_repo, "bytes": f.size} for f in files]
     total = sum(f.size for f in files)
-    if args.list_only:
-        if args.json:
-            print_json({"repo_id": repo_id, "private": args.private, "files": listing})
-            return 0
-        table = Table("file", "size", title=f"would upload to {repo_id} (dry run)")
-        for f in files:
-            table.add_row(f.path_in_repo, human_size(f.size))
-        table.add_row(f"{len(files)} files", human_size(total))
-        out.print(table)
-        return 0
     token = check_can_upload(repo_id, files)
     started = time.perf_counter()
     err.print(f"Uploading {len(files)} files ({human_size(total)}) to {repo_id}...")
-    url = upload(repo_id, files, args.private, token)
+    url = upload(repo_id, files, private, token)
     if args.json:
         print_json({"repo_id": repo_id, "url": url, "files": listing})
         return 0
-    out.print(f"uploaded to {url} in {time.perf_counter() - started:.0f} s", soft_wrap=True)
+    visibility = "private" if private else "public"
+    out.print(
+        f"uploaded to {url} ({visibility}) in {time.perf_counter() - started:.0f} s",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def _list_upload(
+    run: RunFolder, repo_id: str, folder: Path, merged: bool, private: bool, as_json: bool
+) -> int:
+    """The dry run: what an upload would send, writing nothing (no merge either)."""
+    merge_first = merged and not folder.exists()
+    card = model_card(run, merged=merged)
+    files = upload_files(folder, card, run.path) if not merge_first else upload_files_card(card)
+    listing = [{"path": f.path_in_repo, "bytes": f.size} for f in files]
+    note = (
+        f"{folder.name}/ is not written yet: the upload merges the adapter into the base "
+        f"first (`ftwizard merge {run.name}` writes it now), and sends its files with the card."
+    )
+    if as_json:
+        print_json(
+            {"repo_id": repo_id, "private": private, "files": listing, "merge_first": merge_first}
+        )
+        return 0
+    visibility = "private" if private else "public"
+    table = Table("file", "size", title=f"would upload to {repo_id}, {visibility} (dry run)")
+    for f in files:
+        table.add_row(f.path_in_repo, human_size(f.size))
+    table.add_row(f"{len(files)} files", human_size(sum(f.size for f in files)))
+    out.print(table)
+    if merge_first:
+        out.print(note, soft_wrap=True)
     return 0

@@ -37,10 +37,9 @@ def print_plan(config: RunConfig, summary: LaunchSummary) -> None:
     )
     style = {"fits": "green", "tight": "yellow"}.get(summary.verdict, "red")
     err.print(Text("  " + summary.words(), style=style))
-    if config.model.trust_remote_code:
-        err.print(
-            "  trust_remote_code is on: the model's own Python code will run.", style="bold yellow"
-        )
+    remote_code = config.model.remote_code_warning()
+    if remote_code:
+        err.print(f"  {remote_code}", style="bold yellow")
     if summary.verdict == "does not fit":
         err.print(
             "  It may run out of memory; `ftwizard estimate --preset ...` shows the breakdown.",

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from ftwizard.cli.console import err, out, print_json
+from ftwizard.cli.console import err, out, print_json, warn_remote_code
 from ftwizard.core.outputs.prompts import prompt_messages
 from ftwizard.core.runs.folder import find_run
 from ftwizard.core.runs.model_card import save_samples
@@ -15,6 +15,7 @@ from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
 def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
+    warn_remote_code(folder)
     if args.command == "merge":
         with err.status("Merging the adapter into the base model..."):
             written = merge_outputs(str(folder.path), args.output)

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.cli.commands.data import parse_map
-from ftwizard.cli.console import err, out, print_json, write_text
+from ftwizard.cli.console import confirm_target, err, out, print_json, write_text
 from ftwizard.cli.targets import resolve_target
 from ftwizard.core.config.presets import find_preset
 from ftwizard.core.config.yaml_io import (
@@ -92,6 +92,8 @@ def render(plan: Plan, target_label: str) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     if args.rows is not None and args.rows < 1:
         raise UserError(f"--rows {args.rows}: a dataset needs at least one example.")
+    if args.save_preset:  # before the planning: a refusal costs nothing
+        confirm_target(Path(args.save_preset), "the plan's preset", args.force)
     preset = find_preset(args.preset) if args.preset else None
     overrides: list[Override] = [
         (f"--model {args.model}", f"model.model_name_or_path={json.dumps(args.model)}"),

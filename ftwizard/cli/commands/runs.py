@@ -12,13 +12,8 @@ from rich.text import Text
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.cli.follow import follow
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs.folder import (
-    ACTIVE,
-    RunFolder,
-    find_run,
-    list_checkpoints,
-    list_runs,
-)
+from ftwizard.core.runs.checkpoints import list_checkpoints
+from ftwizard.core.runs.folder import ACTIVE, RunFolder, find_run, list_runs
 from ftwizard.core.runs.launch import join, stop
 from ftwizard.core.runs.machines import Machines, parse_machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
@@ -42,6 +37,7 @@ def _run_row(run: RunFolder) -> dict[str, Any]:
         "age_s": round(time.time() - run.config_path.stat().st_mtime),
         "size_bytes": _size(run),
         "path": str(run.path),
+        **({"damage": status["damage"]} if "damage" in status else {}),
     }
 
 
@@ -66,6 +62,9 @@ def list_command(root: str, as_json: bool) -> int:
             gib(row["size_bytes"], 2),
         )
     out.print(table)
+    for row in rows:
+        if "damage" in row:
+            out.print(f"damaged: {row['damage']}", style="red", soft_wrap=True)
     return 0
 
 
@@ -98,6 +97,8 @@ def show_command(name: str, root: str, as_json: bool) -> int:
     )
     if status.get("error"):
         out.print(f"error: {status['error']}", style="red")
+    if status.get("damage"):
+        out.print(f"damaged: {status['damage']}", style="red", soft_wrap=True)
     table = Table(*CHECKPOINT_COLUMNS)
     for c in checkpoints:
         table.add_row(*checkpoint_cells(c))

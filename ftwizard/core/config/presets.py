@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_yaml, read_small_text
 
 PRESETS_ENV = "FTWIZARD_PRESETS"
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "presets"
@@ -40,8 +41,8 @@ def preset_dirs() -> list[Path]:
 def _description(path: Path) -> str:
     # Listing must stay fast: read the one key with plain YAML, no validation.
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        data = load_yaml(read_small_text(path, "a preset"), str(path))
+    except (UserError, yaml.YAMLError):
         return "(unreadable: run `ftwizard presets validate` on it)"
     text = data.get("description") if isinstance(data, dict) else None
     return str(text) if text else ""

@@ -68,7 +68,7 @@ TrainOn = Literal["assistant", "last_assistant", "all"]
 ReportTo = Literal["none", "tensorboard", "wandb", "mlflow", "trackio"]
 
 # A run name becomes a folder name: keep it portable and shell-safe.
-_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class Section(BaseModel):
@@ -95,6 +95,16 @@ class ModelSection(Section):
         False,
         description="Run Python code shipped with the model. Off unless you trust its author.",
     )
+
+    def remote_code_warning(self) -> str | None:
+        """What every command that loads this model says first, when it runs the model's
+        own code."""
+        if not self.trust_remote_code:
+            return None
+        return (
+            f"trust_remote_code is on: the Python code shipped with "
+            f"{self.model_name_or_path} will run."
+        )
 
 
 class DataSection(Section):
@@ -293,7 +303,7 @@ class OutputSection(Section):
     @field_validator("run_name")
     @classmethod
     def _portable_run_name(cls, value: str | None) -> str | None:
-        if value is not None and not _RUN_NAME.match(value):
+        if value is not None and not _RUN_NAME.fullmatch(value):
             raise ValueError(
                 "use letters, digits, '.', '_' and '-' only, starting with a letter or digit"
             )

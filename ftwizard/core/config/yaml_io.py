@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from ftwizard.core.config.presets import resolve_shipped_files
 from ftwizard.core.config.schema import SECTIONS, RunConfig
 from ftwizard.core.errors import ConfigError, UserError
+from ftwizard.core.files import check_yaml_shape, read_small_text, shorten
 
 KeyPath = tuple[str, ...]
 
@@ -67,10 +68,8 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], _Origins]:
         )
     if path.is_dir():
         raise UserError(f"{label}: is a folder; give the path of a .yaml preset file.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{label}: cannot read the preset ({exc}).") from None
+    text = read_small_text(path, "a .yaml preset file")
+    check_yaml_shape(text, label)
     origins = _Origins(label)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -208,7 +207,7 @@ def _problem(error: Mapping[str, Any], origins: _Origins) -> str:
     if error["type"] == "model_type":
         message = "must be a mapping of keys (section: then indented key: value lines)"
     shown = error.get("input")
-    got = f" (got {shown!r})" if shown is not None and not isinstance(shown, dict) else ""
+    got = f" (got {shorten(shown)})" if shown is not None and not isinstance(shown, dict) else ""
     allowed = allowed_values(path)
     suffix = f"; allowed: {allowed}" if allowed and error["type"] != "literal_error" else ""
     return f"`{dotted}` in {where}: {message}{got}{suffix}"
@@ -283,8 +282,11 @@ def save_config(config: RunConfig, path: str | Path) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(dump_config(config), encoding="utf-8")
-    tmp.replace(target)
+    try:
+        tmp.write_text(dump_config(config), encoding="utf-8")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)  # a refused rename (onto a folder) leaves nothing
 
 
 def field_problems(data: Mapping[str, Any]) -> tuple[RunConfig | None, dict[str, str]]:

@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ftwizard.core.files import load_json
+
 ROLE_NAMES = {
     "system": "system",
     "human": "user",
@@ -121,7 +123,7 @@ def content_text(content: Any, where: str) -> str:
 
 def _tool_call(value: str, where: str) -> dict[str, Any]:
     try:
-        call = json.loads(value)
+        call = load_json(value)
     except json.JSONDecodeError:
         raise RowProblem(
             "wrong_type",
@@ -203,7 +205,7 @@ def tools_of(row: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         return None
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = load_json(tools)
         except json.JSONDecodeError:
             raise RowProblem("wrong_type", "`tools` is not valid JSON") from None
     if not isinstance(tools, list):

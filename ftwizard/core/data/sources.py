@@ -9,6 +9,7 @@ with its file and line number and reading goes on, so every problem shows at onc
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import MAX_NESTING, load_json, regular_file_problem
+from ftwizard.core.paths import looks_local
 
 SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 TextSplit = Literal["auto", "paragraph", "line"]
@@ -102,6 +105,13 @@ def _json_array(path: Path) -> Iterator[Item]:
                 try:
                     value, end = decoder.raw_decode(buffer, position)
                     break
+                except RecursionError:
+                    yield ParseError(
+                        f"{name}, line {start}",
+                        f"example {index + 1} is nested deeper than any dataset row "
+                        f"(over {MAX_NESTING} levels)",
+                    )
+                    return
                 except json.JSONDecodeError as exc:
                     # An error at the end of the buffer may only mean "read on".
                     maybe_cut = exc.pos >= len(buffer) - 1 or exc.msg.startswith("Unterminated")
@@ -125,7 +135,7 @@ def _jsonl(path: Path) -> Iterator[Item]:
                 continue
             where = f"{path.name}, line {number}"
             try:
-                yield Row(where, json.loads(text))
+                yield Row(where, load_json(text))
             except json.JSONDecodeError as exc:
                 yield ParseError(
                     where, f"not valid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})"
@@ -229,7 +239,7 @@ def _looks_binary(path: Path) -> bool:
 
 def looks_like_hub_id(text: str) -> bool:
     parts = text.split("/")
-    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))
+    return len(parts) == 2 and all(parts) and not looks_local(text)
 
 
 def dataset_files(path: Path) -> list[Path]:
@@ -249,6 +259,9 @@ def dataset_files(path: Path) -> list[Path]:
                 hint="Move the other files away, or point at one file.",
             )
         return files
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise UserError(f"{path}: {problem}; a dataset is a file or a folder of files.")
     if path.suffix not in SUFFIXES:
         raise UserError(
             f"{path}: unsupported file type {path.suffix or '(none)'}; "
@@ -257,14 +270,37 @@ def dataset_files(path: Path) -> list[Path]:
     return [path]
 
 
+def content_sha256(path: Path) -> str | None:
+    """The SHA-256 of a local dataset's bytes (a folder's files in name order, each
+    after its name), so a model card can name the data without its path; None for a
+    Hub dataset, whose id and split name it already."""
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    for file in dataset_files(path):
+        if path.is_dir():
+            digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_items(
-    path: Path, text_split: TextSplit = "auto", name: str | None = None, split: str = "train"
+    source: str | Path,
+    text_split: TextSplit = "auto",
+    name: str | None = None,
+    split: str = "train",
 ) -> Iterator[Item]:
-    """Every row of every file behind ``path`` (or of a Hub dataset), in order."""
-    if not path.exists() and looks_like_hub_id(str(path)):
+    """Every row of every file behind ``source`` (or of a Hub dataset), in order.
+
+    ``source`` as the person wrote it: ``Path`` drops a leading ``./``, which is what
+    tells ``./org/data`` (a missing folder) from ``org/data`` (a Hub id)."""
+    path = Path(source)
+    if not path.exists() and looks_like_hub_id(str(source)):
         from ftwizard.core.data.hub import hub_items
 
-        yield from hub_items(str(path), name, split)
+        yield from hub_items(str(source), name, split)
         return
     for file in dataset_files(path):
         if file.stat().st_size == 0:

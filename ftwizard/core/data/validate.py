@@ -115,7 +115,7 @@ def _chars(normalised: Mapping[str, Any]) -> int:
 
 
 def detect_path(
-    path: Path,
+    path: str | Path,
     fmt: str = "auto",
     column_map: Mapping[str, str] | None = None,
     text_split: TextSplit = "auto",
@@ -124,11 +124,18 @@ def detect_path(
 ) -> Detection:
     """Detect the layout from the first rows; a UserError that names the columns otherwise."""
     sample: list[dict[str, Any]] = []
+    unreadable: ParseError | None = None
     for item in islice(read_items(path, text_split, name, split), SAMPLE_ROWS * 2):
         if isinstance(item, Row) and isinstance(item.data, dict):
             sample.append(apply_column_map(item.data, column_map or {}))
+        elif isinstance(item, ParseError):
+            unreadable = unreadable or item
         if len(sample) >= SAMPLE_ROWS:
             break
+    if not sample and unreadable is not None:
+        raise UserError(
+            f"{unreadable.where}: {unreadable.message}; no readable example in the first rows."
+        )
     if not sample:
         raise UserError(
             f"{path}: no readable example in the first rows (each example must be a "
@@ -149,7 +156,7 @@ def detect_path(
 
 
 def validate_path(
-    path: Path,
+    path: str | Path,
     fmt: str = "auto",
     column_map: Mapping[str, str] | None = None,
     text_split: TextSplit = "auto",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from ftwizard.core.files import load_json
 from ftwizard.core.paths import cache_dir
 
 # Used when the measurement cannot run (no torch yet, say): SmolLM2-135M LoRA on the
@@ -80,7 +81,7 @@ def cpu_gflops(cores: int) -> float:
         return float(os.environ[ENV])
     path = cache_dir() / "cpu_speed.json"
     try:
-        known = json.loads(path.read_text())
+        known = load_json(path.read_text())
     except (OSError, ValueError):
         known = {}
     key = _machine_key()

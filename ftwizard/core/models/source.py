@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json
 from ftwizard.core.models import catalog
 from ftwizard.core.models.builtin import BUILTIN_MODELS
 from ftwizard.core.models.facts import ModelFacts, facts_from_config
 from ftwizard.core.network import hub_host, hub_reachable
+from ftwizard.core.paths import looks_local
 
 # The catalog row that describes each built-in model before it is converted.
 _BUILTIN_CATALOG_IDS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -35,7 +37,7 @@ _GGUF_ARCH_TO_MODEL_TYPE = {
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: cannot read it as JSON ({exc}).") from None
     if not isinstance(data, dict):
@@ -49,7 +51,7 @@ def _has_chat_template(folder: Path) -> bool:
     tokenizer_config = folder / "tokenizer_config.json"
     if tokenizer_config.exists():
         try:
-            return bool(json.loads(tokenizer_config.read_text()).get("chat_template"))
+            return bool(load_json(tokenizer_config.read_text()).get("chat_template"))
         except (OSError, json.JSONDecodeError):
             return False
     return False
@@ -190,7 +192,7 @@ def hub_id_of(name: str) -> str | None:
 
 def _hub_id_shaped(name: str) -> bool:
     """One slash and no leading ./ or /: how a Hub id looks (it may still be a path)."""
-    return name.count("/") == 1 and not name.startswith((".", "/"))
+    return name.count("/") == 1 and not looks_local(name)
 
 
 def resolve_model_facts(name_or_path: str, revision: str | None = None) -> ModelFacts:

@@ -20,6 +20,7 @@ from typing import IO, Any, Literal
 from ftwizard.core import lifetime
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json, regular_file_problem
 from ftwizard.core.runs.folder import RunFolder
 
 Mode = Literal["tuned", "base", "both"]
@@ -61,11 +62,11 @@ def training_system_prompt(config: RunConfig) -> str:
     data = config.data
     try:
         detection = detect_path(
-            Path(data.path), data.format, data.column_map, name=data.name, split=data.split
+            data.path, data.format, data.column_map, name=data.name, split=data.split
         )
         normalise = normaliser(detection)
         prompts = set()
-        for item in islice(read_items(Path(data.path), name=data.name, split=data.split),
+        for item in islice(read_items(data.path, name=data.name, split=data.split),
                            SYSTEM_SAMPLE_ROWS):  # fmt: skip
             if not (isinstance(item, Row) and isinstance(item.data, dict)):
                 continue
@@ -178,9 +179,22 @@ class Conversation:
         """Append the conversation as one ``{"messages": [...]}`` row; the turns saved."""
         if not any(turn["role"] == "assistant" for turn in self.turns):
             raise UserError("Nothing to save yet: no answer in this conversation.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"messages": self.messages()}, ensure_ascii=False) + "\n")
+        row = json.dumps({"messages": self.messages()}, ensure_ascii=False) + "\n"
+        # Appending is the point (one row per /save), so only a path that cannot take
+        # a row is refused; the conversation stays, to /save elsewhere.
+        problem = regular_file_problem(path) if path.exists() else None
+        if problem is None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(row)
+            except OSError as error:
+                problem = f"cannot be written ({error.strerror or error})"
+        if problem is not None:
+            raise UserError(
+                f"Not saved: {path} {problem}; the conversation is kept.",
+                hint="Save it elsewhere: /save another-file.jsonl",
+            )
         return len(self.turns)
 
 
@@ -216,7 +230,7 @@ class ChatModels:
                 f"The chat model process ended (exit code {self._process.returncode}).",
                 hint="Its last output:\n" + self._log.read()[-600:],
             )
-        message: dict[str, Any] = json.loads(line)
+        message: dict[str, Any] = load_json(line)
         return message
 
     def answer(

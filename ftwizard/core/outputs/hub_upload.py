@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import regular_file_problem
+from ftwizard.core.runs.checkpoints import weights_problem
 from ftwizard.core.runs.folder import RunFolder
 
 # Pickled trainer arguments: nothing loads them, and unpickling runs code.
@@ -28,15 +30,55 @@ class UploadFile:
     text: str | None = None
 
 
-def upload_files(folder: Path, card: str) -> list[UploadFile]:
-    """Every file of ``folder`` the Hub needs, with ``card`` as its README.md."""
-    files = [
-        UploadFile(str(path.relative_to(folder)), path.stat().st_size, source=path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name not in SKIPPED and path.relative_to(folder) != Path(CARD)
-    ]
+def upload_files(folder: Path, card: str, boundary: Path) -> list[UploadFile]:
+    """Every file of ``folder`` the Hub needs, with ``card`` as its README.md.
+
+    Only regular files inside ``boundary`` (the run folder) go: a link that leads out of
+    it (to ``~/.ssh``, to ``/etc``) or a FIFO is refused, with its name, before anything
+    is sent.
+    """
+    inside = boundary.resolve()
+    files = []
+    for top, folders, names in os.walk(folder):
+        for name in sorted(folders + names):
+            path = Path(top) / name
+            shown = path.relative_to(folder)
+            target = path.resolve()
+            if path.is_symlink() and not target.is_relative_to(inside):
+                raise UserError(
+                    f"{path}: a link to {target}, outside the run folder; nothing was sent.",
+                    hint="Remove the link, or copy the file into the folder if it belongs there.",
+                )
+            if path.is_dir():
+                continue
+            problem = regular_file_problem(path)
+            if problem is not None:
+                raise UserError(f"{path}: {problem}; nothing was sent.")
+            if name not in SKIPPED and shown != Path(CARD):
+                files.append(UploadFile(str(shown), path.stat().st_size, source=path))
     files.append(UploadFile(CARD, len(card.encode("utf-8")), text=card))
     return sorted(files, key=lambda f: f.path_in_repo)
+
+
+def upload_files_card(card: str) -> list[UploadFile]:
+    """The card alone: what a dry run can list of a merged model not written yet."""
+    return [UploadFile(CARD, len(card.encode("utf-8")), text=card)]
+
+
+def check_publishable(run: RunFolder, folder: Path, force: bool) -> None:
+    """Refuse to send a run that did not finish, or weights that would not load, unless
+    the person insists (``--force``)."""
+    state = run.read_status().get("state")
+    problem = None if state == "finished" else f"{run.name} did not finish (state: {state})"
+    weights = weights_problem(folder) if folder.exists() else None
+    if weights is not None:
+        problem = f"{problem}, and " if problem else ""
+        problem += f"its weights in {folder.name}/ would not load ({weights})"
+    if problem and not force:
+        raise UserError(
+            f"{problem}; nothing was sent.",
+            hint="Add --force to upload it all the same.",
+        )
 
 
 def weights_folder(run: RunFolder, merged: bool) -> Path:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json
 
 ROLES = ("system", "user", "assistant")
 
@@ -17,7 +18,7 @@ def prompt_messages(text: str) -> list[dict[str, str]]:
     if not text.lstrip().startswith("["):
         return [{"role": "user", "content": text}]
     try:
-        turns: Any = json.loads(text)
+        turns: Any = load_json(text)
     except json.JSONDecodeError as error:
         raise UserError(
             f"--prompt {text[:60]}...: not valid JSON ({error.msg} at character {error.pos}).",

@@ -23,22 +23,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import psutil
-
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import config_from_dict, dump_config
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json, load_yaml, read_small_text, regular_file_problem
+from ftwizard.core.runs.status import event_damage, status_damage, trainer_gone
 
 STATES = ("starting", "running", "stopping", "stopped", "finished", "failed")
 ACTIVE = ("starting", "running", "stopping")
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -106,33 +103,49 @@ class RunFolder:
         return self.final_dir
 
     def read_config(self) -> RunConfig:
-        import yaml
-
-        data = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
-        return config_from_dict(data, str(self.config_path))
+        label = str(self.config_path)
+        data = load_yaml(read_small_text(self.config_path, "a run's config.yaml"), label)
+        if not isinstance(data, dict):
+            raise UserError(f"{label}: damaged (holds no run configuration).")
+        return config_from_dict(data, label)
 
     # --- status ------------------------------------------------------------------
 
     def read_status(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.status_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        """status.json, its state judged: an active run whose trainer is gone is
+        "failed" (with ``gone`` saying why), a file that cannot be a status is
+        "damaged" (with ``damage`` saying what and where)."""
+        if not self.status_path.exists() and not self.status_path.is_symlink():
             return {"state": "unknown"}
-        here = data.get("host") in (None, socket.gethostname())  # a pid elsewhere: unknown
-        if data.get("state") in ACTIVE and here and not _alive(data.get("pid")):
-            # The trainer is gone without saying so (SIGKILL, a crash, a reboot).
-            data["state"] = "failed"
-            data.setdefault("error", "the trainer process ended without recording why")
-        return data
+        try:
+            data = load_json(read_small_text(self.status_path, "a run's status.json"))
+        except UserError as error:
+            return {"state": "damaged", "damage": error.message}
+        except json.JSONDecodeError as error:
+            return {"state": "damaged", "damage": f"{self.status_path}: not JSON ({error.msg})"}
+        damage = status_damage(data)
+        if damage is not None:
+            return {"state": "damaged", "damage": f"{self.status_path}: {damage}"}
+        if data.get("state") in ACTIVE:
+            gone = trainer_gone(data, self.name)
+            if gone is not None:
+                # The trainer is gone without saying so (SIGKILL, a crash, a reboot).
+                data["state"] = "failed"
+                data["gone"] = gone
+                if not data.get("error"):
+                    from ftwizard.core.runs.ending import why_gone  # it reads checkpoints
+
+                    data["error"] = why_gone(self)
+        return dict(data)
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into status.json, replacing the file atomically."""
         current: dict[str, Any] = {}
-        if self.status_path.exists():
-            try:
-                current = json.loads(self.status_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                current = {}
+        try:
+            found = load_json(read_small_text(self.status_path, "a run's status.json"))
+            current = found if isinstance(found, dict) else {}
+        except (UserError, json.JSONDecodeError):
+            current = {}
         current.update(fields, updated_at=time.time())
         write_atomic(self.status_path, json.dumps(current, indent=2))
         return current
@@ -148,21 +161,48 @@ class RunFolder:
         return event
 
     def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Events from byte ``offset`` on, and the offset to continue from (tail -f)."""
-        if not self.events_path.exists():
+        """Events from byte ``offset`` on, and the offset to continue from (tail -f).
+
+        A line that cannot be its kind of event comes back as a ``damaged`` event
+        saying where it is, so a viewer shows it and goes on."""
+        if regular_file_problem(self.events_path) is not None:
             return [], offset
         events: list[dict[str, Any]] = []
         with self.events_path.open("rb") as handle:
             handle.seek(offset)
-            for line in handle:
+            while line := handle.readline(MAX_EVENT_BYTES):
                 if not line.endswith(b"\n"):
-                    break  # a line still being written: read it next time
-                offset += len(line)
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
+                    if len(line) < MAX_EVENT_BYTES:
+                        break  # a line still being written: read it next time
+                    skipped = _skip_line(handle)
+                    events.append(self._damaged_event(offset, "is longer than 1 MB"))
+                    offset += len(line) + skipped
                     continue
+                try:
+                    event = load_json(line)
+                    damage = event_damage(event)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    damage = "is not JSON"
+                events.append(event if damage is None else self._damaged_event(offset, damage))
+                offset += len(line)
         return events, offset
+
+    def _damaged_event(self, offset: int, damage: str) -> dict[str, Any]:
+        where = f"{self.events_path.name} at byte {offset}"
+        return {"type": "damaged", "where": where, "message": f"{where}: {damage}"}
+
+
+MAX_EVENT_BYTES = 1 << 20
+
+
+def _skip_line(handle: IO[bytes]) -> int:
+    """Read past the rest of an over-long line without holding it; bytes skipped."""
+    skipped = 0
+    while chunk := handle.readline(MAX_EVENT_BYTES):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -170,9 +210,12 @@ def write_atomic(path: Path, text: str) -> None:
     # rename() is atomic for readers; no fsync, which would cost every logged step
     # milliseconds for a guarantee (surviving power loss) a status file does not need.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open_private(tmp, "w") as handle:
-        handle.write(text)
-    tmp.replace(path)
+    try:
+        with open_private(tmp, "w") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
 
 
 def open_private(path: Path, mode: str = "a") -> IO[Any]:
@@ -183,16 +226,6 @@ def open_private(path: Path, mode: str = "a") -> IO[Any]:
     if "b" in mode:
         return os.fdopen(descriptor, mode)
     return os.fdopen(descriptor, mode, encoding="utf-8")
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        process = psutil.Process(pid)
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def default_run_name(config: RunConfig) -> str:
@@ -221,12 +254,13 @@ def create_run(config: RunConfig) -> RunFolder:
         ) from None
     name = config.output.run_name or default_run_name(config)
     path = root / name
-    if path.exists():
+    try:
+        path.mkdir(mode=0o700)  # atomic: of two launches with one name, one creates it
+    except FileExistsError:
         raise UserError(
             f"{path}: a run of this name exists already.",
             hint=f"Resume it with `ftwizard resume {name}`, or choose another output.run_name.",
-        )
-    path.mkdir(mode=0o700)
+        ) from None
     folder = RunFolder(path)
     resolved = config.model_copy(
         update={"output": config.output.model_copy(update={"run_name": name})}
@@ -257,145 +291,3 @@ def list_runs(root: str | Path = "runs") -> list[RunFolder]:
         return []
     runs = [RunFolder(p) for p in base.iterdir() if (p / "config.yaml").exists()]
     return sorted(runs, key=lambda r: (r.config_path.stat().st_mtime, r.name))
-
-
-# --- checkpoints -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    path: Path
-    step: int
-    complete: bool
-    resumable: bool
-    """Optimizer, scheduler and RNG states are present: training can continue exactly."""
-    loss: float | None
-    time: float
-    size_bytes: int
-    problem: str | None = None
-    """Why it is incomplete, or why a resume cannot continue from it exactly."""
-
-    @property
-    def kind(self) -> str:
-        if not self.complete:
-            return "incomplete"
-        return "resumable" if self.resumable else "weights only"
-
-
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json")
-RESUME_FILES = ("optimizer.pt", "scheduler.pt")
-
-
-def _whole_safetensors(path: Path, size: int) -> bool:
-    """The header's tensors end exactly where the file does (a cut file ends early)."""
-    with path.open("rb") as handle:
-        head = handle.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else size
-        if length > size - 8:
-            return False
-        try:
-            header = json.loads(handle.read(length))
-        except (ValueError, UnicodeDecodeError):
-            return False
-    ends = [
-        entry["data_offsets"][1]
-        for entry in header.values()
-        if isinstance(entry, dict) and "data_offsets" in entry
-    ]
-    return 8 + length + max(ends, default=0) == size
-
-
-def _file_problem(path: Path) -> str | None:
-    """Why a file a resume reads is unusable: empty, or cut short (a copy or a disk
-    that failed; ftwizard's own saves are renamed into place only when whole)."""
-    size = path.stat().st_size
-    if size == 0:
-        return f"{path.name} is empty (truncated)"
-    if path.suffix == ".safetensors" and not _whole_safetensors(path, size):
-        return f"{path.name} is truncated"
-    if path.suffix in (".pt", ".pth") and not zipfile.is_zipfile(path):
-        return f"{path.name} is truncated (not a whole torch file)"
-    return None
-
-
-def _inspect(path: Path, step: int) -> Checkpoint:
-    files = {p.name: p for p in path.iterdir()} if path.is_dir() else {}
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    state_file = files.get("trainer_state.json")
-    loss = None
-    problem = None  # why the weights cannot be used
-    if state_file is None:
-        problem = "trainer_state.json is missing"
-    else:
-        try:
-            state = json.loads(state_file.read_text())
-            logged = [h["loss"] for h in state.get("log_history", []) if "loss" in h]
-            loss = logged[-1] if logged else None
-        except (OSError, json.JSONDecodeError):
-            problem = "trainer_state.json is unreadable"
-    weights = [files[name] for name in WEIGHT_FILES if name in files]
-    if not weights:
-        problem = problem or "no weights file"
-    else:
-        problem = problem or next(filter(None, map(_file_problem, weights)), None)
-    if "adapter_model.safetensors" in files and "adapter_config.json" not in files:
-        problem = problem or "adapter_config.json is missing"
-    # why training cannot continue exactly from it (the weights may still be usable)
-    resume_problem = None
-    for name in RESUME_FILES:
-        resume_problem = f"{name} is missing" if name not in files else _file_problem(files[name])
-        if resume_problem:
-            break
-    rng_states = [files[name] for name in files if name.startswith("rng_state")]
-    if not rng_states:
-        resume_problem = resume_problem or "no rng_state file"
-    else:
-        resume_problem = resume_problem or next(filter(None, map(_file_problem, rng_states)), None)
-    return Checkpoint(
-        path,
-        step,
-        problem is None,
-        problem is None and resume_problem is None,
-        loss,
-        path.stat().st_mtime,
-        size,
-        problem or resume_problem,
-    )
-
-
-def list_checkpoints(run: RunFolder) -> list[Checkpoint]:
-    """Every checkpoint folder, oldest first, marked complete/resumable/incomplete."""
-    if not run.checkpoints_dir.is_dir():
-        return []
-    found = []
-    for path in run.checkpoints_dir.iterdir():
-        match = CHECKPOINT.match(path.name)
-        if match:
-            found.append(_inspect(path, int(match.group(1))))
-    return sorted(found, key=lambda c: c.step)
-
-
-def latest_resumable(
-    run: RunFolder, step: int | None = None, checkpoints: list[Checkpoint] | None = None
-) -> Checkpoint:
-    """The checkpoint at ``step``, or the newest resumable one (``checkpoints``: the
-    run's, when the caller has listed them already)."""
-    checkpoints = list_checkpoints(run) if checkpoints is None else checkpoints
-    if step is not None:
-        chosen = next((c for c in checkpoints if c.step == step), None)
-        if chosen is None:
-            steps = ", ".join(str(c.step) for c in checkpoints) or "none"
-            raise UserError(f"{run.name} has no checkpoint at step {step} (it has: {steps}).")
-        if not chosen.resumable:
-            raise UserError(
-                f"checkpoint-{step} of {run.name} is {chosen.kind}"
-                f"{f' ({chosen.problem})' if chosen.problem else ''}; pick another."
-            )
-        return chosen
-    usable = [c for c in checkpoints if c.resumable]
-    if not usable:
-        raise UserError(
-            f"{run.name} has no complete, resumable checkpoint yet.",
-            hint="Start it again with `ftwizard --preset` and its config.yaml.",
-        )
-    return usable[-1]

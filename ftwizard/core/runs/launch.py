@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
@@ -27,6 +28,7 @@ from ftwizard.core.runs.machines import (
     wait_for_rendezvous,
     wait_seconds,
 )
+from ftwizard.core.runs.status import process_identity, trainer_gone
 
 ACCELERATE_FILE = "accelerate.yaml"
 
@@ -109,7 +111,7 @@ def launch(run: RunFolder, resume: Path | None = None, machines: Machines | None
     resumed = None if resume is None else str(resume)
     if machines is not None:
         record_node(run, machines, launch_id, pid=pid, resume_from=resumed)
-    run.write_status(pid=pid, host=socket.gethostname())
+    run.write_status(**process_identity(pid), host=socket.gethostname())
     run.append_event(
         "launch",
         pid=pid,
@@ -163,9 +165,7 @@ def _start(command: list[str], extra_env: dict[str, str], log_path: Path) -> int
 def stop(run: RunFolder, wait_s: float = 0.0) -> str:
     """Ask the trainer to save a resumable checkpoint and stop: SIGTERM on one machine,
     a request in the run folder when its processes may be on other machines."""
-    status = run.read_status()
-    if status.get("state") not in ACTIVE:
-        raise UserError(f"{run.name} is not running (state: {status.get('state')}).")
+    status = _active_status(run, "running")
     if run.read_config().distributed.num_machines > 1:
         run.request("stop")
     else:
@@ -179,10 +179,29 @@ def stop(run: RunFolder, wait_s: float = 0.0) -> str:
     return str(run.read_status().get("state"))
 
 
-def _signal_trainer(run: RunFolder, status: dict[str, object], signum: signal.Signals) -> None:
+def _active_status(run: RunFolder, what: str) -> dict[str, Any]:
+    """The status of a run whose trainer is alive; a UserError otherwise. A trainer found
+    gone (killed, or its pid now another program's) is recorded as failed, so every
+    viewer says so from now on."""
+    status = run.read_status()
+    gone = status.get("gone")
+    if gone:
+        run.write_status(state="failed", error=gone)
+        raise UserError(
+            f"{run.name}: {gone}; nothing was signalled, and the run is now marked failed.",
+            hint=f"Continue it from its last checkpoint with `ftwizard resume {run.name}`.",
+        )
+    if status.get("state") not in ACTIVE:
+        raise UserError(f"{run.name} is not {what} (state: {status.get('state')}).")
+    return status
+
+
+def _signal_trainer(run: RunFolder, status: dict[str, Any], signum: signal.Signals) -> None:
+    # The status was read a moment ago: judge the pid again just before the signal.
+    gone = trainer_gone(status, run.name)
     pid = status.get("pid")
-    if not isinstance(pid, int):
-        raise UserError(f"{run.name}: its status names no trainer process.")
+    if gone is not None or not isinstance(pid, int):
+        raise UserError(f"{run.name}: {gone or 'its status names no trainer process'}.")
     try:
         os.kill(pid, signum)
     except ProcessLookupError:
@@ -192,7 +211,7 @@ def _signal_trainer(run: RunFolder, status: dict[str, object], signum: signal.Si
 def request_checkpoint(run: RunFolder) -> None:
     """Ask the trainer to save a checkpoint now and carry on (SIGUSR1, or a request in the
     run folder on several machines)."""
-    status = run.read_status()
+    status = _active_status(run, "training right now")
     if status.get("state") != "running":
         raise UserError(f"{run.name} is not training right now.")
     if run.read_config().distributed.num_machines > 1:

@@ -33,6 +33,7 @@ from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json
 from ftwizard.core.runs.folder import RunFolder, write_atomic
 
 DEFAULT_PORT = 29500  # torchrun's
@@ -152,7 +153,7 @@ def nodes_dir(run: RunFolder) -> Path:
 
 def read_node(run: RunFolder, rank: int) -> dict[str, Any] | None:
     try:
-        data = json.loads((nodes_dir(run) / f"{rank}.json").read_text(encoding="utf-8"))
+        data = load_json((nodes_dir(run) / f"{rank}.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None

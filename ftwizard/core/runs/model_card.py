@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 
 from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.errors import UserError
+from ftwizard.core.files import load_json, read_small_text
 from ftwizard.core.models.source import hub_id_of
-from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.folder import RunFolder, write_atomic
 from ftwizard.core.runs.watch import duration
 
 PLAN_FILE = "plan.json"
@@ -105,7 +107,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
         "",
         "## Data",
         "",
-        f"- source: `{config.data.path}`"
+        f"- source: {data_words(config.data.path, data.get('source_sha256'))}"
         + (f" (split `{config.data.split}`)" if config.data.split != "train" else ""),
         f"- format: {data.get('format', 'n/a')}; {data.get('rows_train', 'n/a')} training rows, "
         f"{data.get('rows_eval', 0)} validation rows",
@@ -135,6 +137,18 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
     return "\n".join(lines)
 
 
+def data_words(path: str, sha256: object) -> str:
+    """A dataset as a card names it: a Hub id as it is; a local file by its name and the
+    hash of its content, never by where it lies on this machine."""
+    dataset = hub_id_of(path)
+    if dataset:
+        return f"[{dataset}](https://huggingface.co/datasets/{dataset})"
+    name = f"`{Path(path).name}` (a local file"
+    if isinstance(sha256, str):
+        return f"{name}, SHA-256 `{sha256}`)"
+    return f"{name})"
+
+
 def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
     """Every setting that shaped this training, as dotted keys (none that did not apply:
     no 4-bit settings without QLoRA, no beta without a preference objective)."""
@@ -152,21 +166,24 @@ def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
         sections.insert(0, "lora")
     for section in sections:
         rows += [(f"{section}.{key}", value) for key, value in settings[section].items()]
-    return rows
+    # A separate validation file is named as the data is: by its name, not its path.
+    return [
+        (key, Path(value).name if key == "evaluation.val_path" and value else value)
+        for key, value in rows
+    ]
 
 
 def save_samples(run: RunFolder, rows: list[dict[str, str]]) -> None:
     """Keep sampled answers with the run and show them in its card (when it has one)."""
-    (run.path / SAMPLES_FILE).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    write_atomic(run.path / SAMPLES_FILE, json.dumps(rows, indent=2))  # 0600: prompts
     card = run.final_dir / "README.md"
     if card.exists():
         card.write_text(model_card(run), encoding="utf-8")
 
 
 def _samples(path: Path) -> list[str]:
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    rows = _rows(path, ("prompt", "base", "fine_tuned"))
+    if not rows:
         return []
     lines = [
         "",
@@ -182,6 +199,18 @@ def _samples(path: Path) -> list[str]:
     return lines
 
 
+def _rows(path: Path, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a JSON list the run folder keeps (samples, decisions); what a
+    damaged file holds of them (rows without every key as text are left out)."""
+    try:
+        rows = load_json(read_small_text(path, "a JSON list", limit=16 << 20))
+    except (UserError, json.JSONDecodeError):
+        return []
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict) and all(isinstance(r.get(k), str) for k in keys)]
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -189,13 +218,12 @@ def _cell(text: str) -> str:
 def save_decisions(run: RunFolder, decisions: list[tuple[str, str, str]]) -> None:
     """Keep the plan's (topic, choice, reason) list with the run, for its model card."""
     rows = [{"topic": t, "choice": c, "reason": r} for t, c, r in decisions]
-    (run.path / PLAN_FILE).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    write_atomic(run.path / PLAN_FILE, json.dumps(rows, indent=2))
 
 
 def _decisions(path: Path) -> list[str]:
-    try:
-        decisions = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    decisions = _rows(path, ("topic", "choice", "reason"))
+    if not decisions:
         return ["Run from a preset: the settings below are as configured."]
     lines = [
         "Settings changed after the plan show in the hyperparameters below.",

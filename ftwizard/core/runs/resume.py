@@ -14,14 +14,8 @@ from ftwizard.core.config.yaml_io import Override, dump_config, with_overrides
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware.probe import probe
 from ftwizard.core.planning.distributed import check_hardware
-from ftwizard.core.runs.folder import (
-    ACTIVE,
-    Checkpoint,
-    RunFolder,
-    latest_resumable,
-    list_checkpoints,
-    write_atomic,
-)
+from ftwizard.core.runs.checkpoints import Checkpoint, latest_resumable, list_checkpoints
+from ftwizard.core.runs.folder import ACTIVE, RunFolder, write_atomic
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 

@@ -100,12 +100,16 @@ def describe(event: dict[str, Any]) -> str:
     if kind == "error":
         return f"error ({event.get('kind')}): {event.get('message', '')[:300]}"
     if kind == "data":
-        share = event.get("loss_token_share")
+        share, loss = event.get("loss_token_share"), event.get("loss", "all")
         return (
             f"data: {event['rows_train']} train / {event['rows_eval']} validation rows "
-            f"({event['format']}), loss on {LOSS_WORDS.get(event['loss'], event['loss'])}"
+            f"({event['format']}), loss on {LOSS_WORDS.get(loss, loss)}"
             + (f" ({share:.0%} of the tokens)" if share is not None else "")
-            + (f", {event['skipped_invalid']} invalid skipped" if event["skipped_invalid"] else "")
+            + (
+                f", {event['skipped_invalid']} invalid skipped"
+                if event.get("skipped_invalid")
+                else ""
+            )
         )
     if kind == "train_begin":
         return f"training: {event['max_steps']} steps from step {event['step']}"
@@ -114,11 +118,13 @@ def describe(event: dict[str, Any]) -> str:
         return f"{event.get('state')}{f': {extra}' if extra else ''}"
     if kind == "launch":
         return f"trainer started (pid {event['pid']})"
+    if kind == "damaged":
+        return f"damaged: {event.get('message', '')}"
     if kind == "warning":
         return f"warning: {event.get('message', '')}"
     if kind == "config_changed":
         return "configuration changed: " + ", ".join(sorted(event.get("changes", {})))
-    return str(event)
+    return str(event)[:300]
 
 
 Point = tuple[int, float]

@@ -60,6 +60,9 @@ class ChatScreen(WizardScreen):
 
     def on_mount(self) -> None:
         self.query_one("#chat-log").border_title = f"Chat with {self.run.name}"
+        warning = self.run.read_config().model.remote_code_warning()
+        if warning:
+            self._note(f"warning: {warning}", "bold yellow")
         self._load()
 
     def _note(self, text: str, style: str = "dim") -> None:

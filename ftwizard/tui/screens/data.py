@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -115,7 +114,7 @@ class DataScreen(StepScreen):
         # Validation streams the whole file: never on the event loop.
         data = self.state.config.data
         try:
-            report = validate_path(Path(path), data.format, data.column_map).to_dict()
+            report = validate_path(path, data.format, data.column_map).to_dict()
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Checked(path, None, in_words(error)))
             return

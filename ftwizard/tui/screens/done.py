@@ -70,6 +70,9 @@ class DoneScreen(WizardScreen):
         self.query_one("#done-summary").border_title = "Finished"
 
     def _busy(self, text: str) -> None:
+        warning = self.run.read_config().model.remote_code_warning()
+        if warning:
+            self.notify(warning, severity="warning", timeout=10)
         output = self.query_one("#done-output", Static)
         output.update(text)
         output.loading = True

@@ -13,10 +13,11 @@ from textual.widgets import Static
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import load_config, save_config
 from ftwizard.core.errors import UserError, in_words
+from ftwizard.core.files import WouldReplace, check_target
 from ftwizard.core.planning.estimator import targeted_modules
 from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.runs.preflight import summarise
-from ftwizard.tui.screens.prompt import AskText
+from ftwizard.tui.screens.prompt import AskText, Choose
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.config_form import ConfigForm
 
@@ -86,15 +87,30 @@ class ParamsScreen(StepScreen):
     def action_save_preset(self) -> None:
         name = self.state.config.output.run_name or "my-run"
 
-        def save(answer: str | None) -> None:
-            if not answer:
-                return
+        def write(answer: str) -> None:
             try:
                 save_config(self.state.config, answer)
             except (OSError, UserError) as error:
                 self.notify(f"Could not save {answer}: {error}", severity="error")
                 return
             self.notify(f"Saved {answer}; run it with: ftwizard --preset {answer}")
+
+        def save(answer: str | None) -> None:
+            if not answer:
+                return
+            try:
+                check_target(Path(answer), "the preset")
+            except WouldReplace:
+                question = f"{answer} exists already. Replace it with these settings?"
+                choices = [("replace", "Replace", "r"), ("keep", "Keep it", "k")]
+                self.app.push_screen(
+                    Choose(question, choices), lambda c: write(answer) if c == "replace" else None
+                )
+                return
+            except UserError as error:
+                self.notify(f"Could not save {answer}: {error.message}", severity="error")
+                return
+            write(answer)
 
         self.app.push_screen(AskText("Save these settings as a preset file:", f"{name}.yaml"), save)
 

@@ -9,7 +9,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static, Switch
 
 from ftwizard.core.errors import in_words
-from ftwizard.core.runs.folder import RunFolder, list_checkpoints
+from ftwizard.core.runs.checkpoints import list_checkpoints
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.resume import ResumePlan, plan_resume, start_resume
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.widgets.toggle import Toggle

@@ -98,8 +98,11 @@ class StartScreen(WizardScreen):
     def _open_run(self, event: DataTable.RowSelected) -> None:
         table = self.query_one(RunsTable)
         run = table.runs[str(event.row_key.value)]
-        action = next_action(run.read_status().get("state"))
-        if action == "resume":
+        status = run.read_status()
+        action = next_action(status.get("state"))
+        if action == "why":
+            self.notify(f"damaged: {status.get('damage')}", severity="error", timeout=15)
+        elif action == "resume":
             from ftwizard.tui.screens.resume import ResumeScreen
 
             self.app.push_screen(ResumeScreen(run))

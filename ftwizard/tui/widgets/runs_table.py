@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from ftwizard.core.runs.folder import ACTIVE, RunFolder, list_runs
 from ftwizard.core.runs.watch import duration
 
-NEXT_ACTION = {"finished": "results", "stopped": "resume", "failed": "resume"}
+NEXT_ACTION = {"finished": "results", "stopped": "resume", "failed": "resume", "damaged": "why"}
 
 
 def next_action(state: object) -> str:
