@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.data.templates import check_objective
@@ -46,7 +45,7 @@ def check_before_launch(
             "--set data.path=my-data.jsonl",
         )
     report = validate_path(
-        Path(config.data.path),
+        config.data.path,  # as written: a leading ./ says it is no Hub id
         config.data.format,
         config.data.column_map,
         name=config.data.name,
