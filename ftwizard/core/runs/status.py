@@ -55,6 +55,13 @@ STATUS_TYPES: dict[str, tuple[type, ...]] = {
     "advice": (list, _NONE),
 }
 
+# Each piece of out-of-memory advice in the status (planning/oom.py's to_dict).
+ADVICE_TYPES: dict[str, tuple[type, ...]] = {
+    "text": (str,),
+    "saves_gib": _NUMBER,
+    "overrides": (list,),
+}
+
 # events.jsonl: what each kind of event must carry for the viewers to describe it.
 EVENT_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "log": {
@@ -130,7 +137,14 @@ def status_damage(data: object) -> str | None:
     """Why status.json's content cannot be a run's status; None when it can."""
     if not isinstance(data, dict):
         return f"holds {type(data).__name__ if data is not None else 'null'}, not an object"
-    return _wrong_type(data, STATUS_TYPES)
+    wrong = _wrong_type(data, STATUS_TYPES)
+    for item in data.get("advice") or [] if wrong is None else []:
+        if not isinstance(item, dict) or not set(ADVICE_TYPES) <= set(item):
+            return f"`advice` holds {shorten(item)}, not a piece of advice"
+        wrong = _wrong_type(item, ADVICE_TYPES)
+        if wrong:
+            return f"`advice`: {wrong}"
+    return wrong
 
 
 def event_damage(event: object) -> str | None:
