@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     folder = find_run(args.name, args.root)
     if target == "gguf" or args.merged:  # both load the model to merge it
         warn_remote_code(folder)
+    folder.require_output()
     if target == "hub":
         return _to_hub(folder, rest[0] if rest else None, args)
     return _to_gguf(folder, args)
