@@ -108,8 +108,9 @@ def step_speeds(events: Path) -> list[tuple[float, float, float]]:
 
 def measure(pairs: int, window: float, runs_root: Path) -> dict[str, object]:
     from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.hardware.probe import probe
     from ftwizard.core.runs.launch import stop
-    from ftwizard.core.runs.preflight import check_before_launch, start_run
+    from ftwizard.core.runs.preflight import prepare_launch, start_run
     from ftwizard.core.trainer_calls import prepare_builtin_model
 
     prepare_builtin_model("smollm2-135m-instruct")
@@ -124,8 +125,7 @@ def measure(pairs: int, window: float, runs_root: Path) -> dict[str, object]:
             "checkpointing.save_steps=100000",
         ],
     )
-    check_before_launch(config)
-    run = start_run(config)
+    run = start_run(prepare_launch(config, probe()))
     windows: list[tuple[str, float, float]] = []
     viewer_cpu: list[float] = []  # the viewer's CPU time per second of each window
 
@@ -135,7 +135,7 @@ def measure(pairs: int, window: float, runs_root: Path) -> dict[str, object]:
         windows.append(("detached", start, time.time()))
 
     try:
-        while int(run.read_status().get("step") or 0) < 3:  # past loading and warm-up
+        while run.read_status().step < 3:  # past loading and warm-up
             time.sleep(0.5)
         detached_window()
         for _ in range(pairs):

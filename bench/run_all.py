@@ -228,12 +228,17 @@ def demo(quick: bool) -> list[Row]:
 def planned_and_trained(run: Path) -> tuple[float, float]:
     """The ETA the plan printed at launch, and the training it measured: from the trainer's
     start to its last step (evaluations included; loading and saving not)."""
-    status = json.loads((run / "status.json").read_text())
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-    begin = next(e["time"] for e in events if e["type"] == "train_begin")
-    last = [e for e in events if e["type"] == "log"][-1]
-    assert last["step"] == last["max_steps"], f"{run.name} did not train to its end"
-    return float(status["estimate_eta_s"]), last["time"] - begin
+    from ftwizard.core.runs.events import Log, TrainBegin
+    from ftwizard.core.runs.folder import RunFolder
+
+    folder = RunFolder(run)
+    status = folder.read_status()
+    events, _ = folder.read_events()
+    begin = next(e.time for e in events if isinstance(e, TrainBegin))
+    last = [e for e in events if isinstance(e, Log)][-1]
+    assert last.step == last.max_steps, f"{run.name} did not train to its end"
+    assert status.estimate_eta_s is not None, f"{run.name} has no planned ETA"
+    return status.estimate_eta_s, last.time - begin
 
 
 def eta(quick: bool) -> list[Row]:

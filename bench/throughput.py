@@ -101,10 +101,14 @@ def ftwizard_run(steps: int, root: Path, name: str, method: str) -> tuple[float,
         f"method.adapter={method}",
     ]
     subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
-    logs = [json.loads(line) for line in (root / name / "events.jsonl").read_text().splitlines()]
-    times = [e["time"] for e in logs if e["type"] == "log"]
-    status = json.loads((root / name / "status.json").read_text())
-    return (times[-1] - times[0]) / (len(times) - 1), float(status["estimate_s_per_step"])
+    from ftwizard.core.runs.events import Log
+    from ftwizard.core.runs.folder import RunFolder
+
+    run = RunFolder(root / name)
+    times = [e.time for e in run.read_events()[0] if isinstance(e, Log)]
+    planned = run.read_status().estimate_s_per_step
+    assert planned is not None, f"{name} has no planned step time"
+    return (times[-1] - times[0]) / (len(times) - 1), planned
 
 
 def plain_run(steps: int, folder: str, out: Path, method: str, job: tuple[str, float]) -> float:

@@ -92,9 +92,10 @@ def first_frame_s(runs_root: Path) -> float:
 async def loop_lag_ms(runs_root: Path, seconds: float) -> tuple[list[float], int]:
     """Wake-up delays of a 10 ms sleep while the dashboard follows a real run."""
     from ftwizard.core.config.yaml_io import load_config
+    from ftwizard.core.hardware.probe import probe
     from ftwizard.core.runs.folder import RunFolder
     from ftwizard.core.runs.launch import stop
-    from ftwizard.core.runs.preflight import check_before_launch, start_run
+    from ftwizard.core.runs.preflight import prepare_launch, start_run
     from ftwizard.core.trainer_calls import prepare_builtin_model
     from ftwizard.tui.app import FtwizardApp
 
@@ -109,22 +110,21 @@ async def loop_lag_ms(runs_root: Path, seconds: float) -> tuple[list[float], int
             "checkpointing.save_steps=1000",
         ],
     )
-    check_before_launch(config)
-    run: RunFolder = start_run(config)
+    run: RunFolder = start_run(prepare_launch(config, probe()))
     lags: list[float] = []
     app = FtwizardApp(runs_root=str(runs_root))
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await app.workers.wait_for_complete()
             app.open_dashboard(run)
-            while run.read_status().get("state") != "running":
+            while run.read_status().state != "running":
                 await pilot.pause(0.2)
             end = time.perf_counter() + seconds
             while time.perf_counter() < end:
                 asked = time.perf_counter()
                 await asyncio.sleep(0.010)
                 lags.append((time.perf_counter() - asked - 0.010) * 1000)
-            steps = int(run.read_status().get("step") or 0)
+            steps = run.read_status().step
     finally:
         stop(run, wait_s=120)
     return lags, steps

@@ -221,9 +221,9 @@ def two_ranks_one_writer(run: RunFolder, checkpoint: Checkpoint) -> list[int]:
     }
     # One writer: each step logged once, with the memory of both ranks.
     logs = events(run, "log")
-    steps = [e["step"] for e in logs]
+    steps = [e.step for e in logs]
     assert steps == list(range(1, len(steps) + 1))
-    assert all([r["rank"] for r in e["ranks"]] == [0, 1] for e in logs)
+    assert all([r.rank for r in e.ranks] == [0, 1] for e in logs)
     assert (run.path / "logs" / "rank-1.log").exists()
     return steps
 
@@ -243,48 +243,48 @@ def test_two_process_ddp_trains_stops_and_resumes(tmp_path: Path, small_model: P
     )
     launch(run)
     assert (run.path / ACCELERATE_FILE).exists()  # kept beside the run, to extend
-    wait_for(lambda: any(e["step"] >= 3 for e in events(run, "log")), what="step 3")
+    wait_for(lambda: any(e.step >= 3 for e in events(run, "log")), what="step 3")
     assert stop(run, wait_s=300) == "stopped"
     # The SIGTERM went to rank 0; every rank and torchrun itself end.
-    launcher = events(run, "launch")[0]["pid"]
+    launcher = events(run, "launch")[0].pid
     wait_for(lambda: pid_gone(launcher), timeout=60, what="torchrun to exit")
     status = run.read_status()
     checkpoint = latest_resumable(run)
-    assert checkpoint.step == status["step"] and checkpoint.resumable
+    assert checkpoint.step == status.step and checkpoint.resumable
     steps = two_ranks_one_writer(run, checkpoint)
     # The step count of a world size of 2: each step takes 2 x 2 examples.
-    rows = events(run, "data")[0]["rows_train"]
+    rows = events(run, "data")[0].rows_train
     expected = math.ceil(rows / (2 * 2))
-    assert events(run, "train_begin")[0]["max_steps"] == expected
+    assert events(run, "train_begin")[0].max_steps == expected
 
     # DDP checkpoints continue with another number of processes; FSDP's would not.
     assert plan_resume(run, ["distributed.num_processes=1"]).unsafe == []
     start_resume(plan_resume(run))
-    wait_for(lambda: run.read_status().get("state") == "finished", what="the resumed run")
-    resumed = [e["step"] for e in events(run, "log")][len(steps) :]
+    wait_for(lambda: run.read_status().state == "finished", what="the resumed run")
+    resumed = [e.step for e in events(run, "log")][len(steps) :]
     assert resumed == list(range(checkpoint.step + 1, expected + 1))
-    assert RunFolder(run.path).read_status()["step"] == expected
+    assert RunFolder(run.path).read_status().step == expected
 
 
 def test_each_gpu_s_memory_is_shown_for_a_distributed_run(tmp_path: Path) -> None:
+    from ftwizard.core.runs.events import Log, RankMemory
     from ftwizard.core.runs.watch import RunWatch, describe
 
-    log = {
-        "type": "log",
-        "step": 3,
-        "max_steps": 10,
-        "loss": 1.5,
-        "learning_rate": 1e-4,
-        "gpu_allocated_gb": 12.04,
-        "gpu_peak_gb": 13.0,
-        "ranks": [
-            {"rank": 0, "gpu_allocated_gb": 12.04, "gpu_peak_gb": 13.0},
-            {"rank": 1, "gpu_allocated_gb": 11.9, "gpu_peak_gb": 14.2},
-        ],
-    }
+    log = Log(
+        step=3,
+        max_steps=10,
+        loss=1.5,
+        learning_rate=1e-4,
+        gpu_allocated_gb=12.04,
+        gpu_peak_gb=13.0,
+        ranks=(
+            RankMemory(rank=0, gpu_allocated_gb=12.04, gpu_peak_gb=13.0),
+            RankMemory(rank=1, gpu_allocated_gb=11.9, gpu_peak_gb=14.2),
+        ),
+    )
     assert describe(log).endswith("GPU 12.0, 11.9 GB")
     run = RunFolder(tmp_path)
-    run.append_event("log", **{k: v for k, v in log.items() if k != "type"})
+    run.append_event(log)
     watch = RunWatch(run)
     watch.poll()
     assert watch.memory_per_rank == "GPU 12.0, 11.9 GB"
@@ -304,9 +304,9 @@ def test_accelerate_launch_with_the_generated_file_trains_two_processes(
         "training.max_steps=4",
     )
     launch(run)
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the run")
-    assert run.read_status()["state"] == "finished", run.log_path.read_text()[-2000:]
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), what="the run")
+    assert run.read_status().state == "finished", run.log_path.read_text()[-2000:]
     logs = events(run, "log")
-    assert [e["step"] for e in logs] == [1, 2, 3, 4]
-    assert all(len(e["ranks"]) == 2 for e in logs)
+    assert [e.step for e in logs] == [1, 2, 3, 4]
+    assert all(len(e.ranks) == 2 for e in logs)
     assert (run.path / "logs" / "rank-1.log").exists()

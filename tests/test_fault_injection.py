@@ -49,7 +49,7 @@ def start_with_fault(
 
 def kill_at_marker(run: RunFolder, marker: Path) -> None:
     wait_for(marker.exists, what="the injected fault")
-    pid = run.read_status()["pid"]
+    pid = run.read_status().pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: pid_gone(pid), timeout=30, what="the killed trainer")
 
@@ -57,12 +57,12 @@ def kill_at_marker(run: RunFolder, marker: Path) -> None:
 def resume_to_the_end(run: RunFolder, checkpoint_step: int) -> None:
     before = len(events(run, "log"))
     start_resume(plan_resume(run))
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the end")
-    assert run.read_status()["state"] == "finished", run.log_path.read_text()[-2000:]
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), what="the end")
+    assert run.read_status().state == "finished", run.log_path.read_text()[-2000:]
     # Nothing after the checkpoint is lost, nothing before it done twice.
-    resumed = [e["step"] for e in events(run, "log")[before:]]
+    resumed = [e.step for e in events(run, "log")[before:]]
     assert resumed == list(range(checkpoint_step + 1, STEPS + 1))
-    assert run.read_status()["step"] == STEPS
+    assert run.read_status().step == STEPS
 
 
 def test_kill_while_a_checkpoint_is_written(tmp_path, small_model, monkeypatch) -> None:
@@ -85,21 +85,21 @@ def test_a_full_disk_fails_in_words_and_keeps_earlier_checkpoints(
     tmp_path, small_model, monkeypatch
 ) -> None:
     run, marker = start_with_fault(tmp_path, small_model, "enospc:8", monkeypatch)
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the end")
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), what="the end")
     status = run.read_status()
-    assert status["state"] == "failed"
-    assert "the disk is full" in status["error"] and "checkpoint-4 is intact" in status["error"]
-    assert f"ftwizard resume {run.name}" in status["error"]
-    assert events(run, "error")[-1]["kind"] == "disk_full"
+    assert status.state == "failed"
+    assert "the disk is full" in status.error and "checkpoint-4 is intact" in status.error
+    assert f"ftwizard resume {run.name}" in status.error
+    assert events(run, "error")[-1].kind == "disk_full"
     assert [c.step for c in list_checkpoints(run)] == [4] and latest_resumable(run).resumable
 
 
 def test_a_full_disk_under_safetensors_fails_in_words(tmp_path, small_model, monkeypatch) -> None:
     run, marker = start_with_fault(tmp_path, small_model, "safetensors-full:8", monkeypatch)
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the end")
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), what="the end")
     status = run.read_status()
-    assert "the disk is full" in status["error"] and "checkpoint-4 is intact" in status["error"]
-    assert events(run, "error")[-1]["kind"] == "disk_full"
+    assert "the disk is full" in status.error and "checkpoint-4 is intact" in status.error
+    assert events(run, "error")[-1].kind == "disk_full"
     assert not run.staging_dir.exists()  # the half-written checkpoint-8 is gone, not kept
     assert [c.step for c in list_checkpoints(run)] == [4] and latest_resumable(run).resumable
 
@@ -111,12 +111,12 @@ def test_a_disk_too_full_for_the_status_too_is_still_said_and_resumed(
     # not the status. The trainer's last word goes to its log, where viewers look.
     run, marker = start_with_fault(tmp_path, small_model, "disk-full:8", monkeypatch)
     wait_for(marker.exists, what="the full disk")
-    pid = run.read_status()["pid"]
+    pid = run.read_status().pid
     wait_for(lambda: pid_gone(pid), timeout=300, what="the trainer to end")
     assert json.loads(run.status_path.read_text())["state"] == "running"  # it could not say
     status = run.read_status()
-    assert status["state"] == "failed"
-    assert "the disk is full" in status["error"] and "checkpoint-4 is intact" in status["error"]
+    assert status.state == "failed"
+    assert "the disk is full" in status.error and "checkpoint-4 is intact" in status.error
     assert not list(run.path.glob(".status.json.*.tmp"))
     resume_to_the_end(run, 4)
 
@@ -135,10 +135,10 @@ def test_bad_input_found_by_the_trainer_is_recorded_in_words(tmp_path, tiny_mode
     weights.unlink()
     run = make_run(tmp_path, folder, DEMO_DATA)
     launch(run)
-    wait_for(lambda: run.read_status().get("state") == "failed", what="the refusal")
-    assert "safetensors only" in run.read_status()["error"]
+    wait_for(lambda: run.read_status().state == "failed", what="the refusal")
+    assert "safetensors only" in run.read_status().error
     error = events(run, "error")[-1]
-    assert error["kind"] == "input" and "pytorch_model.bin" in error["message"]
+    assert error.kind == "input" and "pytorch_model.bin" in error.message
 
 
 def test_hangup_of_the_wizard_watching_a_run_does_not_stop_training(tmp_path, small_model) -> None:
@@ -154,7 +154,7 @@ def test_hangup_of_the_wizard_watching_a_run_does_not_stop_training(tmp_path, sm
         "checkpointing.save_steps=6",
     )
     launch(run)
-    wait_for(lambda: any(e["step"] >= 2 for e in events(run, "log")), what="step 2")
+    wait_for(lambda: any(e.step >= 2 for e in events(run, "log")), what="step 2")
     # cwd: its runs root, runs/, holds the training run. SIGHUP inherited as ignored,
     # as under nohup: the wizard must go all the same.
     wizard = Terminal(
@@ -172,5 +172,5 @@ def test_hangup_of_the_wizard_watching_a_run_does_not_stop_training(tmp_path, sm
         assert wizard.wait_exit(120) == EXIT_HANGUP
     finally:
         wizard.close()
-    wait_for(lambda: run.read_status()["state"] == "finished", what="training to go on")
-    assert run.read_status()["step"] == 12
+    wait_for(lambda: run.read_status().state == "finished", what="training to go on")
+    assert run.read_status().step == 12

@@ -55,7 +55,7 @@ def wait_for(condition, timeout: float = 300, what: str = "") -> None:
 
 def last_step(run: RunFolder) -> int:
     logs = events(run, "log")
-    return logs[-1]["step"] if logs else 0
+    return logs[-1].step if logs else 0
 
 
 def pid_gone(pid: int) -> bool:
@@ -72,18 +72,18 @@ def pid_gone(pid: int) -> bool:
 def test_sigkill_then_resume_continues_at_the_checkpoint(tmp_path, small_model) -> None:
     run = start(tmp_path, small_model)
     wait_for(lambda: last_step(run) >= 12, what="step 12")
-    pid = run.read_status()["pid"]
+    pid = run.read_status().pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: pid_gone(pid), what="the trainer to die")
-    assert run.read_status()["state"] == "failed"  # a dead pid is not "running"
+    assert run.read_status().state == "failed"  # a dead pid is not "running"
     checkpoint = latest_resumable(run)
     assert checkpoint.step == 2 * SAVE_STEPS
     launch(run, resume=checkpoint.path)
-    wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run to finish")
-    launches = [i for i, e in enumerate(run.read_events()[0]) if e["type"] == "launch"]
-    after = [e["step"] for e in run.read_events()[0][launches[-1] :] if e["type"] == "log"]
+    wait_for(lambda: run.read_status().state == "finished", what="the resumed run to finish")
+    launches = [i for i, e in enumerate(run.read_events()[0]) if e.type == "launch"]
+    after = [e.step for e in run.read_events()[0][launches[-1] :] if e.type == "log"]
     assert after == list(range(checkpoint.step + 1, MAX_STEPS + 1))  # no lost or repeated step
-    assert run.read_status()["step"] == MAX_STEPS
+    assert run.read_status().step == MAX_STEPS
 
 
 def test_sigterm_saves_a_resumable_checkpoint_and_stops(tmp_path, small_model) -> None:
@@ -92,11 +92,11 @@ def test_sigterm_saves_a_resumable_checkpoint_and_stops(tmp_path, small_model) -
     assert stop(run, wait_s=300) == "stopped"
     status = run.read_status()
     newest = list_checkpoints(run)[-1]
-    assert newest.step == status["step"] and newest.resumable
+    assert newest.step == status.step and newest.resumable
     assert not run.lock_path.exists()
     resumed = run_cli("resume", run.name, "--root", str(run.path.parent), "--detach")
     assert resumed.returncode == 0, resumed.stderr
-    wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run")
+    wait_for(lambda: run.read_status().state == "finished", what="the resumed run")
 
 
 def test_hangup_of_the_launching_terminal_does_not_stop_training(tmp_path, small_model) -> None:
@@ -131,8 +131,8 @@ def test_hangup_of_the_launching_terminal_does_not_stop_training(tmp_path, small
     launcher.send_signal(signal.SIGHUP)
     # The view leaves at once; the bound is for a loaded machine.
     assert launcher.wait(timeout=120) == EXIT_HANGUP  # the viewer is gone...
-    wait_for(lambda: run.read_status()["state"] == "finished", what="training to go on")
-    assert run.read_status()["step"] == 12  # ...and training went on
+    wait_for(lambda: run.read_status().state == "finished", what="training to go on")
+    assert run.read_status().step == 12  # ...and training went on
 
 
 def test_a_second_trainer_on_the_same_run_is_refused(tmp_path, small_model) -> None:
@@ -149,7 +149,7 @@ def test_a_stale_lock_and_staging_are_cleared_with_a_note(tmp_path, tiny_model) 
     stale.mkdir(parents=True)
     (stale / "model.safetensors").write_bytes(b"x" * 1000)
     assert train(run) == 0
-    notes = [e.get("note", "") for e in events(run, "status")]
+    notes = [(e.note or "") for e in events(run, "status")]
     assert any("stale lock left by pid 999999" in note for note in notes)
     assert not stale.exists()
 
@@ -222,10 +222,10 @@ def test_a_resume_past_a_damaged_checkpoint_warns_and_trains_on(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "warning: checkpoint-4 skipped (optimizer.pt is missing)" in result.stderr
-    [warning] = [e["message"] for e in events(run, "warning")]
+    [warning] = [e.message for e in events(run, "warning")]
     assert warning == "checkpoint-4 skipped (optimizer.pt is missing); resuming from checkpoint-2"
-    assert run.read_status()["state"] == "finished"
-    steps = [e["step"] for e in events(run, "log")]
+    assert run.read_status().state == "finished"
+    steps = [e.step for e in events(run, "log")]
     assert steps == [1, 2, 3, 4, 3, 4, 5, 6]  # the resume trained on from step 2
 
 

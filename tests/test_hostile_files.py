@@ -152,7 +152,7 @@ def test_a_reused_pid_is_never_signalled_and_the_run_is_marked_failed(tmp_path: 
     other = subprocess.Popen(["sleep", "60"])  # the program that got the trainer's pid
     try:
         run = _run_naming(tmp_path, other.pid, started=1_000_000.0)  # the trainer's start
-        assert run.read_status()["state"] == "failed"
+        assert run.read_status().state == "failed"
         with pytest.raises(UserError, match="is now another process"):
             stop(run)
         with pytest.raises(UserError, match="not training"):
@@ -171,7 +171,7 @@ def test_the_trainer_with_its_own_start_time_is_alive(tmp_path: Path) -> None:
 
     me = psutil.Process()
     run = _run_naming(tmp_path, me.pid, started=me.create_time())
-    assert run.read_status()["state"] == "running"
+    assert run.read_status().state == "running"
 
 
 def test_a_trainer_whose_start_time_moved_with_the_clock_is_still_alive(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_a_trainer_whose_start_time_moved_with_the_clock_is_still_alive(tmp_path
     )
     try:
         run.write_status(pid=trainer.pid, pid_started=time.time() - 3600)
-        assert run.read_status()["state"] == "running"
+        assert run.read_status().state == "running"
     finally:
         trainer.kill()
         trainer.wait()

@@ -217,7 +217,7 @@ def test_machine_0_alone_fails_in_words_when_the_others_never_come(
     shown = " ".join((result.stdout + result.stderr).split())  # the follower's view
     assert f"not every machine came to the rendezvous at 127.0.0.1:{port} within 3 s" in shown
     status = RunFolder(tmp_path / "runs" / "two").read_status()
-    assert status["state"] == "failed" and "--node-rank R" in status["error"]
+    assert status.state == "failed" and "--node-rank R" in status.error
 
 
 @pytest.mark.parametrize(
@@ -263,25 +263,25 @@ def test_two_machines_train_stop_from_machine_1_and_resume(
     assert second.returncode == 0, second.stderr
     assert "machine 1 joined run two" in second.stdout
     run = RunFolder(tmp_path / "runs" / "two")
-    wait_for(lambda: any(e["step"] >= 3 for e in events(run, "log")), what="step 3")
+    wait_for(lambda: any(e.step >= 3 for e in events(run, "log")), what="step 3")
 
     # The stop is a request in the run folder: it reaches every rank on any machine.
     stopped = run_cli("stop", "two", "--root", str(tmp_path / "runs"))
     assert stopped.returncode == 0 and "two: stopped" in stopped.stdout, stopped.stderr
     # ... not a signal to a pid, which may be on another machine.
-    reasons = [e.get("reason", "") for e in events(run, "status")]
+    reasons = [(e.reason or "") for e in events(run, "status")]
     assert any("through the run folder" in r for r in reasons)
     assert not any("SIGTERM" in r for r in reasons)
     checkpoint = latest_resumable(run)
-    assert checkpoint.step == run.read_status()["step"] and checkpoint.resumable
+    assert checkpoint.step == run.read_status().step and checkpoint.resumable
     # One run folder, one writer: each step logged once, with both ranks' figures.
     steps = two_ranks_one_writer(run, checkpoint)
     assert (run.path / "logs" / "node-1.log").exists()
     nodes = [json.loads((run.path / "nodes" / f"{r}.json").read_text()) for r in (0, 1)]
     assert nodes[0]["launch_id"] == nodes[1]["launch_id"]
-    rows = events(run, "data")[0]["rows_train"]
+    rows = events(run, "data")[0].rows_train
     expected = math.ceil(rows / (2 * 2))  # a world of 2, micro-batch 2
-    assert events(run, "train_begin")[0]["max_steps"] == expected
+    assert events(run, "train_begin")[0].max_steps == expected
 
     # Resume: machine 0 picks the checkpoint, machine 1 joins that launch.
     port = free_port()
@@ -292,9 +292,9 @@ def test_two_machines_train_stop_from_machine_1_and_resume(
     assert resumed_0.returncode == 0, resumed_0.stderr
     resumed_1 = run_cli("resume", "two", *root, *flags, "--node-rank", "1", env=env)
     assert resumed_1.returncode == 0, resumed_1.stderr
-    wait_for(lambda: run.read_status().get("state") in ("finished", "failed"), what="the resume")
-    assert run.read_status()["state"] == "finished", run.read_status()
-    resumed = [e["step"] for e in events(run, "log")][len(steps) :]
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), what="the resume")
+    assert run.read_status().state == "finished", run.read_status()
+    resumed = [e.step for e in events(run, "log")][len(steps) :]
     assert resumed == list(range(checkpoint.step + 1, expected + 1))
     relaunch = json.loads((run.path / "nodes" / "1.json").read_text())
     assert relaunch["resume_from"] == str(checkpoint.path)
@@ -330,6 +330,6 @@ def test_a_machine_reading_another_run_folder_is_refused_when_the_processes_meet
     _, stderr = first.communicate(timeout=300)
     assert first.returncode == 2, stderr
     status = shared.read_status()
-    assert status["state"] == "failed"
-    assert "reads a different run folder" in status["error"]
+    assert status.state == "failed"
+    assert "reads a different run folder" in status.error
     assert not events(shared, "train_begin")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ftwizard.core.config.yaml_io import load_config
+from ftwizard.core.runs.events import DataRead, Launch, TrainBegin
 from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.model_card import model_card, save_decisions
 
@@ -19,16 +20,13 @@ def finished_run(tmp_path: Path, *overrides: str) -> RunFolder:
     config = load_config(None, [f"output.runs_root={tmp_path}", *overrides])
     run = create_run(config)
     now = time.time()
-    run.append_event("launch", pid=1, resume_from=None)
+    run.append_event(Launch(pid=1))
     run.append_event(
-        "data",
-        rows_train=90,
-        rows_eval=10,
-        format="alpaca",
-        loss_token_share=0.42,
-        skipped_invalid=3,
+        DataRead(
+            rows_train=90, rows_eval=10, format="alpaca", loss_token_share=0.42, skipped_invalid=3
+        )
     )
-    run.append_event("train_begin", step=0, max_steps=30)
+    run.append_event(TrainBegin(step=0, max_steps=30))
     run.write_status(
         state="finished",
         step=30,
@@ -97,7 +95,7 @@ def test_local_models_and_files_are_not_named_as_hub_ids(tmp_path: Path) -> None
         f"data.path={data}",
         f"evaluation.val_path={held_out}",
     )
-    run.append_event("data", rows_train=90, rows_eval=10, format="alpaca", source_sha256="ab12")
+    run.append_event(DataRead(rows_train=90, rows_eval=10, format="alpaca", source_sha256="ab12"))
     header, body = split(model_card(run))
     assert "base_model" not in header and "datasets" not in header
     assert "of a local model" in body

@@ -82,8 +82,8 @@ def test_resume_shows_changes_refuses_unsafe_ones_and_applies_oom_advice(tmp_pat
         "--detach",
     )
     assert longer.returncode == 0, longer.stderr
-    wait_for(lambda: run.read_status()["state"] == "finished", what="the longer run")
-    assert run.read_status()["step"] == 6 and run.read_config().training.max_steps == 6
+    wait_for(lambda: run.read_status().state == "finished", what="the longer run")
+    assert run.read_status().step == 6 and run.read_config().training.max_steps == 6
 
     # As if it had run out of memory: the trainer records the advice in the status.
     advice = [
@@ -109,11 +109,11 @@ def test_resume_shows_changes_refuses_unsafe_ones_and_applies_oom_advice(tmp_pat
     )
     assert applied.returncode == 0, applied.stderr
     assert "applying: halve the micro-batch" in applied.stdout
-    wait_for(lambda: run.read_status()["state"] == "finished", what="the resumed run")
+    wait_for(lambda: run.read_status().state == "finished", what="the resumed run")
     config = run.read_config()
     assert config.training.per_device_train_batch_size == 1
     assert config.training.gradient_accumulation_steps == 2
-    changes = [e for e in run.read_events()[0] if e["type"] == "config_changed"]
+    changes = [e for e in run.read_events()[0] if e.type == "config_changed"]
     assert len(changes) == 2
 
 
@@ -138,11 +138,11 @@ def test_the_live_eta_after_a_resume_counts_only_the_steps_since(
     args = SimpleNamespace(num_train_epochs=2)
     events.on_train_begin(args, state, None)
     status = run.read_status()
-    assert status["eta_s"] is None and status["eta_steps"] == 0  # nothing of the last start
+    assert status.eta_s is None and status.eta_steps == 0  # nothing of the last start
     assert eta_words(status) == "1m40s (plan)"  # half the plan's 200 s is left
     clock[0] += 3.0
     state.global_step = 52
     events.on_log(args, state, None, logs={"loss": 1.0, "learning_rate": 1e-4})
     status = run.read_status()
-    assert status["eta_s"] == pytest.approx(1.5 * 48) and status["eta_steps"] == 2
+    assert status.eta_s == pytest.approx(1.5 * 48) and status.eta_steps == 2
     assert eta_words(status) == "1m12s (after 2 steps; plan 1m36s)"

@@ -83,10 +83,10 @@ def test_training_keeps_secrets_out_is_owner_only_and_listens_nowhere(
         "training.per_device_train_batch_size=4",
     )
     launch(run)
-    wait_for(lambda: run.read_status().get("state") == "running", what="training")
+    wait_for(lambda: run.read_status().state == "running", what="training")
     listening = []
-    while run.read_status().get("state") == "running":
-        pid = run.read_status().get("pid")
+    while run.read_status().state == "running":
+        pid = run.read_status().pid
         try:
             process = psutil.Process(pid)
             for proc in [process, *process.children(recursive=True)]:
@@ -96,7 +96,7 @@ def test_training_keeps_secrets_out_is_owner_only_and_listens_nowhere(
         except psutil.NoSuchProcess:
             break
         time.sleep(0.3)
-    wait_for(lambda: run.read_status().get("state") == "finished", what="the end")
+    wait_for(lambda: run.read_status().state == "finished", what="the end")
     assert listening == []
     assert stat.S_IMODE(run.path.stat().st_mode) == 0o700
     # Everything inside too (checkpoints, logs, the final adapter): copied or moved

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -89,8 +90,8 @@ def train(run: RunFolder, *extra: str) -> int:
     return result.returncode
 
 
-def events(run: RunFolder, kind: str) -> list[dict]:
-    return [e for e in run.read_events()[0] if e["type"] == kind]
+def events(run: RunFolder, kind: str) -> list[Any]:
+    return [e for e in run.read_events()[0] if e.type == kind]
 
 
 @pytest.mark.parametrize(
@@ -113,10 +114,10 @@ def test_every_objective_trains_on_a_tiny_model(tmp_path, tiny_model, objective,
     )
     assert train(run) == 0
     status = run.read_status()
-    assert status["state"] == "finished" and status["step"] == 2
+    assert status.state == "finished" and status.step == 2
     logs = events(run, "log")
-    assert [e["step"] for e in logs] == [1, 2]
-    assert all(isinstance(e["loss"], float) for e in logs)
+    assert [e.step for e in logs] == [1, 2]
+    assert all(isinstance(e.loss, float) for e in logs)
     weights = "model.safetensors" if adapter == "full" else "adapter_model.safetensors"
     assert (run.final_dir / weights).exists()
     if adapter == "qlora":  # fp32 training keeps an fp32 adapter (trl casts it to bf16)
@@ -159,9 +160,9 @@ def test_demo_model_lora_with_evaluation_and_the_headless_command(tmp_path, demo
     assert "step 4/4" in result.stdout and "finished" in result.stdout
     run = RunFolder(tmp_path / "runs" / "demo")
     evals = events(run, "eval")
-    assert [e["step"] for e in evals] == [2, 4] and evals[-1]["perplexity"] > 1
+    assert [e.step for e in evals] == [2, 4] and evals[-1].perplexity > 1
     status = run.read_status()
-    assert status["final_eval_loss"] == evals[-1]["eval_loss"]
+    assert status.final_eval_loss == evals[-1].eval_loss
     assert oct(run.path.stat().st_mode & 0o777) == "0o700"
     listed = json.loads(run_cli("runs", "--root", str(tmp_path / "runs"), "--json").stdout)
     assert listed[0]["name"] == "demo" and listed[0]["state"] == "finished"
@@ -212,12 +213,12 @@ def test_multi_turn_conversations_train_every_answer(tmp_path, demo_model_folder
     run = make_run(tmp_path, demo_model_folder, data, "training.max_length=128")
     assert train(run) == 0
     [event] = events(run, "data")
-    assert event["loss"] == "assistant" and event["masks"] == "ftwizard"
+    assert event.loss == "assistant" and event.masks == "ftwizard"
 
     def share(*flags: str) -> float:
         result = run_cli("data", str(data), "--model", str(demo_model_folder), "--json", *flags)
         assert result.returncode == 0, result.stderr
         return float(json.loads(result.stdout)["stats"]["loss_token_share"])
 
-    assert event["loss_token_share"] == share()
-    assert event["loss_token_share"] > share("--train-on", "last_assistant")
+    assert event.loss_token_share == share()
+    assert event.loss_token_share > share("--train-on", "last_assistant")

@@ -15,8 +15,8 @@ from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.model import ModelScreen
 from ftwizard.tui.screens.resume import ResumeScreen
 from ftwizard.tui.screens.start import StartScreen
-from ftwizard.tui.widgets.bars import share_bar
 from ftwizard.tui.widgets.hardware_panel import HardwarePanel
+from ftwizard.views.bars import share_bar
 from tests.conftest import ROOT
 from tests.recorded_runs import record_run
 from tests.tui_helpers import make_app, settle
@@ -86,7 +86,7 @@ async def test_runs_list_says_what_enter_does_and_does_it(tmp_path: Path) -> Non
         await settle(pilot)
         table = app.screen.query_one("#runs", DataTable)
         rows = {table.get_row_at(i)[0]: table.get_row_at(i) for i in range(table.row_count)}
-        loss = RunFolder(tmp_path / "a-running").read_status()["last_loss"]
+        loss = RunFolder(tmp_path / "a-running").read_status().last_loss
         # The clock stands 400 s after the recorded runs were created.
         assert rows["a-running"][1:] == ["running", "attach", "10/120", f"{loss:.4f}", "6m40s ago"]
         assert rows["b-stopped"][2] == "resume"

@@ -157,7 +157,7 @@ async def test_stop_asks_first_and_cancel_leaves_it_running(tmp_path: Path) -> N
         await pilot.press("k")  # its letter, shown in the button: keep training
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
-        assert run.read_status()["state"] == "running"
+        assert run.read_status().state == "running"
 
 
 async def test_quitting_while_a_run_trains_asks_and_can_leave_it_training(tmp_path: Path) -> None:
@@ -171,7 +171,7 @@ async def test_quitting_while_a_run_trains_asks_and_can_leave_it_training(tmp_pa
         await pilot.press("k")  # quit, keep training
         await settle(pilot)
     assert app.return_code == 0
-    assert run.read_status()["state"] == "running"
+    assert run.read_status().state == "running"
 
 
 async def test_failed_run_shows_the_advice_and_its_keys(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ async def test_resume_picker_lists_checkpoints_and_shows_the_advice_as_a_diff(
         await pilot.press("enter")  # refused: the picker stays, nothing is launched
         await settle(pilot)
         assert isinstance(app.screen, ResumeScreen)
-        assert run.read_status()["state"] == "failed"
+        assert run.read_status().state == "failed"
 
 
 async def test_done_screen_shows_results_and_starts_a_new_run_from_the_config(
@@ -246,7 +246,7 @@ async def test_done_screen_shows_results_and_starts_a_new_run_from_the_config(
         await settle(pilot)
         status = run.read_status()
         summary = static_text(app.screen.query_one("#done-summary"))
-        assert f"{status['final_loss']:.4f}" in summary
+        assert f"{status.final_loss:.4f}" in summary
         assert str(run.final_dir) in summary
         await pilot.press("n")
         await settle(pilot)

@@ -12,6 +12,7 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.planning.distributed import trainer_arguments
 from ftwizard.core.planning.estimator import default_loss_impl
 from ftwizard.core.runs.checkpoints import CHECKPOINT
+from ftwizard.core.runs.events import CheckpointSaved
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.data import PreparedData
 
@@ -39,10 +40,9 @@ class AtomicCheckpoints:
         os.replace(staged, target)
         logged = [h["loss"] for h in state.log_history if "loss" in h]
         self.ftwizard_run.append_event(
-            "checkpoint",
-            step=state.global_step,
-            path=str(target),
-            loss=logged[-1] if logged else None,
+            CheckpointSaved(
+                step=state.global_step, path=str(target), loss=logged[-1] if logged else None
+            )
         )
         self._rotate()
 

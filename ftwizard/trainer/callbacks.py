@@ -12,22 +12,31 @@ import psutil
 import torch
 from transformers import TrainerCallback
 
+from ftwizard.core.runs.events import (
+    Evaluation,
+    Log,
+    Memory,
+    RankMemory,
+    StatusChange,
+    TrainBegin,
+)
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.core.runs.status import process_identity
+from ftwizard.core.runs.status import process_started
 from ftwizard.trainer.ranks import agree, gather, rank
 
 
-def memory_figures() -> dict[str, float]:
-    """GPU memory (GiB) on CUDA, the process's RSS otherwise."""
+def memory_figures() -> Memory:
+    """This process's RSS, and on CUDA what torch allocated, reserved and peaked at (GiB)."""
     gib = 1024**3
-    figures: dict[str, float] = {"ram_gb": round(psutil.Process().memory_info().rss / gib, 3)}
-    if torch.cuda.is_available():
-        figures.update(
-            gpu_allocated_gb=round(torch.cuda.memory_allocated() / gib, 3),
-            gpu_reserved_gb=round(torch.cuda.memory_reserved() / gib, 3),
-            gpu_peak_gb=round(torch.cuda.max_memory_allocated() / gib, 3),
-        )
-    return figures
+    ram = round(psutil.Process().memory_info().rss / gib, 3)
+    if not torch.cuda.is_available():
+        return Memory(ram_gb=ram)
+    return Memory(
+        ram_gb=ram,
+        gpu_allocated_gb=round(torch.cuda.memory_allocated() / gib, 3),
+        gpu_reserved_gb=round(torch.cuda.memory_reserved() / gib, 3),
+        gpu_peak_gb=round(torch.cuda.max_memory_allocated() / gib, 3),
+    )
 
 
 class EventsCallback(TrainerCallback):  # type: ignore[misc]
@@ -46,7 +55,8 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         self.last_tokens = float(getattr(state, "num_input_tokens_seen", 0) or 0)
         self.run.write_status(
             state="running",
-            **process_identity(os.getpid()),
+            pid=os.getpid(),
+            pid_started=process_started(os.getpid()),
             step=state.global_step,
             max_steps=state.max_steps,
             started_at=self.started,
@@ -54,10 +64,9 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
             eta_steps=0,
         )
         self.run.append_event(
-            "train_begin",
-            step=state.global_step,
-            max_steps=state.max_steps,
-            epochs=args.num_train_epochs,
+            TrainBegin(
+                step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs
+            )
         )
 
     def _eta(self, state: Any) -> float | None:
@@ -75,10 +84,11 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         if "eval_loss" in logs:
             loss = logs["eval_loss"]
             self.run.append_event(
-                "eval",
-                step=state.global_step,
-                eval_loss=loss,
-                perplexity=round(math.exp(min(loss, 50)), 3),
+                Evaluation(
+                    step=state.global_step,
+                    eval_loss=loss,
+                    perplexity=round(math.exp(min(loss, 50)), 3),
+                )
             )
             self.run.write_status(last_eval_loss=loss)
             return
@@ -89,29 +99,30 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         tokens_per_s = (tokens - self.last_tokens) / elapsed if tokens else None
         self.last_tokens, self.last_time = tokens, now
         memory = memory_figures()
-        event = {
-            "step": state.global_step,
-            "max_steps": state.max_steps,
-            "epoch": round(state.epoch or 0.0, 4),
-            "loss": logs.get("loss"),
-            "learning_rate": logs.get("learning_rate"),
-            "grad_norm": logs.get("grad_norm"),
-            "tokens_per_s": None if tokens_per_s is None else round(tokens_per_s, 1),
-            **memory,
-        }
         # Every rank logs at the same steps: one gather gives the memory of each GPU.
-        ranks = gather({"rank": rank(), **memory})
-        if len(ranks) > 1:
-            event["ranks"] = ranks
-        self.run.append_event("log", **event)
+        ranks = gather({"rank": rank(), **memory.model_dump()})
+        speed = None if tokens_per_s is None else round(tokens_per_s, 1)
+        self.run.append_event(
+            Log(
+                step=state.global_step,
+                max_steps=state.max_steps,
+                epoch=round(state.epoch or 0.0, 4),
+                loss=logs["loss"],
+                learning_rate=logs.get("learning_rate", 0.0),
+                grad_norm=logs.get("grad_norm"),
+                tokens_per_s=speed,
+                ranks=tuple(RankMemory(**r) for r in ranks) if len(ranks) > 1 else (),
+                **memory.model_dump(),
+            )
+        )
         self.run.write_status(
             state="running",
             step=state.global_step,
             max_steps=state.max_steps,
-            last_loss=logs.get("loss"),
+            last_loss=logs["loss"],
             eta_s=self._eta(state),
             eta_steps=state.global_step - (self.first_step or 0),
-            tokens_per_s=event["tokens_per_s"],
+            tokens_per_s=speed,
         )
 
 
@@ -135,7 +146,7 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
         self.requested = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.run.write_status(state="stopping")
-        self.run.append_event("status", state="stopping", reason="stop requested (SIGTERM)")
+        self.run.append_event(StatusChange(state="stopping", reason="stop requested (SIGTERM)"))
 
     def _on_save(self, signum: int, frame: Any) -> None:
         self.save_now = True
@@ -147,7 +158,7 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
             self.requested = True
             self.run.write_status(state="stopping")
             self.run.append_event(
-                "status", state="stopping", reason="stop requested (through the run folder)"
+                StatusChange(state="stopping", reason="stop requested (through the run folder)")
             )
         if self.run.requested("save"):
             self.save_now = True

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ftwizard.core.runs.events import Failure
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.machines import WAIT_ENV, wait_seconds
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"refused: {message}", file=sys.stderr)
         if node_rank == 0:
-            run.append_event("error", kind="input", message=message)
+            run.append_event(Failure(kind="input", message=message))
             run.write_status(state="failed", error=message, finished_at=time.time())
         return EXIT_BAD_INPUT
     return 0

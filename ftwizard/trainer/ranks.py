@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ftwizard.core.runs.events import Event, Failure
 from ftwizard.core.runs.folder import RunFolder
 
 
@@ -33,15 +34,13 @@ class ReadOnlyRun(RunFolder):
     """The run folder as a rank other than 0 sees it: it reads, and writes only its own
     failure (when one rank fails, torchrun ends the others, rank 0 included)."""
 
-    def write_status(self, **fields: Any) -> dict[str, Any]:
+    def write_status(self, **fields: Any) -> None:
         if fields.get("state") == "failed":
-            return super().write_status(**fields)
-        return fields
+            super().write_status(**fields)
 
-    def append_event(self, event_type: str, /, **fields: Any) -> dict[str, Any]:
-        if event_type == "error":
-            return super().append_event(event_type, rank=rank(), **fields)
-        return {"type": event_type, **fields}
+    def append_event(self, event: Event) -> None:
+        if isinstance(event, Failure):
+            super().append_event(event.model_copy(update={"rank": rank()}))
 
 
 def run_for_this_rank(run: RunFolder) -> RunFolder:

@@ -21,11 +21,19 @@ from typing import Any
 
 from ftwizard.core.data.sources import content_sha256
 from ftwizard.core.errors import UserError
+from ftwizard.core.planning.oom import Advice
 from ftwizard.core.runs import lock
 from ftwizard.core.runs.ending import LOG_PREFIX, disk_full_message, is_disk_full
+from ftwizard.core.runs.events import (
+    DataRead,
+    Failure,
+    StatusChange,
+    Unmaskable,
+    WarningNote,
+)
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.lock import RunLock
-from ftwizard.core.runs.status import process_identity
+from ftwizard.core.runs.status import process_started
 from ftwizard.trainer.ranks import check_same_launch, rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
@@ -42,7 +50,7 @@ def acquire_lock(run: RunFolder) -> None:
     _LOCK.append(held)
     if held.taken_from is not None:
         run.append_event(
-            "status", state="starting", note=f"cleared a stale lock left by {held.taken_from}"
+            StatusChange(state="starting", note=f"cleared a stale lock left by {held.taken_from}")
         )
 
 
@@ -68,10 +76,11 @@ def record_failure(run: RunFolder, error: BaseException) -> None:
     message = disk_full_message(run, error) if disk_full else f"{type(error).__name__}: {error}"
     try:
         run.append_event(
-            "error",
-            kind="disk_full" if disk_full else type(error).__name__,
-            message=message[:2000],
-            traceback=traceback.format_exc()[-4000:],
+            Failure(
+                kind="disk_full" if disk_full else type(error).__name__,
+                message=message[:2000],
+                traceback=traceback.format_exc()[-4000:],
+            )
         )
         end(run, state="failed", error=message[:500], finished_at=time.time())
     except OSError:
@@ -97,7 +106,7 @@ def _is_oom(error: BaseException) -> bool:
     )
 
 
-def _oom_advice(run: RunFolder) -> list[dict[str, Any]]:
+def _oom_advice(run: RunFolder) -> list[Advice]:
     from ftwizard.core.models.source import resolve_model_facts
     from ftwizard.core.planning.oom import oom_advice
 
@@ -106,7 +115,7 @@ def _oom_advice(run: RunFolder) -> list[dict[str, Any]]:
         facts = resolve_model_facts(config.model.model_name_or_path, config.model.revision)
     except UserError:
         return []
-    return [a.to_dict() for a in oom_advice(facts, config)]
+    return oom_advice(facts, config)
 
 
 def hardware_words() -> str:
@@ -135,10 +144,15 @@ def train(run: RunFolder, resume: str | None) -> int:
     if config.distributed.num_machines > 1:
         check_same_launch(run)  # before minutes of loading on a machine that is wrong
     host = socket.gethostname()
+    pid = os.getpid()
     run.write_status(
-        state="starting", **process_identity(os.getpid()), host=host, phase="loading model"
+        state="starting",
+        pid=pid,
+        pid_started=process_started(pid),
+        host=host,
+        phase="loading model",
     )
-    run.append_event("status", state="starting", phase="loading model", resume_from=resume)
+    run.append_event(StatusChange(state="starting", phase="loading model", resume_from=resume))
     from ftwizard.trainer.build import build_trainer
     from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal, memory_figures
     from ftwizard.trainer.data import prepare
@@ -148,28 +162,31 @@ def train(run: RunFolder, resume: str | None) -> int:
         shutil.rmtree(run.staging_dir, ignore_errors=True)
     tokenizer = load_tokenizer(config)
     data = prepare(config, tokenizer)
+    unmaskable = Unmaskable(**data.unmaskable) if data.unmaskable else None
     run.append_event(
-        "data",
-        rows_train=len(data.train),
-        rows_eval=0 if data.eval is None else len(data.eval),
-        skipped_invalid=data.report.rows_invalid,
-        format=data.report.detection.format,
-        source_sha256=content_sha256(Path(config.data.path)),
-        loss=data.loss_mode,
-        masks=data.masked_by,
-        loss_token_share=data.loss_token_share,
-        unmaskable=data.unmaskable or None,
+        DataRead(
+            rows_train=len(data.train),
+            rows_eval=0 if data.eval is None else len(data.eval),
+            skipped_invalid=data.report.rows_invalid,
+            format=data.report.detection.format,
+            source_sha256=content_sha256(Path(config.data.path)),
+            loss=data.loss_mode,
+            masks=data.masked_by,
+            loss_token_share=data.loss_token_share,
+            unmaskable=unmaskable,
+        )
     )
-    if data.unmaskable:
-        left = data.unmaskable
+    if unmaskable is not None:
         validation = (
-            f", and {left['validation']} of the validation file" if left["validation"] else ""
+            f", and {unmaskable.validation} of the validation file" if unmaskable.validation else ""
         )
         run.append_event(
-            "warning",
-            message=f"{left['count']} conversation(s) left out{validation}: their assistant "
-            f"turns cannot be located ({left['reason']}); examples "
-            f"{', '.join(map(str, left['examples']))} (see one with ftwizard data --example N)",
+            WarningNote(
+                message=f"{unmaskable.count} conversation(s) left out{validation}: their "
+                f"assistant turns cannot be located ({unmaskable.reason}); examples "
+                f"{', '.join(map(str, unmaskable.examples))} (see one with ftwizard data "
+                "--example N)"
+            )
         )
     model = load_model(config)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
@@ -177,7 +194,7 @@ def train(run: RunFolder, resume: str | None) -> int:
     stopper = StopOnSignal(run)
     if early_stop:
         end(run, state="stopped", phase=None, stopped_at=time.time())
-        run.append_event("status", state="stopped", reason="stopped before the first step")
+        run.append_event(StatusChange(state="stopped", reason="stopped before the first step"))
         return EXIT_STOPPED
     trainer = build_trainer(
         config, run, model, tokenizer, lora_config(config), data, [EventsCallback(run), stopper]
@@ -191,19 +208,20 @@ def train(run: RunFolder, resume: str | None) -> int:
         step = trainer.state.global_step
         advice = _oom_advice(run)
         run.append_event(
-            "error",
-            kind="oom",
-            step=step,
-            message=str(error)[:500],
-            advice=advice,
-            **memory_figures(),
+            Failure(
+                kind="oom",
+                step=step,
+                message=str(error)[:500],
+                advice=tuple(advice),
+                **memory_figures().model_dump(),
+            )
         )
         end(
             run,
             state="failed",
             error=f"out of memory at step {step}",
             oom=True,
-            advice=advice,
+            advice=[a.to_dict() for a in advice],
             finished_at=time.time(),
         )
         return EXIT_FAILED
@@ -213,10 +231,11 @@ def train(run: RunFolder, resume: str | None) -> int:
             run, state="stopped", phase=None, step=trainer.state.global_step, stopped_at=time.time()
         )
         run.append_event(
-            "status",
-            state="stopped",
-            step=trainer.state.global_step,
-            reason="stopped by the user; a resumable checkpoint was saved",
+            StatusChange(
+                state="stopped",
+                step=trainer.state.global_step,
+                reason="stopped by the user; a resumable checkpoint was saved",
+            )
         )
         return EXIT_STOPPED
 
@@ -252,7 +271,7 @@ def train(run: RunFolder, resume: str | None) -> int:
         write_model_card(run)
     end(run, state="finished", phase=None, **final)
     run.append_event(
-        "status", state="finished", step=trainer.state.global_step, output=str(run.final_dir)
+        StatusChange(state="finished", step=trainer.state.global_step, output=str(run.final_dir))
     )
     return EXIT_FINISHED
 
@@ -278,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         # how the run ended, after its final status is written.
         return code if rank() == 0 else 0
     except UserError as error:
-        run.append_event("error", kind="input", message=str(error))
+        run.append_event(Failure(kind="input", message=str(error)))
         end(run, state="failed", error=str(error), finished_at=time.time())
         return EXIT_BAD_INPUT
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers

@@ -17,7 +17,7 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.probe import HardwareReport, probe
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
 from ftwizard.core.planning.fit import with_sections
-from ftwizard.core.runs.folder import ACTIVE, RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import stop
 from ftwizard.tui.screens.start import StartScreen
 from ftwizard.tui.state import WizardState
@@ -89,10 +89,7 @@ class FtwizardApp(App[int]):
         from ftwizard.tui.screens.dashboard import DashboardScreen
 
         for screen in self.screen_stack:
-            if (
-                isinstance(screen, DashboardScreen)
-                and screen.run.read_status().get("state") in ACTIVE
-            ):
+            if isinstance(screen, DashboardScreen) and screen.run.read_status().active:
                 return screen.run
         return None
 

@@ -7,26 +7,17 @@ from rich.text import Text
 from ftwizard.cli.console import err, out, print_json, write_text
 from ftwizard.cli.follow import follow
 from ftwizard.core.config.presets import find_preset
-from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import Override, dump_config, load_config
 from ftwizard.core.errors import UserError
-from ftwizard.core.hardware.gpus import target_from_report
 from ftwizard.core.hardware.probe import probe
-from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.runs.folder import runs_root
 from ftwizard.core.runs.launch import join
 from ftwizard.core.runs.machines import Machines, check_machines
-from ftwizard.core.runs.preflight import (
-    LaunchSummary,
-    check_before_launch,
-    start_run,
-    summarise,
-    with_machine_precision,
-    with_token_counts,
-)
+from ftwizard.core.runs.preflight import LaunchPlan, prepare_launch, start_run
 
 
-def print_plan(config: RunConfig, summary: LaunchSummary) -> None:
+def print_plan(plan: LaunchPlan) -> None:
+    config, summary = plan.config, plan.summary
     err.print(
         Text.assemble(
             ("plan: ", "bold"),
@@ -37,9 +28,8 @@ def print_plan(config: RunConfig, summary: LaunchSummary) -> None:
     )
     style = {"fits": "green", "tight": "yellow"}.get(summary.verdict, "red")
     err.print(Text("  " + summary.words(), style=style))
-    remote_code = config.model.remote_code_warning()
-    if remote_code:
-        err.print(f"  {remote_code}", style="bold yellow")
+    for note in plan.notes:
+        err.print(f"  {note}", style="bold yellow" if "trust_remote_code" in note else "")
     if summary.verdict == "does not fit":
         err.print(
             "  It may run out of memory; `ftwizard estimate --preset ...` shows the breakdown.",
@@ -75,16 +65,15 @@ def run_preset(
         err.print(f"Resolved configuration from {path}{note}:", style="bold")
         write_text(dump_config(config))
     report = probe(runs_root=config.output.runs_root)
-    check_hardware(config, report)
-    facts, data = check_before_launch(config, prepare=None if dry_run else _prepare_with_spinner)
-    target = target_from_report(report)
-    with err.status("Counting the examples' tokens for the ETA..."):
-        data = with_token_counts(config, data)
-    config, precision = with_machine_precision(config, target)
-    summary = summarise(config, facts, data, target)
-    print_plan(config, summary)
-    if precision:
-        err.print(f"  {precision}")
+    with err.status("Checking...") as spinner:
+        plan = prepare_launch(
+            config,
+            report,
+            prepare=None if dry_run else _prepare_with_spinner,
+            on_step=spinner.update,
+        )
+    config = plan.config
+    print_plan(plan)
     if machines is not None:
         err.print(
             f"  machine {machines.rank} of {machines.count}; rendezvous at {machines.endpoint}"
@@ -96,7 +85,7 @@ def run_preset(
             run = join(runs_root(config) / str(config.output.run_name), machines, config)
         out.print(f"machine {machines.rank} joined run {run.name}: {run.path}")
     else:
-        run = start_run(config, summary, machines=machines)
+        run = start_run(plan, machines=machines)
         out.print(f"run {run.name} started: {run.path}")
         if machines is not None:
             err.print(

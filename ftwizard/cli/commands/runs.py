@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from rich.table import Table
 from rich.text import Text
@@ -13,12 +13,14 @@ from ftwizard.cli.console import err, out, print_json
 from ftwizard.cli.follow import follow
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs.checkpoints import list_checkpoints
-from ftwizard.core.runs.folder import ACTIVE, RunFolder, find_run, list_runs
+from ftwizard.core.runs.folder import RunFolder, find_run, list_runs
 from ftwizard.core.runs.launch import join, stop
 from ftwizard.core.runs.machines import Machines, parse_machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
-from ftwizard.core.runs.watch import duration
+from ftwizard.core.runs.status import RunStatus
+from ftwizard.core.runs.watch import RunWatch, duration
 from ftwizard.core.units import gib
+from ftwizard.views.run_status import problem_view, status_view
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
 
 
@@ -26,79 +28,91 @@ def _size(run: RunFolder) -> int:
     return sum(p.stat().st_size for p in run.path.rglob("*") if p.is_file())
 
 
-def _run_row(run: RunFolder) -> dict[str, Any]:
-    status = run.read_status()
-    return {
-        "name": run.name,
-        "state": status.get("state"),
-        "step": status.get("step"),
-        "max_steps": status.get("max_steps"),
-        "last_loss": status.get("last_loss"),
-        "age_s": round(time.time() - run.config_path.stat().st_mtime),
-        "size_bytes": _size(run),
-        "path": str(run.path),
-        **({"damage": status["damage"]} if "damage" in status else {}),
-    }
+@dataclass(frozen=True)
+class RunRow:
+    """One run in ``ftwizard runs`` (and its --json)."""
+
+    name: str
+    state: str
+    step: int
+    max_steps: int | None
+    last_loss: float | None
+    age_s: int
+    size_bytes: int
+    path: str
+    damage: str | None
+
+
+def _run_row(run: RunFolder, status: RunStatus) -> RunRow:
+    return RunRow(
+        name=run.name,
+        state=status.state,
+        step=status.step,
+        max_steps=status.max_steps,
+        last_loss=status.last_loss,
+        age_s=round(time.time() - run.config_path.stat().st_mtime),
+        size_bytes=_size(run),
+        path=str(run.path),
+        damage=status.damage,
+    )
+
+
+def _json_row(row: RunRow) -> dict[str, object]:
+    return {k: v for k, v in asdict(row).items() if k != "damage" or v is not None}
 
 
 def list_command(root: str, as_json: bool) -> int:
-    rows = [_run_row(run) for run in list_runs(root)]
+    rows = [_run_row(run, run.read_status()) for run in list_runs(root)]
     if as_json:
-        print_json(rows)
+        print_json([_json_row(row) for row in rows])
         return 0
     if not rows:
         out.print(f"No runs under {root}/ yet. Start one with `ftwizard --preset NAME`.")
         return 0
     table = Table("run", "state", "progress", "last loss", "age", "size")
     for row in rows:
-        progress = f"{row['step'] or 0}/{row['max_steps'] or '?'}"
-        loss = "n/a" if row["last_loss"] is None else f"{row['last_loss']:.4f}"
         table.add_row(
-            row["name"],
-            str(row["state"]),
-            progress,
-            loss,
-            duration(row["age_s"]) + " ago",
-            gib(row["size_bytes"], 2),
+            row.name,
+            row.state,
+            f"{row.step}/{row.max_steps or '?'}",
+            "n/a" if row.last_loss is None else f"{row.last_loss:.4f}",
+            duration(row.age_s) + " ago",
+            gib(row.size_bytes, 2),
         )
     out.print(table)
     for row in rows:
-        if "damage" in row:
-            out.print(f"damaged: {row['damage']}", style="red", soft_wrap=True)
+        if row.damage:
+            out.print(f"damaged: {row.damage}", style="red", soft_wrap=True)
     return 0
 
 
 def show_command(name: str, root: str, as_json: bool) -> int:
     run = find_run(name, root)
-    checkpoints = list_checkpoints(run)
-    rows = [
-        {
-            "step": c.step,
-            "loss": c.loss,
-            "time": c.time,
-            "size_bytes": c.size_bytes,
-            "kind": c.kind,
-            "resumable": c.resumable,
-            "problem": c.problem,
-            "path": str(c.path),
-        }
-        for c in checkpoints
-    ]
-    if as_json:
-        print_json({**_run_row(run), "checkpoints": rows})
-        return 0
     status = run.read_status()
-    out.print(
-        Text.assemble(
-            (run.name, "bold"),
-            f"  {status.get('state')}",
-            f"  step {status.get('step')}/{status.get('max_steps')}",
-        )
-    )
-    if status.get("error"):
-        out.print(f"error: {status['error']}", style="red")
-    if status.get("damage"):
-        out.print(f"damaged: {status['damage']}", style="red", soft_wrap=True)
+    checkpoints = list_checkpoints(run)
+    if as_json:
+        rows = [
+            {
+                "step": c.step,
+                "loss": c.loss,
+                "time": c.time,
+                "size_bytes": c.size_bytes,
+                "kind": c.kind,
+                "resumable": c.resumable,
+                "problem": c.problem,
+                "path": str(c.path),
+            }
+            for c in checkpoints
+        ]
+        print_json({**_json_row(_run_row(run, status)), "checkpoints": rows})
+        return 0
+    watch = RunWatch(run)
+    watch.poll()
+    out.print(Text(run.name, style="bold"))
+    out.print(status_view(status, watch))
+    problem = problem_view(status, str(run.path))
+    if problem is not None:
+        out.print(problem)
     table = Table(*CHECKPOINT_COLUMNS)
     for c in checkpoints:
         table.add_row(*checkpoint_cells(c))
@@ -156,9 +170,9 @@ def dispatch(args: argparse.Namespace) -> int:
         return list_command(args.root, args.json)
     if args.command == "attach":
         run = find_run(args.name, args.root)
-        state = run.read_status().get("state")
-        if state not in ACTIVE:
-            out.print(f"{run.name} is {state}; showing its last events.")
+        status = run.read_status()
+        if not status.active:
+            out.print(f"{run.name} is {status.state}; showing its last events.")
         return follow(run)
     if args.command == "stop":
         run = find_run(args.name, args.root)

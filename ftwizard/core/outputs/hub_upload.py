@@ -68,7 +68,7 @@ def upload_files_card(card: str) -> list[UploadFile]:
 def check_publishable(run: RunFolder, folder: Path, force: bool) -> None:
     """Refuse to send a run that did not finish, or weights that would not load, unless
     the person insists (``--force``)."""
-    state = run.read_status().get("state")
+    state = run.read_status().state
     problem = None if state == "finished" else f"{run.name} did not finish (state: {state})"
     weights = weights_problem(folder) if folder.exists() else None
     if weights is not None:

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from typing_extensions import Unpack
+
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import config_from_dict, dump_config
 from ftwizard.core.errors import UserError
 from ftwizard.core.files import load_json, load_yaml, read_small_text, regular_file_problem
-from ftwizard.core.runs.status import event_damage, status_damage, trainer_gone
-
-STATES = ("starting", "running", "stopping", "stopped", "finished", "failed")
-ACTIVE = ("starting", "running", "stopping")
+from ftwizard.core.runs.events import AnyEvent, Damaged, Event, parse_event, stamped
+from ftwizard.core.runs.status import RunStatus, StatusUpdate, trainer_gone
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class RunFolder:
         """The trained output (``final/``); a UserError while the run has none."""
         if not self.final_dir.exists():
             raise UserError(
-                f"{self.name} has no trained output yet (state: {self.read_status().get('state')})."
+                f"{self.name} has no trained output yet (state: {self.read_status().state})."
             )
         return self.final_dir
 
@@ -111,35 +111,34 @@ class RunFolder:
 
     # --- status ------------------------------------------------------------------
 
-    def read_status(self) -> dict[str, Any]:
+    def read_status(self) -> RunStatus:
         """status.json, its state judged: an active run whose trainer is gone is
-        "failed" (with ``gone`` saying why), a file that cannot be a status is
-        "damaged" (with ``damage`` saying what and where)."""
+        "failed" (``gone`` says why), a file that cannot be a status is "damaged"
+        (``damage`` says what and where)."""
         if not self.status_path.exists() and not self.status_path.is_symlink():
-            return {"state": "unknown"}
+            return RunStatus()
         try:
-            data = load_json(read_small_text(self.status_path, "a run's status.json"))
+            text = read_small_text(self.status_path, "a run's status.json")
         except UserError as error:
-            return {"state": "damaged", "damage": error.message}
-        except json.JSONDecodeError as error:
-            return {"state": "damaged", "damage": f"{self.status_path}: not JSON ({error.msg})"}
-        damage = status_damage(data)
-        if damage is not None:
-            return {"state": "damaged", "damage": f"{self.status_path}: {damage}"}
-        if data.get("state") in ACTIVE:
-            gone = trainer_gone(data, self.name)
-            if gone is not None:
-                # The trainer is gone without saying so (SIGKILL, a crash, a reboot).
-                data["state"] = "failed"
-                data["gone"] = gone
-                if not data.get("error"):
-                    from ftwizard.core.runs.ending import why_gone  # it reads checkpoints
+            return RunStatus.damaged(error.message)
+        status = RunStatus.from_json(text, str(self.status_path))
+        if not status.active:
+            return status
+        gone = trainer_gone(status, self.name)
+        if gone is None:
+            return status
+        # The trainer is gone without saying so (SIGKILL, a crash, a reboot).
+        from ftwizard.core.runs.ending import why_gone  # it reads the checkpoints
 
-                    data["error"] = why_gone(self)
-        return dict(data)
+        return status.model_copy(
+            update={"state": "failed", "gone": gone, "error": status.error or why_gone(self)}
+        )
 
-    def write_status(self, **fields: Any) -> dict[str, Any]:
+    def write_status(self, **fields: Unpack[StatusUpdate]) -> None:
         """Merge ``fields`` into status.json, replacing the file atomically."""
+        unknown = set(fields) - set(RunStatus.model_fields)
+        if unknown:
+            raise TypeError(f"status.json has no field {sorted(unknown)[0]}")
         current: dict[str, Any] = {}
         try:
             found = load_json(read_small_text(self.status_path, "a run's status.json"))
@@ -147,49 +146,41 @@ class RunFolder:
         except (UserError, json.JSONDecodeError):
             current = {}
         current.update(fields, updated_at=time.time())
-        write_atomic(self.status_path, json.dumps(current, indent=2))
-        return current
+        text = json.dumps(current, indent=2)
+        written = RunStatus.from_json(text, "the new status")
+        if written.damage:  # a writer's mistake, caught where it is made
+            raise TypeError(written.damage)
+        write_atomic(self.status_path, text)
 
     # --- events ------------------------------------------------------------------
 
-    def append_event(self, event_type: str, /, **fields: Any) -> dict[str, Any]:
-        # Positional-only: an event may carry a field named ``kind`` (error events do).
-        event = {"time": round(time.time(), 3), "type": event_type, **fields}
+    def append_event(self, event: Event) -> None:
+        """Add one line to events.jsonl, flushed at once (viewers tail it)."""
         with open_private(self.events_path) as handle:
-            handle.write(json.dumps(event) + "\n")
+            handle.write(json.dumps(stamped(event)) + "\n")
             handle.flush()
-        return event
 
-    def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def read_events(self, offset: int = 0) -> tuple[list[AnyEvent], int]:
         """Events from byte ``offset`` on, and the offset to continue from (tail -f).
 
-        A line that cannot be its kind of event comes back as a ``damaged`` event
+        A line that cannot be its kind of event comes back as a ``Damaged`` event
         saying where it is, so a viewer shows it and goes on."""
         if regular_file_problem(self.events_path) is not None:
             return [], offset
-        events: list[dict[str, Any]] = []
+        events: list[AnyEvent] = []
         with self.events_path.open("rb") as handle:
             handle.seek(offset)
             while line := handle.readline(MAX_EVENT_BYTES):
+                where = f"{self.events_path.name} at byte {offset}"
                 if not line.endswith(b"\n"):
                     if len(line) < MAX_EVENT_BYTES:
                         break  # a line still being written: read it next time
-                    skipped = _skip_line(handle)
-                    events.append(self._damaged_event(offset, "is longer than 1 MB"))
-                    offset += len(line) + skipped
+                    offset += len(line) + _skip_line(handle)
+                    events.append(Damaged(where=where, message=f"{where}: is longer than 1 MB"))
                     continue
-                try:
-                    event = load_json(line)
-                    damage = event_damage(event)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    damage = "is not JSON"
-                events.append(event if damage is None else self._damaged_event(offset, damage))
+                events.append(parse_event(line, where))
                 offset += len(line)
         return events, offset
-
-    def _damaged_event(self, offset: int, damage: str) -> dict[str, Any]:
-        where = f"{self.events_path.name} at byte {offset}"
-        return {"type": "damaged", "where": where, "message": f"{where}: {damage}"}
 
 
 MAX_EVENT_BYTES = 1 << 20

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
-from ftwizard.core.runs.folder import ACTIVE, RunFolder, open_private, write_atomic
+from ftwizard.core.runs.events import Launch
+from ftwizard.core.runs.folder import RunFolder, open_private, write_atomic
 from ftwizard.core.runs.machines import (
     Machines,
     config_sha,
@@ -28,7 +28,7 @@ from ftwizard.core.runs.machines import (
     wait_for_rendezvous,
     wait_seconds,
 )
-from ftwizard.core.runs.status import process_identity, trainer_gone
+from ftwizard.core.runs.status import RunStatus, process_started, trainer_gone
 
 ACCELERATE_FILE = "accelerate.yaml"
 
@@ -111,12 +111,14 @@ def launch(run: RunFolder, resume: Path | None = None, machines: Machines | None
     resumed = None if resume is None else str(resume)
     if machines is not None:
         record_node(run, machines, launch_id, pid=pid, resume_from=resumed)
-    run.write_status(**process_identity(pid), host=socket.gethostname())
+    run.write_status(pid=pid, pid_started=process_started(pid), host=socket.gethostname())
     run.append_event(
-        "launch",
-        pid=pid,
-        resume_from=resumed,
-        **({} if machines is None else {"machines": machines.count, "launch_id": launch_id}),
+        Launch(
+            pid=pid,
+            resume_from=resumed,
+            machines=None if machines is None else machines.count,
+            launch_id=launch_id or None,
+        )
     )
     return pid
 
@@ -172,35 +174,35 @@ def stop(run: RunFolder, wait_s: float = 0.0) -> str:
         _signal_trainer(run, status, signal.SIGTERM)
     deadline = time.time() + wait_s
     while time.time() < deadline:
-        state = run.read_status().get("state")
-        if state not in ACTIVE:
-            return str(state)
+        now = run.read_status()
+        if not now.active:
+            return now.state
         time.sleep(0.2)
-    return str(run.read_status().get("state"))
+    return run.read_status().state
 
 
-def _active_status(run: RunFolder, what: str) -> dict[str, Any]:
+def _active_status(run: RunFolder, what: str) -> RunStatus:
     """The status of a run whose trainer is alive; a UserError otherwise. A trainer found
     gone (killed, or its pid now another program's) is recorded as failed, so every
     viewer says so from now on."""
     status = run.read_status()
-    gone = status.get("gone")
+    gone = status.gone
     if gone:
         run.write_status(state="failed", error=gone)
         raise UserError(
             f"{run.name}: {gone}; nothing was signalled, and the run is now marked failed.",
             hint=f"Continue it from its last checkpoint with `ftwizard resume {run.name}`.",
         )
-    if status.get("state") not in ACTIVE:
-        raise UserError(f"{run.name} is not {what} (state: {status.get('state')}).")
+    if not status.active:
+        raise UserError(f"{run.name} is not {what} (state: {status.state}).")
     return status
 
 
-def _signal_trainer(run: RunFolder, status: dict[str, Any], signum: signal.Signals) -> None:
+def _signal_trainer(run: RunFolder, status: RunStatus, signum: signal.Signals) -> None:
     # The status was read a moment ago: judge the pid again just before the signal.
     gone = trainer_gone(status, run.name)
-    pid = status.get("pid")
-    if gone is not None or not isinstance(pid, int):
+    pid = status.pid
+    if gone is not None or pid is None:
         raise UserError(f"{run.name}: {gone or 'its status names no trainer process'}.")
     try:
         os.kill(pid, signum)
@@ -212,7 +214,7 @@ def request_checkpoint(run: RunFolder) -> None:
     """Ask the trainer to save a checkpoint now and carry on (SIGUSR1, or a request in the
     run folder on several machines)."""
     status = _active_status(run, "training right now")
-    if status.get("state") != "running":
+    if status.state != "running":
         raise UserError(f"{run.name} is not training right now.")
     if run.read_config().distributed.num_machines > 1:
         run.request("save")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftwizard.core.files import load_json
-from ftwizard.core.runs.status import process_identity
+from ftwizard.core.runs.status import process_started
 
 
 class LockHeld(Exception):
@@ -66,12 +66,17 @@ def _holder_words(text: str) -> str:
     return "an unknown process"
 
 
+def _holder() -> bytes:
+    """What the lock file says of its holder: this process, by pid and start time."""
+    return json.dumps({"pid": os.getpid(), "pid_started": process_started(os.getpid())}).encode()
+
+
 def _create(path: Path) -> int | None:
     """The lock file, made with its holder already in it; None if one is there."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(descriptor, json.dumps(process_identity(os.getpid())).encode())
+        os.write(descriptor, _holder())
         fcntl.flock(descriptor, fcntl.LOCK_EX)  # nobody else has this file yet
         os.link(temporary, path)
     except FileExistsError:
@@ -103,7 +108,7 @@ def _take_over(path: Path) -> tuple[int, str] | None:
         return None
     stale = _holder_words(os.pread(descriptor, 4096, 0).decode(errors="replace"))
     os.ftruncate(descriptor, 0)
-    os.pwrite(descriptor, json.dumps(process_identity(os.getpid())).encode(), 0)
+    os.pwrite(descriptor, _holder(), 0)
     return descriptor, stale
 
 

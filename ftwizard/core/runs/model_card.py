@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -20,9 +20,12 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.files import load_json, read_small_text
 from ftwizard.core.models.source import hub_id_of
+from ftwizard.core.runs.events import AnyEvent, DataRead, Event, Launch, TrainBegin
 from ftwizard.core.runs.folder import RunFolder, write_atomic
+from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import duration
 
+E = TypeVar("E", bound=Event)
 PLAN_FILE = "plan.json"
 """The plan's decisions, written into the run folder by whoever planned the run."""
 SAMPLES_FILE = "samples.json"
@@ -42,13 +45,13 @@ METHODS = {
 }
 
 
-def _last(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [e for e in events if e.get("type") == kind]
-    return found[-1] if found else {}
+def _last(events: list[AnyEvent], kind: type[E]) -> E | None:
+    found = [e for e in events if isinstance(e, kind)]
+    return found[-1] if found else None
 
 
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+def _number(value: float | str | None) -> str:
+    return "n/a" if value is None else value if isinstance(value, str) else f"{value:.4f}"
 
 
 def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
@@ -69,58 +72,72 @@ def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
     return header
 
 
+def _results(status: RunStatus, events: list[AnyEvent]) -> list[str]:
+    launch = next((e for e in events if isinstance(e, Launch)), None)
+    begin = _last(events, TrainBegin)
+    finished = status.finished_at
+
+    def since(event: Event | None) -> str:
+        return duration(finished - event.time if finished and event else None)
+
+    eval_loss = "no validation" if status.final_eval_loss is None else status.final_eval_loss
+    return [
+        "## Results",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| final training loss | {_number(status.final_loss)} |",
+        f"| final evaluation loss | {_number(eval_loss)} |",
+        f"| steps | {status.step} |",
+        f"| training time | {since(begin)} |",
+        f"| wall time (loading, training, saving) | {since(launch)} |",
+        f"| hardware | {status.hardware or 'n/a'} |",
+    ]
+
+
+def _data_lines(config: RunConfig, data: DataRead | None, status: RunStatus) -> list[str]:
+    split = f" (split `{config.data.split}`)" if config.data.split != "train" else ""
+    source = data_words(config.data.path, data.source_sha256 if data else None)
+    lines = ["## Data", "", f"- source: {source}{split}"]
+    if data is not None:
+        lines.append(
+            f"- format: {data.format}; {data.rows_train} training rows, "
+            f"{data.rows_eval} validation rows"
+        )
+    if status.tokens_seen:
+        lines.append(f"- {status.tokens_seen:,} tokens seen in training (padding included)")
+    if data is not None and data.loss_token_share is not None:
+        lines.append(
+            f"- loss on {data.loss_token_share:.0%} of the tokens "
+            f"(`data.train_on: {config.data.train_on}`)"
+        )
+    if data is not None and data.skipped_invalid:
+        lines.append(f"- {data.skipped_invalid} invalid rows skipped")
+    return lines
+
+
 def model_card(run: RunFolder, merged: bool = False) -> str:
     """The card's text for the finished run in ``run``; ``merged``: for its merged model."""
     config = run.read_config()
     events, _ = run.read_events()
     status = run.read_status()
-    hardware = status.get("hardware", "n/a")
-    data = _last(events, "data")
-    launched = next((e["time"] for e in events if e.get("type") == "launch"), None)
-    began = _last(events, "train_begin").get("time")
-    finished = status.get("finished_at")
     base = hub_id_of(config.model.model_name_or_path)
     base_words = f"[{base}](https://huggingface.co/{base})" if base else "a local model"
-
-    header = front_matter(config, merged)
-    lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", ""]
     what = METHODS[config.method.adapter]
     if merged:
         what = f"merged model ({what} folded into the base)"
+    header = front_matter(config, merged)
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", ""]
     lines += [
         f"# {run.name}",
         "",
         f"A {what} of {base_words}, trained with "
-        f"{OBJECTIVES[config.method.objective]} by ftwizard on {hardware}.",
+        f"{OBJECTIVES[config.method.objective]} by ftwizard on {status.hardware or 'n/a'}.",
         "",
-        "## Results",
+        *_results(status, events),
         "",
-        "| | |",
-        "| --- | --- |",
-        f"| final training loss | {_number(status.get('final_loss', 'n/a'))} |",
-        f"| final evaluation loss | {_number(status.get('final_eval_loss') or 'no validation')} |",
-        f"| steps | {status.get('step', 'n/a')} |",
-        f"| training time | {duration(finished - began if finished and began else None)} |",
-        f"| wall time (loading, training, saving) | "
-        f"{duration(finished - launched if finished and launched else None)} |",
-        f"| hardware | {hardware} |",
-        "",
-        "## Data",
-        "",
-        f"- source: {data_words(config.data.path, data.get('source_sha256'))}"
-        + (f" (split `{config.data.split}`)" if config.data.split != "train" else ""),
-        f"- format: {data.get('format', 'n/a')}; {data.get('rows_train', 'n/a')} training rows, "
-        f"{data.get('rows_eval', 0)} validation rows",
+        *_data_lines(config, _last(events, DataRead), status),
     ]
-    if status.get("tokens_seen"):
-        lines.append(f"- {status['tokens_seen']:,} tokens seen in training (padding included)")
-    share = data.get("loss_token_share")
-    if share is not None:
-        lines.append(
-            f"- loss on {share:.0%} of the tokens (`data.train_on: {config.data.train_on}`)"
-        )
-    if data.get("skipped_invalid"):
-        lines.append(f"- {data['skipped_invalid']} invalid rows skipped")
     lines += ["", "## What the plan decided", ""]
     lines += _decisions(run.path / PLAN_FILE)
     lines += ["", "## Hyperparameters", "", "| setting | value |", "| --- | --- |"]

@@ -10,11 +10,13 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.data.templates import check_objective
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import UserError
-from ftwizard.core.hardware.gpus import Target, Verdict, verdict
+from ftwizard.core.hardware.gpus import Target, Verdict, target_from_report, verdict
+from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.builtin import BUILTIN_MODELS
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.planning.estimator import estimate, targeted_modules
 from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.planning.precision import cpu_base_dtype
@@ -178,25 +180,68 @@ def where(config: RunConfig, target: Target) -> str:
     return text if machines < 2 else f"{machines} machines, each {text}"
 
 
-def start_run(
+@dataclass(frozen=True)
+class LaunchPlan:
+    """What a launch starts, as every way in shows it and the run folder records it."""
+
+    config: RunConfig
+    """The configuration the trainer runs: ``model.dtype: auto`` made concrete here."""
+    facts: ModelFacts
+    data: DatasetFacts
+    summary: LaunchSummary
+    notes: tuple[str, ...] = ()
+    """Lines said before training: the precision chosen, the remote-code warning."""
+
+
+def launch_figures(
+    config: RunConfig, facts: ModelFacts, data: DatasetFacts, target: Target
+) -> LaunchPlan:
+    """The plan's figures for ``config`` on ``target``: the settings screen shows them as
+    they change, and ``prepare_launch`` ends with them."""
+    config, precision = with_machine_precision(config, target)
+    notes = tuple(n for n in (precision, config.model.remote_code_warning()) if n)
+    return LaunchPlan(config, facts, data, summarise(config, facts, data, target), notes)
+
+
+def prepare_launch(
     config: RunConfig,
-    summary: LaunchSummary | None = None,
+    report: HardwareReport,
+    prepare: Callable[[str], object] | None = prepare_builtin_model,
+    on_step: Callable[[str], None] = lambda _: None,
+) -> LaunchPlan:
+    """Everything before a run starts, in one order for the headless command, the
+    wizard and resume: the hardware and input checks, the examples' token lengths from
+    the run's tokenizer, the machine's precision, the memory estimate and the ETA.
+    ``on_step`` hears each slow step's name (the CLI shows it on a spinner)."""
+    check_hardware(config, report)
+    on_step("Checking the model and the data...")
+    facts, data = check_before_launch(config, prepare)
+    on_step("Counting the examples' tokens for the ETA...")
+    data = with_token_counts(config, data)
+    return launch_figures(config, facts, data, target_from_report(report))
+
+
+def start_run(
+    plan: LaunchPlan,
     decisions: list[tuple[str, str, str]] | None = None,
     machines: Machines | None = None,
 ) -> RunFolder:
-    """Create the run folder, note the plan's estimate in its status and its decisions
+    """Create the run folder, note the plan's figures in its status and its decisions
     (for the model card), start the trainer (machine 0's part, with ``machines``)."""
-    check_machines(config, machines)
-    run = create_run(config)
+    check_machines(plan.config, machines)
+    run = create_run(plan.config)
     if decisions:
         save_decisions(run, decisions)
-    if summary is not None:
-        # The dashboard shows the measured peak and ETA beside what the plan expected
-        # (and bench/ compares the step time with the prediction).
-        run.write_status(
-            estimate_gb=round(summary.estimate_gib, 2),
-            estimate_eta_s=summary.eta_s,
-            estimate_s_per_step=summary.seconds_per_step,
-        )
+    record_plan(run, plan.summary)
     launch(run, machines=machines)
     return run
+
+
+def record_plan(run: RunFolder, summary: LaunchSummary) -> None:
+    """The plan's memory and time in the run's status: the dashboard shows them beside
+    the measured ones, and bench/ compares the step time with the prediction."""
+    run.write_status(
+        estimate_gb=round(summary.estimate_gib, 2),
+        estimate_eta_s=summary.eta_s,
+        estimate_s_per_step=summary.seconds_per_step,
+    )

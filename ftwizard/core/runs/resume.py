@@ -13,11 +13,12 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import Override, dump_config, with_overrides
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware.probe import probe
-from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.runs.checkpoints import Checkpoint, latest_resumable, list_checkpoints
-from ftwizard.core.runs.folder import ACTIVE, RunFolder, write_atomic
+from ftwizard.core.runs.events import ConfigChanged, WarningNote
+from ftwizard.core.runs.folder import RunFolder, write_atomic
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
+from ftwizard.core.runs.preflight import prepare_launch, record_plan
 
 # Keys a resume may change without breaking the data order or the schedule's meaning.
 SAFE_TO_CHANGE = {
@@ -98,14 +99,14 @@ def plan_resume(
 ) -> ResumePlan:
     """What a resume of ``run`` would do; a UserError when it cannot resume at all."""
     status = run.read_status()
-    if status.get("state") in ACTIVE:
+    if status.active:
         raise UserError(
-            f"{run.name} is still {status.get('state')}.",
+            f"{run.name} is still {status.state}.",
             hint=f"Follow it with `ftwizard attach {run.name}`.",
         )
     overrides = list(overrides or [])
     asks_for_more = any(isinstance(o, str) and o.split("=")[0] in MORE_TRAINING for o in overrides)
-    if status.get("state") == "finished" and not asks_for_more:
+    if status.state == "finished" and not asks_for_more:
         raise UserError(
             f"{run.name} has finished.",
             hint="To train longer: --set training.num_train_epochs=N --allow-changes",
@@ -120,12 +121,12 @@ def plan_resume(
     allowed = set(SAFE_TO_CHANGE)
     advice_text = None
     if apply_oom_advice:
-        advice = status.get("advice") or []
-        if not advice:
+        if not status.advice:
             raise UserError(f"{run.name} has no out-of-memory advice to apply.")
-        overrides += [("(the out-of-memory advice)", item) for item in advice[0]["overrides"]]
+        first = status.advice[0]
+        overrides += [("(the out-of-memory advice)", item) for item in first.overrides]
         allowed |= OOM_KEYS
-        advice_text = str(advice[0]["text"])
+        advice_text = first.text
     changed = with_overrides(config, overrides, "--set")
     if config.distributed.strategy == "ddp" and changed.distributed.strategy == "ddp":
         allowed |= SAFE_WITH_DDP
@@ -154,13 +155,15 @@ def start_resume(
             hint="Add --allow-changes to resume with it.",
         )
     run = plan.run
-    check_hardware(plan.config, probe(runs_root=run.path.parent))
+    # The launch's checks and figures, as for a new run: the data may have moved since.
+    figures = prepare_launch(plan.config, probe(runs_root=run.path.parent))
     if plan.changes:
         write_atomic(run.config_path, dump_config(plan.config))
-        run.append_event("config_changed", changes={k: list(v) for k, v in plan.changes.items()})
+        run.append_event(ConfigChanged(changes={k: list(v) for k, v in plan.changes.items()}))
     for warning in plan.warnings:
-        run.append_event("warning", message=warning)
+        run.append_event(WarningNote(message=warning))
     run.write_status(
         state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
     )
+    record_plan(run, figures.summary)
     return launch(run, resume=plan.checkpoint.path, machines=machines)

@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
+from ftwizard.core.runs.events import (
+    AnyEvent,
+    CheckpointSaved,
+    ConfigChanged,
+    Damaged,
+    DataRead,
+    Evaluation,
+    Failure,
+    Launch,
+    Log,
+    StatusChange,
+    TrainBegin,
+    WarningNote,
+)
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.status import RunStatus
 
 # The data event's ``loss`` (data.train_on, or the shape's only choice) in words.
 LOSS_WORDS = {
@@ -41,20 +55,20 @@ def duration(seconds: float | None) -> str:
 ETA_TRUSTED_AFTER_STEPS = 5
 
 
-def planned_remaining(status: dict[str, Any]) -> float | None:
+def planned_remaining(status: RunStatus) -> float | None:
     """The plan's ETA (written at launch) for the steps still to run."""
-    planned, total = status.get("estimate_eta_s"), status.get("max_steps")
-    if not isinstance(planned, (int, float)) or not total:
+    if status.estimate_eta_s is None or not status.max_steps:
         return None
-    return float(planned) * max(0, int(total) - int(status.get("step") or 0)) / int(total)
+    left = max(0, status.max_steps - status.step)
+    return status.estimate_eta_s * left / status.max_steps
 
 
-def eta_words(status: dict[str, Any]) -> str:
+def eta_words(status: RunStatus) -> str:
     """The ETA a viewer shows: measured from the steps run since the last (re)start, with
     the plan's figure beside it until enough steps are in to trust the measurement."""
-    if status.get("state") != "running":
+    if status.state != "running":
         return "n/a"
-    measured, steps = status.get("eta_s"), status.get("eta_steps")
+    measured, steps = status.eta_s, status.eta_steps
     planned = planned_remaining(status)
     # Runs written before eta_steps existed: their measured ETA is all there is.
     trusted = measured is not None and steps is not None and steps >= ETA_TRUSTED_AFTER_STEPS
@@ -66,65 +80,59 @@ def eta_words(status: dict[str, Any]) -> str:
     return f"{duration(measured)} (after {counted}; plan {duration(planned)})"
 
 
-def memory_words(event: dict[str, Any]) -> str:
+def memory_words(log: Log) -> str:
     """This step's memory: one figure, or one per GPU (rank) of a distributed run."""
-    ranks = event.get("ranks")
-    if isinstance(ranks, list) and len(ranks) > 1:
-        if all("gpu_allocated_gb" in r for r in ranks):
-            each = ", ".join(f"{r['gpu_allocated_gb']:.1f}" for r in ranks)
-            return f"GPU {each} GB"
-        return "RAM " + ", ".join(f"{r.get('ram_gb', 0):.1f}" for r in ranks) + " GB"
-    if "gpu_allocated_gb" in event:
-        return f"GPU {event['gpu_allocated_gb']:.1f} GB"
-    return f"RAM {event.get('ram_gb', 0):.1f} GB"
+    if len(log.ranks) > 1:
+        if all(r.gpu_allocated_gb is not None for r in log.ranks):
+            return "GPU " + ", ".join(f"{r.gpu_allocated_gb:.1f}" for r in log.ranks) + " GB"
+        return "RAM " + ", ".join(f"{r.ram_gb:.1f}" for r in log.ranks) + " GB"
+    if log.gpu_allocated_gb is not None:
+        return f"GPU {log.gpu_allocated_gb:.1f} GB"
+    return f"RAM {log.ram_gb:.1f} GB"
 
 
-def describe(event: dict[str, Any]) -> str:
+def _data_words(event: DataRead) -> str:
+    share = event.loss_token_share
+    return (
+        f"data: {event.rows_train} train / {event.rows_eval} validation rows "
+        f"({event.format}), loss on {LOSS_WORDS.get(event.loss, event.loss)}"
+        + (f" ({share:.0%} of the tokens)" if share is not None else "")
+        + (f", {event.skipped_invalid} invalid skipped" if event.skipped_invalid else "")
+    )
+
+
+def describe(event: AnyEvent) -> str:
     """One line for one event, the same in every view."""
-    kind = event.get("type")
-    if kind == "log":
-        memory = memory_words(event)
-        speed = f", {event['tokens_per_s']:.0f} tok/s" if event.get("tokens_per_s") else ""
-        grad = f", grad {event['grad_norm']:.2f}" if event.get("grad_norm") is not None else ""
+    if isinstance(event, Log):
+        speed = f", {event.tokens_per_s:.0f} tok/s" if event.tokens_per_s else ""
+        grad = f", grad {event.grad_norm:.2f}" if event.grad_norm is not None else ""
         return (
-            f"step {event['step']}/{event['max_steps']}: loss {event['loss']:.4f}, "
-            f"lr {event['learning_rate']:.2e}{grad}{speed}, {memory}"
+            f"step {event.step}/{event.max_steps}: loss {event.loss:.4f}, "
+            f"lr {event.learning_rate:.2e}{grad}{speed}, {memory_words(event)}"
         )
-    if kind == "eval":
+    if isinstance(event, Evaluation):
         return (
-            f"eval at step {event['step']}: loss {event['eval_loss']:.4f}, "
-            f"perplexity {event['perplexity']:.2f}"
+            f"eval at step {event.step}: loss {event.eval_loss:.4f}, "
+            f"perplexity {event.perplexity:.2f}"
         )
-    if kind == "checkpoint":
-        return f"checkpoint saved at step {event['step']}"
-    if kind == "error":
-        return f"error ({event.get('kind')}): {event.get('message', '')[:300]}"
-    if kind == "data":
-        share, loss = event.get("loss_token_share"), event.get("loss", "all")
-        return (
-            f"data: {event['rows_train']} train / {event['rows_eval']} validation rows "
-            f"({event['format']}), loss on {LOSS_WORDS.get(loss, loss)}"
-            + (f" ({share:.0%} of the tokens)" if share is not None else "")
-            + (
-                f", {event['skipped_invalid']} invalid skipped"
-                if event.get("skipped_invalid")
-                else ""
-            )
-        )
-    if kind == "train_begin":
-        return f"training: {event['max_steps']} steps from step {event['step']}"
-    if kind == "status":
-        extra = event.get("reason") or event.get("phase") or event.get("note") or ""
-        return f"{event.get('state')}{f': {extra}' if extra else ''}"
-    if kind == "launch":
-        return f"trainer started (pid {event['pid']})"
-    if kind == "damaged":
-        return f"damaged: {event.get('message', '')}"
-    if kind == "warning":
-        return f"warning: {event.get('message', '')}"
-    if kind == "config_changed":
-        return "configuration changed: " + ", ".join(sorted(event.get("changes", {})))
-    return str(event)[:300]
+    if isinstance(event, CheckpointSaved):
+        return f"checkpoint saved at step {event.step}"
+    if isinstance(event, Failure):
+        return f"error ({event.kind}): {event.message[:300]}"
+    if isinstance(event, DataRead):
+        return _data_words(event)
+    if isinstance(event, TrainBegin):
+        return f"training: {event.max_steps} steps from step {event.step}"
+    if isinstance(event, StatusChange):
+        extra = event.reason or event.phase or event.note or ""
+        return f"{event.state}{f': {extra}' if extra else ''}"
+    if isinstance(event, Launch):
+        return f"trainer started (pid {event.pid})"
+    if isinstance(event, (Damaged, WarningNote)):
+        return f"{event.type}: {event.message}"
+    if isinstance(event, ConfigChanged):
+        return "configuration changed: " + ", ".join(sorted(event.changes))
+    return f"{event.type} event"
 
 
 Point = tuple[int, float]
@@ -141,8 +149,8 @@ class RunWatch:
     eval_loss: list[Point] = field(default_factory=list)
     learning_rate: list[Point] = field(default_factory=list)
     grad_norm: list[Point] = field(default_factory=list)
-    last_log: dict[str, Any] = field(default_factory=dict)
-    last_error: dict[str, Any] | None = None
+    last_log: Log | None = None
+    last_error: Failure | None = None
     peak_memory_gb: float | None = None
     memory_per_rank: str | None = None
     """Each GPU's (rank's) memory at the last step of a distributed run, in words."""
@@ -151,39 +159,34 @@ class RunWatch:
     def __post_init__(self) -> None:
         self.recent = deque(maxlen=self.log_lines)
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[AnyEvent]:
         """Read new events; returns them (already folded into the series)."""
         events, self.offset = self.run.read_events(self.offset)
         for event in events:
             self._fold(event)
         return events
 
-    def _fold(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        step = event.get("step")
-        if kind == "log" and isinstance(step, int):
-            self.last_log = event
-            for series, key in (
-                (self.train_loss, "loss"),
-                (self.learning_rate, "learning_rate"),
-                (self.grad_norm, "grad_norm"),
-            ):
-                value = event.get(key)
-                if isinstance(value, (int, float)):
-                    _append(series, step, float(value))
-            for source in event.get("ranks") or [event]:
-                peak = source.get("gpu_peak_gb", source.get("ram_gb"))
-                if isinstance(peak, (int, float)):
-                    self.peak_memory_gb = max(self.peak_memory_gb or 0.0, float(peak))
-            ranks = event.get("ranks")
-            if isinstance(ranks, list) and len(ranks) > 1:
-                self.memory_per_rank = memory_words(event)
-        elif kind == "eval" and isinstance(step, int):
-            _append(self.eval_loss, step, float(event["eval_loss"]))
-        elif kind == "error":
+    def _fold(self, event: AnyEvent) -> None:
+        if isinstance(event, Log):
+            self._fold_log(event)
+            return
+        if isinstance(event, Evaluation):
+            _append(self.eval_loss, event.step, event.eval_loss)
+        elif isinstance(event, Failure):
             self.last_error = event
-        if kind != "log":
-            self.recent.append(describe(event))
+        self.recent.append(describe(event))
+
+    def _fold_log(self, log: Log) -> None:
+        self.last_log = log
+        _append(self.train_loss, log.step, log.loss)
+        _append(self.learning_rate, log.step, log.learning_rate)
+        if log.grad_norm is not None:
+            _append(self.grad_norm, log.step, log.grad_norm)
+        for source in log.ranks or (log,):
+            peak = source.gpu_peak_gb if source.gpu_peak_gb is not None else source.ram_gb
+            self.peak_memory_gb = max(self.peak_memory_gb or 0.0, peak)
+        if len(log.ranks) > 1:
+            self.memory_per_rank = memory_words(log)
 
 
 def _append(series: list[Point], step: int, value: float) -> None:

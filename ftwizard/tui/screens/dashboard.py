@@ -7,7 +7,6 @@ again at any time; stop and save-checkpoint are signals to the trainer process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -19,14 +18,15 @@ from textual.widgets import Footer, Header, RichLog, Static
 
 from ftwizard.core.errors import in_words
 from ftwizard.core.hardware.probe import HardwareReport
-from ftwizard.core.runs.folder import ACTIVE, RunFolder
+from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import request_checkpoint, stop
 from ftwizard.core.runs.resume import plan_resume, start_resume
+from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, describe
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.widgets.loss_chart import LossChart
-from ftwizard.tui.widgets.run_stats import problem_view, stats_view
+from ftwizard.views.run_status import problem_view, status_view
 
 POLL_S = 0.5
 HARDWARE_POLL_S = 3.0
@@ -53,7 +53,7 @@ class DashboardScreen(WizardScreen):
         super().__init__()
         self.run = run
         self.tail = RunWatch(run)
-        self.status: dict[str, Any] = {}
+        self.status = RunStatus()
         self.report: HardwareReport | None = None
         self._stats_shown: tuple[object, ...] = ()
         self._outcome_shown: tuple[object, ...] = ()
@@ -97,7 +97,7 @@ class DashboardScreen(WizardScreen):
             self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
         self._show_stats()
         # The banner and the keys on offer follow the state (and a failure's words).
-        outcome = (self.status.get("state"), self.status.get("error"), self.status.get("advice"))
+        outcome = (self.status.state, self.status.error, self.status.advice)
         if outcome == self._outcome_shown:
             return
         self._outcome_shown = outcome
@@ -105,20 +105,20 @@ class DashboardScreen(WizardScreen):
         banner = self.query_one("#run-problem", Static)
         if problem is not None:
             banner.update(problem)
-        elif self.status.get("state") == "finished":
+        elif self.status.state == "finished":
             banner.update("finished: press Enter for the results (merge, sample, new run).")
-        elif self.status.get("state") == "stopped":
+        elif self.status.state == "stopped":
             banner.update("stopped with a resumable checkpoint: press u to resume.")
         else:
             banner.update("")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        state = self.status.get("state")
+        state = self.status.state
         if action in ("stop", "checkpoint"):
-            return state in ACTIVE
+            return self.status.active
         if action == "apply_advice":
-            return state == "failed" and bool(self.status.get("advice"))
+            return state == "failed" and bool(self.status.advice)
         if action == "resume_picker":
             return state in ("failed", "stopped")
         if action == "results":
@@ -143,7 +143,7 @@ class DashboardScreen(WizardScreen):
         self._stats_shown = shown
         # The panel's height is fixed by the stylesheet: no new layout is needed.
         self.query_one("#run-stats", Static).update(
-            stats_view(self.status, self.tail, self.report, now=now), layout=False
+            status_view(self.status, self.tail, self.report, now=now), layout=False
         )
 
     def action_stop(self) -> None:

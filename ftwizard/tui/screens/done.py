@@ -48,9 +48,9 @@ class DoneScreen(WizardScreen):
         summary.add_column(style="bold")
         summary.add_column()
         summary.add_row("run", self.run.name)
-        summary.add_row("state", str(status.get("state")))
-        summary.add_row("final train loss", _loss(status.get("final_loss")))
-        summary.add_row("final eval loss", _loss(status.get("final_eval_loss")))
+        summary.add_row("state", status.state)
+        summary.add_row("final train loss", _loss(status.final_loss))
+        summary.add_row("final eval loss", _loss(status.final_eval_loss))
         summary.add_row("adapter / model", str(self.run.final_dir))
         summary.add_row(
             "use it",

@@ -16,7 +16,7 @@ from ftwizard.core.errors import UserError, in_words
 from ftwizard.core.files import WouldReplace, check_target
 from ftwizard.core.planning.estimator import targeted_modules
 from ftwizard.core.planning.fit import with_sections
-from ftwizard.core.runs.preflight import summarise
+from ftwizard.core.runs.preflight import launch_figures
 from ftwizard.tui.screens.prompt import AskText, Choose
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.config_form import ConfigForm
@@ -74,7 +74,7 @@ class ParamsScreen(StepScreen):
         facts, data = self.state.model_facts, self.state.data_facts
         if facts is None or data is None:
             return Text("Pick a model and a dataset for an estimate.")
-        summary = summarise(config, facts, data, self.state.target)
+        summary = launch_figures(config, facts, data, self.state.target).summary
         style = {"fits": "bold green", "tight": "bold yellow"}.get(summary.verdict, "bold red")
         return Text.assemble(
             (f"{summary.where}: ", "bold"),

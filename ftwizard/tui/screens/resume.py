@@ -32,13 +32,13 @@ class ResumeScreen(WizardScreen):
         yield Header()
         status = self.run.read_status()
         yield Static(
-            f"Resume {self.run.name} ({status.get('state')} at step {status.get('step')}). "
+            f"Resume {self.run.name} ({status.state} at step {status.step}). "
             "Pick a checkpoint: only resumable ones continue exactly where they were.",
             classes="help",
         )
         table: DataTable[str] = DataTable(id="checkpoints", cursor_type="row")
         yield table
-        advice = bool(status.get("advice"))
+        advice = bool(status.advice)
         yield Toggle(
             "apply the out-of-memory advice"
             if advice

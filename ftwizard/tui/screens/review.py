@@ -11,15 +11,9 @@ from textual.widgets import Button, Static
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import dump_config
 from ftwizard.core.errors import in_words
-from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.runs.folder import RunFolder, default_run_name, runs_root
-from ftwizard.core.runs.preflight import (
-    check_before_launch,
-    start_run,
-    summarise,
-    with_machine_precision,
-)
+from ftwizard.core.runs.preflight import prepare_launch, start_run
 from ftwizard.tui.screens.step import StepScreen
 
 
@@ -67,14 +61,12 @@ class ReviewScreen(StepScreen):
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, config: RunConfig) -> None:
         try:
-            if self.state.report is not None:
-                check_hardware(config, self.state.report)
-            facts, data = check_before_launch(config)  # converts a built-in model once
-            config, _ = with_machine_precision(config, self.state.target)
-            summary = summarise(config, facts, data, self.state.target)
+            # The headless command's launch, step for step (core/runs/preflight.py).
+            report = self.state.report or self.wizard.hardware_probe()
+            launch_plan = prepare_launch(config, report)  # converts a built-in model once
             plan = self.state.plan
             decisions = [(d.topic, d.choice, d.reason) for d in plan.decisions] if plan else None
-            run = start_run(config, summary, decisions)
+            run = start_run(launch_plan, decisions)
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Launched(None, in_words(error)))
             return

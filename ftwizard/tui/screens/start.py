@@ -99,9 +99,9 @@ class StartScreen(WizardScreen):
         table = self.query_one(RunsTable)
         run = table.runs[str(event.row_key.value)]
         status = run.read_status()
-        action = next_action(status.get("state"))
+        action = next_action(status.state)
         if action == "why":
-            self.notify(f"damaged: {status.get('damage')}", severity="error", timeout=15)
+            self.notify(f"damaged: {status.damage}", severity="error", timeout=15)
         elif action == "resume":
             from ftwizard.tui.screens.resume import ResumeScreen
 

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from ftwizard.core.hardware.probe import GpuInfo, HardwareReport
 from ftwizard.core.units import gib, percent, plain, yes_no
-from ftwizard.tui.widgets.bars import share_bar
+from ftwizard.views.bars import share_bar
 
 
 def _gpu_rows(gpu: GpuInfo) -> Table:

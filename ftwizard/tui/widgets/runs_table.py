@@ -6,17 +6,18 @@ import time
 
 from textual.widgets import DataTable
 
-from ftwizard.core.runs.folder import ACTIVE, RunFolder, list_runs
+from ftwizard.core.runs.folder import RunFolder, list_runs
+from ftwizard.core.runs.status import ACTIVE
 from ftwizard.core.runs.watch import duration
 
 NEXT_ACTION = {"finished": "results", "stopped": "resume", "failed": "resume", "damaged": "why"}
 
 
-def next_action(state: object) -> str:
+def next_action(state: str) -> str:
     """What opening a run does: attach to a live one, resume a stopped one..."""
     if state in ACTIVE:
         return "attach"
-    return NEXT_ACTION.get(str(state), "inspect")
+    return NEXT_ACTION.get(state, "inspect")
 
 
 class RunsTable(DataTable[str]):
@@ -35,16 +36,16 @@ class RunsTable(DataTable[str]):
         self.runs = {}
         for run in list_runs(root):
             status = run.read_status()
-            state = status.get("state")
-            loss = status.get("last_loss")
+            state = status.state
+            loss = status.last_loss
             age = now - run.config_path.stat().st_mtime
             self.runs[str(run.path)] = run
             self.add_row(
                 run.name,
                 str(state),
                 next_action(state),
-                f"{status.get('step') or 0}/{status.get('max_steps') or '?'}",
-                f"{loss:.4f}" if isinstance(loss, (int, float)) else "n/a",
+                f"{status.step}/{status.max_steps or '?'}",
+                "n/a" if loss is None else f"{loss:.4f}",
                 duration(age) + " ago",
                 key=str(run.path),
             )

@@ -1,0 +1,110 @@
+"""Where a run stands, in one picture: the dashboard's figures panel, the live view of
+``ftwizard --preset`` and ``attach``, and ``ftwizard runs NAME`` draw this same view, so
+they cannot disagree (the elapsed clock stops when the run ends, in each of them)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.runs.status import RunStatus
+from ftwizard.core.runs.watch import RunWatch, duration, eta_words
+from ftwizard.core.units import gib, percent
+from ftwizard.views.bars import share_bar
+
+
+def elapsed_s(status: RunStatus, now: float) -> float | None:
+    """Seconds since this (re)start, up to now while it runs, up to its end after."""
+    if status.started_at is None:
+        return None
+    end = now if status.active else status.finished_at or status.stopped_at or now
+    return end - status.started_at
+
+
+def _memory_rows(
+    grid: Table, status: RunStatus, watch: RunWatch, report: HardwareReport | None
+) -> None:
+    log = watch.last_log
+    planned = f", plan estimate {status.estimate_gb:.1f} GB" if status.estimate_gb else ""
+    gpu = report.gpus[0] if report and report.gpus else None
+    if log is not None and log.gpu_allocated_gb is not None:
+        total_gb = f" of {gib(gpu.memory_total_bytes)}" if gpu else ""
+        peak = "" if log.gpu_peak_gb is None else f", peak {log.gpu_peak_gb:.1f} GB"
+        grid.add_row(
+            "GPU memory", f"{log.gpu_allocated_gb:.1f} GB allocated{total_gb}{peak}{planned}"
+        )
+    elif log is not None:
+        peak_gb = watch.peak_memory_gb or log.ram_gb
+        grid.add_row(
+            "trainer RAM",
+            f"{log.ram_gb:.1f} GB, peak {peak_gb:.1f} GB{planned} (CPU training)",
+        )
+    if watch.memory_per_rank:
+        grid.add_row("per GPU (rank)", watch.memory_per_rank)
+    if gpu is not None:
+        grid.add_row("GPU utilisation", percent(gpu.utilization_percent))
+    if report is not None:
+        grid.add_row(
+            "machine RAM",
+            f"{gib(report.ram_available_bytes)} free of {gib(report.ram_total_bytes)}",
+        )
+
+
+def status_view(
+    status: RunStatus,
+    watch: RunWatch,
+    report: HardwareReport | None = None,
+    now: float | None = None,
+) -> RenderableType:
+    """State, progress, ETA, losses, schedule, speed and memory. ``report``: this
+    machine's hardware, for the GPU's size and the free RAM (the wizard has it)."""
+    now = time.time() if now is None else now
+    step, total = status.step, status.max_steps or 0
+    phase = f" ({status.phase})" if status.phase else ""
+    head = Text.assemble(("state: ", "bold"), (status.state.upper() + phase, "bold"))
+    share = f"{step / total:.0%}" if total else "?"
+    progress = Text(
+        f"step {step}/{total or '?'} ({share})   elapsed {duration(elapsed_s(status, now))}   "
+        f"ETA {eta_words(status)}"
+    )
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if watch.train_loss:
+        grid.add_row("loss", f"{watch.train_loss[-1][1]:.4f} (step {watch.train_loss[-1][0]})")
+    if watch.eval_loss:
+        grid.add_row("eval loss", f"{watch.eval_loss[-1][1]:.4f} (step {watch.eval_loss[-1][0]})")
+    log = watch.last_log
+    if log is not None:
+        grad = "n/a" if log.grad_norm is None else f"{log.grad_norm:.3f}"
+        grid.add_row("lr / grad norm", f"{log.learning_rate:.2e} / {grad}")
+        if log.tokens_per_s:
+            grid.add_row("tokens/s", f"{log.tokens_per_s:,.0f}")
+    _memory_rows(grid, status, watch, report)
+    return Group(head, share_bar(step, total or None, width=30), progress, grid)
+
+
+def problem_view(status: RunStatus, name: str) -> RenderableType | None:
+    """What went wrong and what to do, for a failed or damaged run; None otherwise."""
+    if status.state == "damaged":
+        return Text(f"x DAMAGED: {status.damage}", style="bold red")
+    if status.state != "failed":
+        return None
+    lines: list[RenderableType] = [
+        Text(f"x FAILED: {status.error or 'see the trainer log'}", style="bold red")
+    ]
+    for index, item in enumerate(status.advice or ()):
+        lines.append(Text(f"  {index + 1}. {item.text} (saves about {item.saves_gib:.1f} GB)"))
+    if status.advice:
+        lines.append(
+            Text("Press a to resume with advice 1, or u to pick a checkpoint.", style="bold")
+        )
+    else:
+        lines.append(
+            Text(f"The trainer log is {name}/trainer.log; u picks a checkpoint to resume.")
+        )
+    return Group(*lines)
