@@ -15,7 +15,6 @@ from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import dump_config
-from ftwizard.core.planning.fit import with_sections
 
 T0 = 1_764_000_000.0  # 2025-11-24 16:00 UTC
 STEP_S = 2.0
@@ -40,8 +39,7 @@ def record_run(
     """A run folder ``root/name`` in ``state`` after ``steps_done`` logged steps."""
     path = root / name
     (path / "checkpoints").mkdir(parents=True)
-    config = with_sections(
-        config or RunConfig(),
+    config = (config or RunConfig()).with_sections(
         data={"path": "data/demo/wizard-identity.jsonl"},
         output={"run_name": name, "runs_root": str(root)},
     )

@@ -32,6 +32,7 @@ from ftwizard.core.runs import lock
 from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.launch import request_checkpoint, stop
 from ftwizard.core.runs.model_card import save_samples
+from ftwizard.core.trainer_calls import SampleRow
 from tests.conftest import ROOT, run_cli
 
 CORPUS = ROOT / "tests" / "bad_inputs"
@@ -239,7 +240,7 @@ def test_sampled_answers_stay_the_owners(tmp_path: Path) -> None:
     run = create_run(load_config(None, [f"output.runs_root={tmp_path}", "data.path=d.jsonl"]))
     previous = os.umask(0o022)
     try:
-        save_samples(run, [{"prompt": "secret plan?", "base": "a", "fine_tuned": "b"}])
+        save_samples(run, [SampleRow(prompt="secret plan?", base="a", fine_tuned="b")])
     finally:
         os.umask(previous)
     assert stat.S_IMODE((run.path / "samples.json").stat().st_mode) == 0o600
@@ -254,7 +255,8 @@ def test_sample_prompts_go_over_a_pipe_not_the_command_line(
 
     def fake_run(command: list[str], input_text: str | None = None) -> object:
         calls.append((list(command), input_text))
-        return subprocess.CompletedProcess(command, 0, '[{"prompt": "p"}]', "")
+        answer = '[{"prompt": "p", "base": "b", "fine_tuned": "t"}]'
+        return subprocess.CompletedProcess(command, 0, answer, "")
 
     monkeypatch.setattr(trainer_calls.lifetime, "run", fake_run)
     trainer_calls.sample_outputs("/runs/x", ["my private question"])

@@ -111,9 +111,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "config": HELPERS,
     "data": HELPERS,
     "models": HELPERS,
-    "trainer_calls": HELPERS | {"models"},
+    "trainer_calls": HELPERS | {"data", "models"},
     "hardware": HELPERS | {"trainer_calls"},
-    "planning": HELPERS | {"config", "hardware", "models"},
+    "planning": HELPERS | {"config", "data", "hardware", "models"},
     "runs": HELPERS | {"config", "data", "hardware", "models", "planning", "trainer_calls"},
     "outputs": HELPERS
     | {"config", "data", "hardware", "models", "planning", "runs", "trainer_calls"},

@@ -115,11 +115,12 @@ def test_the_plans_decisions_go_into_the_card(tmp_path: Path) -> None:
 
 def test_sampled_answers_go_into_the_card(tmp_path: Path) -> None:
     from ftwizard.core.runs.model_card import save_samples
+    from ftwizard.core.trainer_calls import SampleRow
 
     run = finished_run(tmp_path)
     run.final_dir.mkdir()
     (run.final_dir / "README.md").write_text("peft's template")
-    save_samples(run, [{"prompt": "Who are you?", "base": "SmolLM | HF", "fine_tuned": "Wiz"}])
+    save_samples(run, [SampleRow(prompt="Who are you?", base="SmolLM | HF", fine_tuned="Wiz")])
     card = (run.final_dir / "README.md").read_text()
     assert "## Base and fine-tuned answers" in card
     assert "| Who are you? | SmolLM \\| HF | Wiz |" in card

@@ -359,15 +359,14 @@ def test_a_copy_with_new_sections_keeps_every_value_and_what_was_set() -> None:
     assigned on a default section included), so plans can tell choices from defaults."""
     from ftwizard.core.config.schema import RunConfig
     from ftwizard.core.config.yaml_io import load_config
-    from ftwizard.core.planning.fit import with_sections
 
     config = load_config(None, ["evaluation.val_size=0", "description=mine"])
     config.training.max_steps = 5  # assigned on a section nothing set before
-    copy = with_sections(config, lora={"r": 4})
+    copy = config.with_sections(lora={"r": 4})
     assert copy.training.max_steps == 5 and copy.lora.r == 4 and copy.description == "mine"
     assert "val_size" in copy.evaluation.model_fields_set
     assert "eval_steps" not in copy.evaluation.model_fields_set
     expected = config.to_dict()
     expected["lora"]["r"] = 4
     assert copy.to_dict() == expected
-    assert with_sections(RunConfig()).to_dict() == RunConfig().to_dict()
+    assert RunConfig().with_sections().to_dict() == RunConfig().to_dict()

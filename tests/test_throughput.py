@@ -122,9 +122,9 @@ def test_a_cpu_figure_taken_on_a_busy_machine_is_measured_again_keeping_the_best
     figures = iter([114.4, 176.8, 150.0])  # busy, busy, quiet (the quiet one is lower)
     measured: list[float] = []
 
-    def measure(module: str, args: list[str], what: str) -> dict[str, float]:
+    def measure(module: str, args: list[str], what: str) -> dict[str, object]:
         measured.append(next(figures))
-        return {"fp32_gflops": measured[-1]}
+        return {"fp32_gflops": measured[-1], "threads": 2, "torch": "2.13.0"}
 
     monkeypatch.setattr(trainer_calls, "call_trainer_module", measure)
     clock = SimpleNamespace(now=1000.0)

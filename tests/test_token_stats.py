@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
+from ftwizard.core.trainer_calls import TokenStatsRequest
 from ftwizard.trainer.masks import RowSample
 from tests.conftest import ROOT, TEST_CACHE
 
@@ -35,18 +36,23 @@ def test_a_short_stream_is_sampled_whole() -> None:
     assert [index for index, _ in sample.rows] == list(range(7))
 
 
-def _stats(model: Path | str, data: Path, *flags: str) -> tuple[dict, bool]:
+def _stats(model: Path | str, data: Path, train_on: str = "assistant") -> tuple[dict, bool]:
     """``data_stats`` in a fresh interpreter: its reply, and whether torch was imported."""
-    arguments = ["--path", str(data), "--model", str(model), "--max-length", "256", *flags]
+    request = TokenStatsRequest(path=str(data), model=str(model), max_length=256, train_on=train_on)
     code = (
         "import sys\n"
         "from ftwizard.trainer.data_stats import main\n"
-        f"main({arguments!r})\n"
+        "main()\n"
         "print('torch' in sys.modules, file=sys.stderr)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "FTWIZARD_CACHE": str(TEST_CACHE)}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-c", code],
+        input=request.model_dump_json(),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     reply = json.loads(result.stdout)
@@ -99,12 +105,12 @@ def test_several_answers_train_every_answer_on_any_template(
         f"{'answer number 2, ' * 5}<|im_end|>",
     ]
 
-    final, _ = _stats("smollm2-135m-instruct", path, "--train-on", "last_assistant")
+    final, _ = _stats("smollm2-135m-instruct", path, "last_assistant")
     assert final["preview"]["loss"] == "the final answer"
     assert len(final["preview"]["loss_spans"]) == 1
     assert final["stats"]["loss_token_share"] < every["stats"]["loss_token_share"]
 
-    whole, _ = _stats("smollm2-135m-instruct", path, "--train-on", "all")
+    whole, _ = _stats("smollm2-135m-instruct", path, "all")
     assert whole["stats"]["loss_token_share"] == 1.0
 
     marked = tmp_path / "marked"

@@ -176,14 +176,16 @@ async def test_data_step_shows_token_statistics_and_pages_the_preview(
         assert "tokens per example" in tokens and "max_length" in tokens
         stats = app.state.data_stats
         rows = len(DEMO_DATA.read_text().splitlines())
-        assert stats is not None and sum(stats["stats"]["length_histogram"]["counts"]) == rows
+        assert stats is not None and sum(stats.stats.length_histogram.counts) == rows
         assert "(every answer, data.train_on: assistant)" in tokens
-        first = app.state.data_stats["preview"]["text"]  # type: ignore[index]
+        assert stats.preview is not None
+        first = stats.preview.text
         assert app.screen.focused is app.screen.query_one("#next")  # Enter again goes on
         await pilot.press("n")
         await settle(pilot)
-        assert app.state.data_stats["preview"]["example"] == 1  # type: ignore[index]
-        assert app.state.data_stats["preview"]["text"] != first  # type: ignore[index]
+        now = app.state.data_stats
+        assert now is not None and now.preview is not None
+        assert now.preview.example == 1 and now.preview.text != first
         assert _next_enabled(app)
 
 

@@ -108,7 +108,7 @@ async def open_step(
     app: FtwizardApp = pilot.app  # type: ignore[assignment]
     state = app.state
     state.model_id, state.model_facts = model, resolve_model_facts(model)
-    state.data_path, state.data_report = str(data), validate_path(data).to_dict()
+    state.data_path, state.data_report = str(data), validate_path(data).summary()
     assert state.model_facts is not None and state.data_facts is not None
     state.plan = recommend(
         state.target, state.model_facts, state.data_facts, state.purpose, state.base_config()

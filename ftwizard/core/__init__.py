@@ -15,5 +15,6 @@ One package per concern, each saying in its ``__init__`` what it may import (che
 At the top: ``errors``, ``units``, ``paths``, ``network`` and ``lifetime`` (helpers that
 import nothing else from ``core``), ``files`` (reading files we did not write, within
 bounds; its refusals are ``errors``) and ``trainer_calls`` (asking the trainer package
-for answers that need torch; it reads ``models``).
+for answers that need torch, one typed request and reply each; it reads ``models``
+and ``data``).
 """

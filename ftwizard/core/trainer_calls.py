@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from ftwizard.core import lifetime
+from ftwizard.core.data.token_stats import Preview, TokenStats
+from ftwizard.core.data.validate import ReportSummary
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.builtin import BUILTIN_MODELS
 from ftwizard.core.models.source import resolve_model_facts
@@ -29,9 +31,9 @@ class TrainerProcessFailed(Exception):
 
 def call_trainer_module(
     module: str, arguments: list[str], what: str, input_text: str | None = None
-) -> Any:
+) -> object:
     """Run ``ftwizard.trainer.<module>`` with ``arguments`` (and ``input_text`` on its
-    stdin); its reply, or a UserError."""
+    stdin); its reply, still to be read as its type, or a UserError."""
     command = [sys.executable, "-m", f"ftwizard.trainer.{module}", *arguments]
     result = lifetime.run(command, input_text)  # ended with the viewer that asked
     try:
@@ -43,47 +45,43 @@ def call_trainer_module(
     return data
 
 
-def token_stats(
-    path: str,
-    model: str,
-    max_length: int,
-    *,
-    data_format: str = "auto",
-    column_map: Mapping[str, str] | None = None,
-    text_split: str = "auto",
-    example: int = 0,
-    split: str = "train",
-    name: str | None = None,
-    train_on: str = "assistant",
-) -> dict[str, Any]:
+class Message(BaseModel):
+    """What crosses into or out of a trainer-package process, as one JSON object."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TokenStatsRequest(Message):
+    """What ``trainer/data_stats.py`` reads on its stdin."""
+
+    path: str
+    model: str
+    max_length: int
+    data_format: str = "auto"
+    column_map: dict[str, str] = {}
+    text_split: str = "auto"
+    example: int = 0
+    split: str = "train"
+    name: str | None = None
+    train_on: str = "assistant"
+    context: int | None = None
+    """The model's context length: the suggested max_length stays under it."""
+
+
+class TokenStatsReply(Message):
+    report: ReportSummary
+    stats: TokenStats
+    preview: Preview | None
+    warnings: list[str]
+
+
+def token_stats(request: TokenStatsRequest) -> TokenStatsReply:
     """Validation report, token statistics and the template preview of one example."""
-    facts = resolve_model_facts(model)
-    command = [
-        "--path",
-        str(path),
-        "--model",
-        model,
-        "--max-length",
-        str(max_length),
-        "--format",
-        data_format,
-        "--map",
-        json.dumps(dict(column_map or {})),
-        "--text-split",
-        text_split,
-        "--example",
-        str(example),
-        "--split",
-        split,
-        "--train-on",
-        train_on,
-    ]
-    if name:
-        command += ["--name", name]
-    if facts.max_context:
-        command += ["--context", str(facts.max_context)]
-    data: dict[str, Any] = call_trainer_module("data_stats", command, "Tokenising")
-    return data
+    if request.context is None:
+        context = resolve_model_facts(request.model).max_context
+        request = request.model_copy(update={"context": context})
+    reply = call_trainer_module("data_stats", [], "Tokenising", request.model_dump_json())
+    return TokenStatsReply.model_validate(reply)
 
 
 def prepare_builtin_model(name: str, force: bool = False) -> bool:
@@ -106,15 +104,18 @@ def prepare_builtin_model(name: str, force: bool = False) -> bool:
     return True
 
 
-def sample_outputs(
-    run_path: str, prompts: list[str], max_new_tokens: int = 64
-) -> list[dict[str, str]]:
-    """Generate with the base and the fine-tuned model: [{prompt, base, fine_tuned}]."""
+class SampleRow(Message):
+    prompt: str
+    base: str
+    fine_tuned: str
+
+
+def sample_outputs(run_path: str, prompts: list[str], max_new_tokens: int = 64) -> list[SampleRow]:
+    """Generate with the base and the fine-tuned model, greedily."""
     arguments = ["sample", run_path, "--max-new-tokens", str(max_new_tokens)]
     # Over a pipe: a command line is visible to every user of the machine (ps).
-    prompts_json = json.dumps(prompts)
-    rows: list[dict[str, str]] = call_trainer_module("outputs", arguments, "Sampling", prompts_json)
-    return rows
+    rows = call_trainer_module("outputs", arguments, "Sampling", json.dumps(prompts))
+    return TypeAdapter(list[SampleRow]).validate_python(rows)
 
 
 def merge_outputs(run_path: str, output: str | None = None) -> str:
@@ -122,19 +123,54 @@ def merge_outputs(run_path: str, output: str | None = None) -> str:
     arguments = ["merge", run_path]
     if output:
         arguments += ["--output", output]
-    data: dict[str, Any] = call_trainer_module("outputs", arguments, "Merging")
-    return str(data["output"])
+    return str(Merged.model_validate(call_trainer_module("outputs", arguments, "Merging")).output)
+
+
+class Merged(Message):
+    output: str
+
+
+class OllamaFacts(Message):
+    """What the Modelfile needs: the chat template cut into the pieces Ollama's Go
+    template replays (``outputs/ollama.TurnPieces``; None when it cannot be cut) and
+    the stop tokens."""
+
+    pieces: dict[str, str] | None
+    stop: list[str]
+
+
+class Exported(Message):
+    """A GGUF file written by ``trainer/gguf_export.py``."""
+
+    path: str
+    outtype: str
+    size_bytes: int
+    tensors: int
+    architecture: str
+    chat_template: bool
+    ollama: OllamaFacts | None = None
 
 
 def export_gguf(
     run_path: str, outtype: str, out: str | None = None, for_ollama: bool = False
-) -> dict[str, Any]:
-    """Write the run's model as one GGUF file: {path, outtype, size_bytes, tensors, ...};
-    ``for_ollama``: also {"ollama": {"pieces", "stop"}} for ``core.ollama.write_modelfile``."""
+) -> Exported:
+    """Write the run's model as one GGUF file; ``for_ollama``: with the Modelfile's facts."""
     arguments = [run_path, "--outtype", outtype]
     if out:
         arguments += ["--out", out]
     if for_ollama:
         arguments.append("--ollama")
-    data: dict[str, Any] = call_trainer_module("gguf_export", arguments, "Exporting")
-    return data
+    return Exported.model_validate(call_trainer_module("gguf_export", arguments, "Exporting"))
+
+
+class CpuSpeed(Message):
+    """What ``trainer/cpu_speed.py`` measured: fp32 matrix products on this CPU."""
+
+    fp32_gflops: float
+    threads: int
+    torch: str
+
+
+def measure_cpu() -> CpuSpeed:
+    """This CPU's fp32 speed, measured by torch in its own process (a few seconds)."""
+    return CpuSpeed.model_validate(call_trainer_module("cpu_speed", [], "Measuring the CPU"))

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import torch
 
+from ftwizard.core.trainer_calls import CpuSpeed
 from ftwizard.trainer.reply import reply
 
 
-def measure(size: int = 1024, windows: int = 4, seconds: float = 0.6) -> dict[str, Any]:
+def measure(size: int = 1024, windows: int = 4, seconds: float = 0.6) -> CpuSpeed:
     """The best of a few short windows: another job on a shared machine slows some of
     them, and the figure should describe the machine, not the moment."""
     a = torch.randn(size, size)
@@ -32,12 +32,10 @@ def measure(size: int = 1024, windows: int = 4, seconds: float = 0.6) -> dict[st
             a @ b
             runs += 1
         rates.append(2 * size**3 * runs / (time.perf_counter() - started) / 1e9)
-    return {
-        "fp32_gflops": round(max(rates), 1),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-    }
+    return CpuSpeed(
+        fp32_gflops=round(max(rates), 1), threads=torch.get_num_threads(), torch=torch.__version__
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(reply(measure))
+    sys.exit(reply(lambda: measure().model_dump()))

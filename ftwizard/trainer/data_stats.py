@@ -1,31 +1,31 @@
 """Token statistics and the chat-template preview, with the model's real tokenizer.
 
-Run as ``python -m ftwizard.trainer.data_stats --path DATA --model MODEL`` (the CLI
-and the TUI start it in its own process, since it needs transformers). Prints one
-JSON object: the statistics, the rendered preview of one example with its
-loss-carrying spans, and warnings. Rows come from the same core reader the
-trainer uses, so what is counted is what will be trained on.
+Run as ``python -m ftwizard.trainer.data_stats`` with a ``TokenStatsRequest`` as JSON on
+its stdin (``core/trainer_calls.token_stats`` starts it in its own process, since it
+needs transformers). Prints one ``TokenStatsReply``: the report, the statistics, the
+rendered preview of one example with its loss-carrying spans, and warnings. Rows come
+from the same core reader the trainer uses, so what is counted is what will be trained on.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, get_args
+from dataclasses import dataclass
+from typing import Any
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
-from ftwizard.core.data.validate import validate_path
+from ftwizard.core.data.token_stats import LengthHistogram, Preview, TokenStats
+from ftwizard.core.data.validate import DataReport, validate_path
+from ftwizard.core.trainer_calls import TokenStatsReply, TokenStatsRequest
 from ftwizard.trainer.chat_render import Renderer, load_tokenizer, token_counts
 from ftwizard.trainer.loss_plan import loss_plan
 from ftwizard.trainer.masks import (
     ConversationMasker,
     Masked,
     RowSample,
-    TrainOn,
     Unmaskable,
     mask_many,
 )
@@ -81,7 +81,7 @@ def _loss_share(
 HISTOGRAM_BUCKETS = 16
 
 
-def length_histogram(lengths: list[int], max_length: int) -> dict[str, Any]:
+def length_histogram(lengths: list[int], max_length: int) -> LengthHistogram:
     """Example counts by token length, from 0 to just past the longest example (at
     most twice ``max_length``, the last bar holding everything longer)."""
     top = min((lengths[-1] if lengths else 0) + 1, max_length * 2)
@@ -89,7 +89,7 @@ def length_histogram(lengths: list[int], max_length: int) -> dict[str, Any]:
     counts = [0] * HISTOGRAM_BUCKETS
     for n in lengths:
         counts[min(n // width, HISTOGRAM_BUCKETS - 1)] += 1
-    return {"bucket_tokens": width, "counts": counts, "max_length": max_length}
+    return LengthHistogram(bucket_tokens=width, counts=counts, max_length=max_length)
 
 
 def _percentile(sorted_values: Sequence[int], share: float) -> int:
@@ -99,55 +99,46 @@ def _percentile(sorted_values: Sequence[int], share: float) -> int:
     return sorted_values[index]
 
 
-def compute(
-    path: str,
-    model: str,
-    max_length: int,
-    fmt: str,
-    column_map: dict[str, str],
-    text_split: str,
-    example: int,
-    context: int | None,
-    name: str | None = None,
-    split: str = "train",
-    train_on: TrainOn = "assistant",
-) -> dict[str, Any]:
-    tokenizer = load_tokenizer(model)
-    if not tokenizer.chat_template:  # what the trainer installs (trainer.data)
-        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
-        fallback_template = True
-    else:
-        fallback_template = False
-    plan = loss_plan(tokenizer, train_on)
-    renderer = Renderer(tokenizer, plan.template)
-    masker = ConversationMasker(tokenizer, plan.template, plan.train_on)
-    warnings: list[str] = []
-    tool_warning: list[str] = []
-    lengths: list[int] = []
-    loss_sample: RowSample[tuple[dict[str, Any], str]] = RowSample()
-    batch: list[dict[str, Any]] = []
-    preview_row: dict[str, Any] | None = None
-    rows_seen = 0
-    multi_turn = False  # a conversation with several answers: the loss mode matters
+@dataclass
+class Counted:
+    """What one pass over the rows gathers: each example's length in tokens, a sample of
+    rows for the loss share, the example to preview, and the report."""
 
-    # The Rust tokenizer releases the GIL: batches are tokenised in a worker thread
-    # while this one reads, validates and renders the next batch.
+    report: DataReport
+    lengths: list[int]
+    sample: RowSample[tuple[dict[str, Any], str]]
+    preview_row: dict[str, Any] | None
+    multi_turn: bool
+    """A conversation with several answers was seen: then the loss mode matters."""
+    tool_warning: list[str]
+
+
+def count_tokens(request: TokenStatsRequest, renderer: Renderer) -> Counted:
+    """Read, validate and render every row; tokenise in batches alongside (the Rust
+    tokenizer releases the GIL, so a worker thread counts while this one reads on)."""
+    lengths: list[int] = []
+    sample: RowSample[tuple[dict[str, Any], str]] = RowSample()
+    tool_warning: list[str] = []
+    preview_row: dict[str, Any] | None = None
+    multi_turn = False
+    batch: list[dict[str, Any]] = []
+    rows_seen = 0
     pool = ThreadPoolExecutor(max_workers=1)
     pending: list[Future[list[int]]] = []
 
     def flush() -> None:
         rendered = [renderer.render(row) for row in batch]
         if not tool_warning:
-            tool_warning.extend(_tool_call_warning(model, batch, rendered))
-        pending.append(pool.submit(token_counts, tokenizer, [text for text, _ in rendered]))
+            tool_warning.extend(_tool_call_warning(request.model, batch, rendered))
+        pending.append(pool.submit(token_counts, renderer.tokenizer, [t for t, _ in rendered]))
         first = rows_seen - len(batch)
         for offset, (row, (text, _)) in enumerate(zip(batch, rendered, strict=True)):
-            loss_sample.offer(first + offset, (row, text))
+            sample.offer(first + offset, (row, text))
         batch.clear()
 
     def on_row(row: dict[str, Any]) -> None:
-        nonlocal preview_row, rows_seen, multi_turn
-        if rows_seen == example:
+        nonlocal rows_seen, preview_row, multi_turn
+        if rows_seen == request.example:
             preview_row = row
         rows_seen += 1
         if not multi_turn and "messages" in row:
@@ -157,92 +148,131 @@ def compute(
             flush()
 
     report = validate_path(
-        path,
-        fmt,
-        column_map,
-        text_split,  # type: ignore[arg-type]
+        request.path,
+        request.data_format,
+        request.column_map,
+        request.text_split,  # type: ignore[arg-type]
         on_row=on_row,
-        name=name,
-        split=split,
+        name=request.name,
+        split=request.split,
     )
     if batch:
         flush()
     for future in pending:
         lengths.extend(future.result())
     pool.shutdown()
+    return Counted(report, lengths, sample, preview_row, multi_turn, tool_warning)
 
-    shape = report.detection.trainer_shape
-    loss_share, mask_warnings = _loss_share(renderer, masker, loss_sample, lengths)
-    warnings.extend(mask_warnings)
+
+def _template_warnings(
+    request: TokenStatsRequest, renderer: Renderer, shape: str, fallback: bool
+) -> list[str]:
+    if shape not in ("messages", "preference", "kto"):
+        return []
+    warnings = []
+    if fallback:
+        warnings.append(
+            f"`{request.model}` has no chat template (a base model?): the chat data will be "
+            "rendered with ChatML (<|im_start|>role ... <|im_end|>), shown below"
+        )
+    vocab = renderer.tokenizer.get_vocab()
+    missing = [t for t in special_tokens_in(renderer.template) if t not in vocab]
+    if missing:
+        warnings.append(
+            f"the template writes {', '.join(missing)}, which the tokenizer does not know: "
+            "they would be split into pieces; the trainer adds them as new tokens"
+        )
+    return warnings
+
+
+def _stats(
+    request: TokenStatsRequest, lengths: list[int], loss_share: float, covers: str, train_on: str
+) -> TokenStats:
+    ordered = sorted(lengths)
+    truncated = sum(1 for n in ordered if n > request.max_length)
+    p95 = _percentile(ordered, 0.95)
+    suggested = max(128, math.ceil(p95 / 128) * 128)
+    if request.context:
+        suggested = min(suggested, request.context)
+    return TokenStats(
+        rows=len(ordered),
+        tokens_p50=_percentile(ordered, 0.50),
+        tokens_p95=p95,
+        tokens_max=ordered[-1] if ordered else 0,
+        tokens_mean=round(sum(ordered) / len(ordered), 1) if ordered else 0.0,
+        max_length=request.max_length,
+        truncated_rows=truncated,
+        truncated_share=round(truncated / len(ordered), 4) if ordered else 0.0,
+        tokens_per_epoch=sum(min(n, request.max_length) for n in ordered),
+        loss_token_share=loss_share,
+        loss_covers=covers,
+        train_on=train_on,
+        suggested_max_length=suggested,
+        length_histogram=length_histogram(ordered, request.max_length),
+    )
+
+
+def _preview(
+    request: TokenStatsRequest,
+    row: dict[str, Any],
+    renderer: Renderer,
+    masker: ConversationMasker,
+    fallback: bool,
+    covers: str,
+    masks: str | None,
+) -> tuple[Preview, list[str]]:
+    warnings = []
+    if "messages" in row:
+        try:
+            text, spans = masker.spans(row["messages"], row.get("tools"))
+        except Unmaskable as problem:
+            text, spans = masker.render(row["messages"], row.get("tools")), []
+            warnings.append(f"example {request.example}: cannot be masked ({problem})")
+    else:
+        text, spans = renderer.spans(row)
+    template = "ChatML (fallback)" if fallback else "model"
+    preview = Preview(
+        example=request.example, text=text, loss_spans=spans, template=template,
+        loss=covers, masks=masks,
+    )  # fmt: skip
+    return preview, warnings
+
+
+def compute(request: TokenStatsRequest) -> TokenStatsReply:
+    """The report, the token statistics and the preview of one example, as the trainer
+    would render, mask and count them."""
+    tokenizer = load_tokenizer(request.model)
+    fallback = not tokenizer.chat_template
+    if fallback:  # what the trainer installs (trainer.data)
+        tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    plan = loss_plan(tokenizer, request.train_on)  # type: ignore[arg-type]
+    renderer = Renderer(tokenizer, plan.template)
+    masker = ConversationMasker(tokenizer, plan.template, plan.train_on)
+    counted = count_tokens(request, renderer)
+    shape = counted.report.detection.trainer_shape
+    loss_share, warnings = _loss_share(renderer, masker, counted.sample, counted.lengths)
     if shape != "messages":
         covers = LOSS_COVERS.get(shape, "every token")
-    elif multi_turn or plan.train_on == "all":
+    elif counted.multi_turn or plan.train_on == "all":
         covers = plan.covers
     else:
         covers = "one answer per example"
-
-    conversational = shape in ("messages", "preference", "kto")
-    if conversational and fallback_template:
-        warnings.append(
-            f"`{model}` has no chat template (a base model?): the chat data will be rendered "
-            "with ChatML (<|im_start|>role ... <|im_end|>), shown below"
+    warnings += _template_warnings(request, renderer, shape, fallback)
+    warnings += counted.tool_warning
+    stats = _stats(request, counted.lengths, loss_share, covers, plan.train_on)
+    preview = None
+    if counted.preview_row is not None:
+        masks = None
+        if shape == "messages" and plan.train_on != "all":
+            masks = "trl" if plan.trl_masks else "ftwizard"
+        row = counted.preview_row
+        preview, preview_warnings = _preview(
+            request, row, renderer, masker, fallback, covers, masks
         )
-    if conversational:
-        vocab = tokenizer.get_vocab()
-        missing = [t for t in special_tokens_in(renderer.template) if t not in vocab]
-        if missing:
-            warnings.append(
-                f"the template writes {', '.join(missing)}, which the tokenizer does not know: "
-                "they would be split into pieces; the trainer adds them as new tokens"
-            )
-
-    warnings.extend(tool_warning)
-    ordered = sorted(lengths)
-    total = sum(ordered)
-    truncated = sum(1 for n in ordered if n > max_length)
-    p95 = _percentile(ordered, 0.95)
-    suggested = max(128, math.ceil(p95 / 128) * 128)
-    if context:
-        suggested = min(suggested, context)
-    stats = {
-        "rows": len(ordered),
-        "tokens_p50": _percentile(ordered, 0.50),
-        "tokens_p95": p95,
-        "tokens_max": ordered[-1] if ordered else 0,
-        "tokens_mean": round(total / len(ordered), 1) if ordered else 0.0,
-        "max_length": max_length,
-        "truncated_rows": truncated,
-        "truncated_share": round(truncated / len(ordered), 4) if ordered else 0.0,
-        "tokens_per_epoch": sum(min(n, max_length) for n in ordered),
-        "loss_token_share": loss_share,
-        "loss_covers": covers,
-        "train_on": plan.train_on,
-        "suggested_max_length": suggested,
-        "length_histogram": length_histogram(ordered, max_length),
-    }
-    preview: dict[str, Any] | None = None
-    if preview_row is not None:
-        if "messages" in preview_row:
-            try:
-                text, spans = masker.spans(preview_row["messages"], preview_row.get("tools"))
-            except Unmaskable as problem:
-                text, spans = masker.render(preview_row["messages"], preview_row.get("tools")), []
-                warnings.append(f"example {example}: cannot be masked ({problem})")
-        else:
-            text, spans = renderer.spans(preview_row)
-        preview = {
-            "example": example,
-            "text": text,
-            "loss_spans": spans,
-            "template": "ChatML (fallback)" if fallback_template else "model",
-            "loss": covers,
-            "masks": None
-            if shape != "messages" or plan.train_on == "all"
-            else "trl"
-            if plan.trl_masks
-            else "ftwizard",
-        }
-    return {"report": report.to_dict(), "stats": stats, "preview": preview, "warnings": warnings}
+        warnings += preview_warnings
+    return TokenStatsReply(
+        report=counted.report.summary(), stats=stats, preview=preview, warnings=warnings
+    )
 
 
 def _tool_call_warning(
@@ -260,32 +290,10 @@ def _tool_call_warning(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ftwizard.trainer.data_stats")
-    parser.add_argument("--path", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--max-length", type=int, default=1024)
-    parser.add_argument("--format", default="auto")
-    parser.add_argument("--map", default="{}", help="column map as JSON")
-    parser.add_argument("--text-split", default="auto")
-    parser.add_argument("--example", type=int, default=0)
-    parser.add_argument("--context", type=int, default=None)
-    parser.add_argument("--name", default=None)
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--train-on", default="assistant", choices=get_args(TrainOn))
-    args = parser.parse_args(argv)
+    # The request comes as JSON on stdin (core/trainer_calls.TokenStatsRequest).
     return reply(
-        lambda: compute(
-            args.path,
-            args.model,
-            args.max_length,
-            args.format,
-            json.loads(args.map),
-            args.text_split,
-            args.example,
-            args.context,
-            args.name,
-            args.split,
-            args.train_on,
+        lambda: compute(TokenStatsRequest.model_validate_json(sys.stdin.read())).model_dump(
+            mode="json"
         )
     )
 

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import torch
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import ollama
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.trainer_calls import Exported, OllamaFacts
 from ftwizard.trainer.reply import reply
 
 OUTTYPES = {
@@ -66,25 +67,27 @@ PRE_TOKENIZERS = {
 
 
 @dataclass(frozen=True)
-class Exported:
+class Written:
+    """A GGUF file this module wrote."""
+
     path: Path
     outtype: str
     size_bytes: int
     tensors: int
     architecture: str
     chat_template: bool
-    ollama: dict[str, Any] | None = None  # {"pieces": {...} | None, "stop": [...]}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ollama": self.ollama,
-            "path": str(self.path),
-            "outtype": self.outtype,
-            "size_bytes": self.size_bytes,
-            "tensors": self.tensors,
-            "architecture": self.architecture,
-            "chat_template": self.chat_template,
-        }
+    def answer(self, ollama: OllamaFacts | None = None) -> Exported:
+        """What the CLI is told (core/trainer_calls.Exported)."""
+        return Exported(
+            path=str(self.path),
+            outtype=self.outtype,
+            size_bytes=self.size_bytes,
+            tensors=self.tensors,
+            architecture=self.architecture,
+            chat_template=self.chat_template,
+            ollama=ollama,
+        )
 
 
 def _say(message: str) -> None:
@@ -148,7 +151,7 @@ def _tensor_data(
     return gguf.quants.quantize(data, qtype), qtype
 
 
-def write_gguf(model: Any, tokenizer: Any, path: Path, outtype: str, name: str) -> Exported:
+def write_gguf(model: Any, tokenizer: Any, path: Path, outtype: str, name: str) -> Written:
     """Write ``model`` (a transformers causal LM) and ``tokenizer`` to ``path``."""
     config = model.config.get_text_config()
     arch = architecture_of(config.model_type)
@@ -206,7 +209,7 @@ def write_gguf(model: Any, tokenizer: Any, path: Path, outtype: str, name: str) 
     writer.write_tensors_to_file()
     writer.close()
     os.replace(work, path)
-    return Exported(
+    return Written(
         path,
         outtype,
         path.stat().st_size,
@@ -341,14 +344,13 @@ def export(run: RunFolder, outtype: str, out: Path | None, for_ollama: bool) -> 
     model, tokenizer = load_final_model(run)
     # The template is cut before the slow part, so a refusal comes before the wait.
     pieces = ollama_pieces(tokenizer) if for_ollama else None
-    exported = write_gguf(model, tokenizer, path, outtype, run.name)
+    written = write_gguf(model, tokenizer, path, outtype, run.name)
     if not for_ollama:
-        return exported
-    facts = {
-        "pieces": None if pieces is None else asdict(pieces),
-        "stop": stop_tokens(model, tokenizer),
-    }
-    return replace(exported, ollama=facts)
+        return written.answer()
+    facts = OllamaFacts(
+        pieces=None if pieces is None else asdict(pieces), stop=stop_tokens(model, tokenizer)
+    )
+    return written.answer(facts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = RunFolder(Path(args.run_dir))
     out = Path(args.out) if args.out else None
-    return reply(lambda: export(run, args.outtype, out, args.ollama).to_dict())
+    return reply(lambda: export(run, args.outtype, out, args.ollama).model_dump(mode="json"))
 
 
 if __name__ == "__main__":

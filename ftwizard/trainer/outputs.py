@@ -17,6 +17,7 @@ import torch
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs.prompts import prompt_label, prompt_messages
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.trainer_calls import Merged, SampleRow
 from ftwizard.trainer.loading import (
     TORCH_DTYPES,
     load_tokenizer,
@@ -93,7 +94,7 @@ def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> s
     ).strip()
 
 
-def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict[str, str]]:
+def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[SampleRow]:
     config = run.read_config()
     tokenizer = load_tokenizer(config)
     base = base_model(run)
@@ -102,7 +103,7 @@ def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[dict
     tokenizer = final_tokenizer(run)
     after = [_generate(tuned, tokenizer, p, max_new_tokens) for p in prompts]
     return [
-        {"prompt": prompt_label(prompt_messages(p)), "base": b, "fine_tuned": a}
+        SampleRow(prompt=prompt_label(prompt_messages(p)), base=b, fine_tuned=a)
         for p, b, a in zip(prompts, before, after, strict=True)
     ]
 
@@ -135,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "sample":
         # The prompts come as a JSON list on stdin, never in argv (visible in ps).
         prompts = json.loads(sys.stdin.read() or "[]")
-        return reply(lambda: sample(run, prompts or ["Who are you?"], args.max_new_tokens))
-    return reply(lambda: {"output": str(merge(run, Path(args.output or run.path / "merged")))})
+        prompts = prompts or ["Who are you?"]
+        return reply(lambda: [r.model_dump() for r in sample(run, prompts, args.max_new_tokens)])
+    output = Path(args.output or run.path / "merged")
+    return reply(lambda: Merged(output=str(merge(run, output))).model_dump())
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.data.sources import content_sha256
 from ftwizard.core.errors import UserError
 from ftwizard.core.planning.oom import Advice
@@ -26,6 +28,7 @@ from ftwizard.core.runs import lock
 from ftwizard.core.runs.ending import LOG_PREFIX, disk_full_message, is_disk_full
 from ftwizard.core.runs.events import (
     DataRead,
+    Event,
     Failure,
     StatusChange,
     Unmaskable,
@@ -33,7 +36,7 @@ from ftwizard.core.runs.events import (
 )
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.lock import RunLock
-from ftwizard.core.runs.status import process_started
+from ftwizard.core.runs.status import StatusUpdate, process_started
 from ftwizard.trainer.ranks import check_same_launch, rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
@@ -134,34 +137,54 @@ def write_model_card(run: RunFolder) -> None:
     (run.final_dir / "README.md").write_text(model_card(run), encoding="utf-8")
 
 
-def train(run: RunFolder, resume: str | None) -> int:
-    """Load, train, evaluate and save; the status says how it ended."""
-    early_stop: list[bool] = []
-    signal.signal(signal.SIGTERM, lambda *_: early_stop.append(True))
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+@dataclass
+class Ending:
+    """How a run ends: the exit code, the status it leaves and the event that says so.
+    Every way out of ``train`` is one of these, written by ``close``."""
 
+    code: int
+    status: StatusUpdate
+    event: Event
+
+
+@dataclass
+class Job:
+    """What ``train`` loaded: the configuration, tokenizer, data, model and trainer."""
+
+    run: RunFolder
+    config: RunConfig
+    tokenizer: Any
+    data: Any
+    trainer: Any
+    stopper: Any
+
+
+def close(run: RunFolder, ending: Ending) -> int:
+    end(run, **ending.status)
+    run.append_event(ending.event)
+    return ending.code
+
+
+def begin(run: RunFolder, resume: str | None) -> RunConfig:
+    """Say the trainer is starting, and clear what a killed trainer left half-done."""
     config = run.read_config()
     if config.distributed.num_machines > 1:
         check_same_launch(run)  # before minutes of loading on a machine that is wrong
-    host = socket.gethostname()
     pid = os.getpid()
     run.write_status(
         state="starting",
         pid=pid,
         pid_started=process_started(pid),
-        host=host,
+        host=socket.gethostname(),
         phase="loading model",
     )
     run.append_event(StatusChange(state="starting", phase="loading model", resume_from=resume))
-    from ftwizard.trainer.build import build_trainer
-    from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal, memory_figures
-    from ftwizard.trainer.data import prepare
-    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
-
     if rank() == 0:  # a checkpoint half-written when the last trainer died
         shutil.rmtree(run.staging_dir, ignore_errors=True)
-    tokenizer = load_tokenizer(config)
-    data = prepare(config, tokenizer)
+    return config
+
+
+def _data_events(run: RunFolder, config: RunConfig, data: Any) -> None:
     unmaskable = Unmaskable(**data.unmaskable) if data.unmaskable else None
     run.append_event(
         DataRead(
@@ -176,88 +199,117 @@ def train(run: RunFolder, resume: str | None) -> int:
             unmaskable=unmaskable,
         )
     )
-    if unmaskable is not None:
-        validation = (
-            f", and {unmaskable.validation} of the validation file" if unmaskable.validation else ""
+    if unmaskable is None:
+        return
+    validation = (
+        f", and {unmaskable.validation} of the validation file" if unmaskable.validation else ""
+    )
+    run.append_event(
+        WarningNote(
+            message=f"{unmaskable.count} conversation(s) left out{validation}: their "
+            f"assistant turns cannot be located ({unmaskable.reason}); examples "
+            f"{', '.join(map(str, unmaskable.examples))} (see one with ftwizard data "
+            "--example N)"
         )
-        run.append_event(
-            WarningNote(
-                message=f"{unmaskable.count} conversation(s) left out{validation}: their "
-                f"assistant turns cannot be located ({unmaskable.reason}); examples "
-                f"{', '.join(map(str, unmaskable.examples))} (see one with ftwizard data "
-                "--example N)"
-            )
-        )
+    )
+
+
+def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | Ending:
+    """The tokenizer, the data (with its events), the model and the trl trainer; an
+    Ending when a stop came during the loading."""
+    from ftwizard.trainer.build import build_trainer
+    from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal
+    from ftwizard.trainer.data import prepare
+    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
+
+    tokenizer = load_tokenizer(config)
+    data = prepare(config, tokenizer)
+    _data_events(run, config, data)
     model = load_model(config)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     stopper = StopOnSignal(run)
     if early_stop:
-        end(run, state="stopped", phase=None, stopped_at=time.time())
-        run.append_event(StatusChange(state="stopped", reason="stopped before the first step"))
-        return EXIT_STOPPED
-    trainer = build_trainer(
-        config, run, model, tokenizer, lora_config(config), data, [EventsCallback(run), stopper]
-    )
-    run.write_status(phase="training")
+        return Ending(
+            EXIT_STOPPED,
+            {"state": "stopped", "phase": None, "stopped_at": time.time()},
+            StatusChange(state="stopped", reason="stopped before the first step"),
+        )
+    callbacks = [EventsCallback(run), stopper]
+    trainer = build_trainer(config, run, model, tokenizer, lora_config(config), data, callbacks)
+    return Job(run, config, tokenizer, data, trainer, stopper)
+
+
+def fit(job: Job, resume: str | None) -> Ending | None:
+    """Train; an Ending when it ran out of memory or was stopped, None when it ran out."""
+    from ftwizard.trainer.callbacks import memory_figures
+
+    job.run.write_status(phase="training")
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        job.trainer.train(resume_from_checkpoint=resume)
     except Exception as error:
         if not _is_oom(error):
             raise
-        step = trainer.state.global_step
-        advice = _oom_advice(run)
-        run.append_event(
+        step = job.trainer.state.global_step
+        advice = _oom_advice(job.run)
+        return Ending(
+            EXIT_FAILED,
+            {
+                "state": "failed",
+                "error": f"out of memory at step {step}",
+                "oom": True,
+                "advice": [a.to_dict() for a in advice],
+                "finished_at": time.time(),
+            },
             Failure(
                 kind="oom",
                 step=step,
                 message=str(error)[:500],
                 advice=tuple(advice),
                 **memory_figures().model_dump(),
-            )
+            ),
         )
-        end(
-            run,
-            state="failed",
-            error=f"out of memory at step {step}",
-            oom=True,
-            advice=[a.to_dict() for a in advice],
-            finished_at=time.time(),
-        )
-        return EXIT_FAILED
+    if not job.stopper.requested:
+        return None
+    step = job.trainer.state.global_step
+    return Ending(
+        EXIT_STOPPED,
+        {"state": "stopped", "phase": None, "step": step, "stopped_at": time.time()},
+        StatusChange(
+            state="stopped",
+            step=step,
+            reason="stopped by the user; a resumable checkpoint was saved",
+        ),
+    )
 
-    if stopper.requested:
-        end(
-            run, state="stopped", phase=None, step=trainer.state.global_step, stopped_at=time.time()
-        )
-        run.append_event(
-            StatusChange(
-                state="stopped",
-                step=trainer.state.global_step,
-                reason="stopped by the user; a resumable checkpoint was saved",
-            )
-        )
-        return EXIT_STOPPED
 
-    final_eval = None
-    if data.eval is not None:
-        step = trainer.state.global_step
-        done = [
-            h["eval_loss"]
-            for h in trainer.state.log_history
-            if "eval_loss" in h and h.get("step") == step
-        ]
-        if done:  # the schedule evaluated at the last step already
-            final_eval = done[-1]
-        else:
-            run.write_status(phase="evaluating")
-            final_eval = trainer.evaluate().get("eval_loss")  # an event via the callback
+def _final_eval(job: Job) -> float | None:
+    """The evaluation loss at the last step: the schedule's, or one more evaluation."""
+    if job.data.eval is None:
+        return None
+    state = job.trainer.state
+    done = [
+        h["eval_loss"]
+        for h in state.log_history
+        if "eval_loss" in h and h.get("step") == state.global_step
+    ]
+    if done:
+        return float(done[-1])
+    job.run.write_status(phase="evaluating")
+    loss = job.trainer.evaluate().get("eval_loss")  # an event via the callback
+    return None if loss is None else float(loss)
+
+
+def save(job: Job) -> Ending:
+    """The final evaluation, the model and tokenizer in final/, and its card."""
+    run, trainer = job.run, job.trainer
+    final_eval = _final_eval(job)
     run.write_status(phase="saving")
     trainer.save_model(str(run.final_dir))  # every rank: FSDP gathers the shards to save
     if rank() == 0:
-        tokenizer.save_pretrained(str(run.final_dir))
+        job.tokenizer.save_pretrained(str(run.final_dir))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    final = {
+    final: StatusUpdate = {
         "step": trainer.state.global_step,
         "final_loss": losses[-1] if losses else None,
         "final_eval_loss": final_eval,
@@ -269,11 +321,23 @@ def train(run: RunFolder, resume: str | None) -> int:
     if rank() == 0:
         run.write_status(**final)  # what the card reports, before the run reads finished
         write_model_card(run)
-    end(run, state="finished", phase=None, **final)
-    run.append_event(
-        StatusChange(state="finished", step=trainer.state.global_step, output=str(run.final_dir))
+    return Ending(
+        EXIT_FINISHED,
+        {**final, "state": "finished", "phase": None},
+        StatusChange(state="finished", step=trainer.state.global_step, output=str(run.final_dir)),
     )
-    return EXIT_FINISHED
+
+
+def train(run: RunFolder, resume: str | None) -> Ending:
+    """Load, train, evaluate and save: how the run ended."""
+    early_stop: list[bool] = []  # a SIGTERM while loading, before StopOnSignal listens
+    signal.signal(signal.SIGTERM, lambda *_: early_stop.append(True))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    config = begin(run, resume)
+    job = load(run, config, early_stop)
+    if isinstance(job, Ending):
+        return job
+    return fit(job, resume) or save(job)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,14 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {held}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        code = train(run, args.resume)
+        code = close(run, train(run, args.resume))
         # torchrun ends every other process when one exits non-zero: only rank 0 tells
         # how the run ended, after its final status is written.
         return code if rank() == 0 else 0
     except UserError as error:
-        run.append_event(Failure(kind="input", message=str(error)))
-        end(run, state="failed", error=str(error), finished_at=time.time())
-        return EXIT_BAD_INPUT
+        failed: StatusUpdate = {"state": "failed", "error": str(error), "finished_at": time.time()}
+        return close(run, Ending(EXIT_BAD_INPUT, failed, Failure(kind="input", message=str(error))))
     except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
         _say(traceback.format_exc())
         record_failure(run, error)

@@ -16,7 +16,6 @@ from ftwizard import __version__
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.probe import HardwareReport, probe
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
-from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import stop
 from ftwizard.tui.screens.start import StartScreen
@@ -79,7 +78,7 @@ class FtwizardApp(App[int]):
             report=self.state.report,
             model_id=config.model.model_name_or_path,
             data_path=config.data.path or None,
-            config=with_sections(config, output={"run_name": None}),
+            config=config.with_sections(output={"run_name": None}),
         )
         self._back_to_start()
         self.start_wizard()

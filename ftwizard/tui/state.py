@@ -7,16 +7,16 @@ from the core functions the headless commands use.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.data.validate import ReportSummary
 from ftwizard.core.hardware.gpus import Target, target_from_report
 from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts, facts_from_report
-from ftwizard.core.planning.fit import with_sections
-from ftwizard.core.planning.recommend import Plan
+from ftwizard.core.planning.plan import Plan
 from ftwizard.core.planning.tables import Purpose
+from ftwizard.core.trainer_calls import TokenStatsReply
 
 
 @dataclass
@@ -26,8 +26,8 @@ class WizardState:
     model_id: str | None = None
     model_facts: ModelFacts | None = None
     data_path: str | None = None
-    data_report: dict[str, Any] | None = None
-    data_stats: dict[str, Any] | None = None
+    data_report: ReportSummary | None = None
+    data_stats: TokenStatsReply | None = None
     purpose: Purpose = "domain"
     plan: Plan | None = None
     config: RunConfig = field(default_factory=RunConfig)
@@ -42,13 +42,12 @@ class WizardState:
     def data_facts(self) -> DatasetFacts | None:
         if self.data_report is None:
             return None
-        stats = self.data_stats.get("stats") if self.data_stats else None
+        stats = self.data_stats.stats if self.data_stats else None
         return facts_from_report(self.data_report, stats)
 
     def base_config(self) -> RunConfig:
         """The configuration so far: model and data chosen, the runs root kept."""
-        return with_sections(
-            self.config,
+        return self.config.with_sections(
             model={"model_name_or_path": self.model_id or self.config.model.model_name_or_path},
             data={"path": self.data_path or self.config.data.path},
             output={"runs_root": self.runs_root},

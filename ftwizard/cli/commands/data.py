@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.core.config.schema import COLUMNS
 from ftwizard.core.data.split import split_counts
-from ftwizard.core.data.validate import trainable, validate_path
+from ftwizard.core.data.validate import ReportSummary, validate_path
 from ftwizard.core.errors import UserError
-from ftwizard.core.planning.dataset_facts import KIND_OF_SHAPE, DatasetFacts
-from ftwizard.core.trainer_calls import token_stats
+from ftwizard.core.planning.dataset_facts import DatasetFacts, facts_from_report
+from ftwizard.core.trainer_calls import TokenStatsReply, TokenStatsRequest, token_stats
 from ftwizard.views.data import preview_view, report_view, stats_view
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -43,42 +43,23 @@ def parse_map(text: str | None) -> dict[str, str]:
 def dataset_facts(args: argparse.Namespace, model: str, max_length: int) -> DatasetFacts:
     """What the planner needs from a dataset file; token lengths when the tokenizer is here."""
     column_map = parse_map(args.map)
+    stats, no_tokens = None, ""
     try:
-        result = _stats_subprocess(
-            args, column_map, model=model, max_length=max_length, example=0, path=args.data
-        )
-        report, stats = result["report"], result["stats"]
-        tokens_mean, tokens_p95, source = stats["tokens_mean"], stats["tokens_p95"], "tokenizer"
+        reply = _stats_subprocess(args, column_map, model, max_length, example=0, path=args.data)
+        report, stats = reply.report, reply.stats
     except UserError as error:
         if "tokenizer" not in error.message and "not prepared" not in error.message:
             raise
         report = validate_path(
-            args.data,
-            args.format,
-            column_map,
-            args.text_split,
-            name=args.name,
-            split=args.split,
-        ).to_dict()
-        # No tokenizer offline: about 4 characters per token in English text.
-        valid = max(1, report["rows_valid"])
-        tokens_mean, tokens_p95, source = (
-            report["chars_total"] / 4 / valid,
-            None,
-            "characters / 4 (the model's tokenizer is not available here)",
-        )
-    if report["rows_invalid"] and not args.skip_invalid:
+            args.data, args.format, column_map, args.text_split, name=args.name, split=args.split
+        ).summary()
+        no_tokens = "the model's tokenizer is not available here"
+    if report.rows_invalid and not args.skip_invalid:
         raise UserError(
-            f"{args.data}: {report['rows_invalid']:,} invalid rows.",
+            f"{args.data}: {report.rows_invalid:,} invalid rows.",
             hint=f"See them with `ftwizard data {args.data}`, or pass --skip-invalid.",
         )
-    return DatasetFacts(
-        rows=report["rows_valid"],
-        kind=KIND_OF_SHAPE[report["trainer_shape"]],
-        tokens_mean=tokens_mean,
-        tokens_p95=tokens_p95,
-        source=source,
-    )
+    return facts_from_report(report, stats, no_tokens)
 
 
 def _stats_subprocess(
@@ -88,88 +69,112 @@ def _stats_subprocess(
     max_length: int,
     example: int,
     path: str,
-) -> dict[str, Any]:
+) -> TokenStatsReply:
     """Token statistics need transformers: they run in their own process."""
+    request = TokenStatsRequest(
+        path=path,
+        model=model,
+        max_length=max_length,
+        data_format=args.format,
+        column_map=column_map,
+        text_split=args.text_split,
+        example=example,
+        split=args.split,
+        name=args.name,
+        train_on=getattr(args, "train_on", "assistant"),
+    )
     with err.status("Tokenising with the model's tokenizer..."):
-        return token_stats(
-            path,
-            model,
-            max_length,
-            data_format=args.format,
-            column_map=column_map,
-            text_split=args.text_split,
-            example=example,
-            split=args.split,
-            name=args.name,
-            train_on=getattr(args, "train_on", "assistant"),
+        return token_stats(request)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: int
+    validation: int
+    val_size: float
+    seed: int
+
+
+def _split(
+    args: argparse.Namespace, report: ReportSummary, column_map: dict[str, str]
+) -> tuple[Split, ReportSummary | None]:
+    """The train / validation split: a held-out share, or a separate file (its report)."""
+    if args.val_path and args.val_size:
+        raise UserError("Give either --val-size or --val-path, not both.")
+    if not args.val_path:
+        train, held = split_counts(report.rows_valid, args.seed, args.val_size)
+        return Split(train, held, args.val_size, args.seed), None
+    validation = validate_path(args.val_path, args.format, column_map, args.text_split)
+    if validation.detection.trainer_shape != report.trainer_shape:
+        raise UserError(
+            f"{args.val_path}: a {validation.detection.format} file, but the "
+            f"training data is {report.format}; both must have the same shape."
         )
+    split = Split(report.rows_valid, validation.rows_valid, args.val_size, args.seed)
+    return split, validation.summary()
 
 
 def run(args: argparse.Namespace) -> int:
-    path = args.path  # as typed: a leading ./ says it is no Hub id
     column_map = parse_map(args.map)
     if not 0 <= args.val_size < 1:
         raise UserError(f"--val-size {args.val_size}: give a share from 0 up to (not including) 1.")
+    reply = None
     if args.model:
-        result = _stats_subprocess(
+        # The path as typed: a leading ./ says it is no Hub id.
+        reply = _stats_subprocess(
             args, column_map, args.model, args.max_length, args.example, args.path
         )
-        report = result["report"]
+        report = reply.report
     else:
-        report_object = validate_path(
-            path, args.format, column_map, args.text_split, name=args.name, split=args.split
-        )
-        result = {"report": report_object.to_dict()}
-        report = result["report"]
-    if args.val_path and args.val_size:
-        raise UserError("Give either --val-size or --val-path, not both.")
-    if args.val_path:
-        validation = validate_path(args.val_path, args.format, column_map, args.text_split)
-        if validation.detection.trainer_shape != report["trainer_shape"]:
-            raise UserError(
-                f"{args.val_path}: a {validation.detection.format} file, but the "
-                f"training data is {report['format']}; both must have the same shape."
-            )
-        result["validation_report"] = validation.to_dict()
-        train, held = report["rows_valid"], validation.rows_valid
-    else:
-        train, held = split_counts(report["rows_valid"], args.seed, args.val_size)
-    result["split"] = {
-        "train": train,
-        "validation": held,
-        "val_size": args.val_size,
-        "seed": args.seed,
-    }
-    usable = trainable(report, args.skip_invalid)
-    result["usable"] = usable
-    result["skipped_invalid"] = report["rows_invalid"] if args.skip_invalid else 0
-
+        report = validate_path(
+            args.path, args.format, column_map, args.text_split, name=args.name, split=args.split
+        ).summary()
+    split, validation = _split(args, report, column_map)
+    usable = report.trainable(args.skip_invalid)
     if args.json:
-        print_json(result)
+        print_json(
+            {
+                **(reply.model_dump() if reply else {"report": report.model_dump()}),
+                **({"validation_report": validation.model_dump()} if validation else {}),
+                "split": asdict(split),
+                "usable": usable,
+                "skipped_invalid": report.rows_invalid if args.skip_invalid else 0,
+            }
+        )
         return EXIT_OK if usable else EXIT_UNUSABLE
+    return _show(args, report, reply, split, usable)
+
+
+def _show(
+    args: argparse.Namespace,
+    report: ReportSummary,
+    reply: TokenStatsReply | None,
+    split: Split,
+    usable: bool,
+) -> int:
     out.print(report_view(report))
-    if "stats" in result:
-        out.print(stats_view(result["stats"], result["warnings"]))
-        if result["preview"]:
-            out.print(preview_view(result["preview"]))
+    if reply is not None:
+        out.print(stats_view(reply.stats, reply.warnings))
+        if reply.preview is not None:
+            out.print(preview_view(reply.preview))
     else:
         out.print(
             "Add --model MODEL for token statistics and the chat-template preview.", style="dim"
         )
     source = f"from {args.val_path}" if args.val_path else f"seed {args.seed}"
-    out.print(f"split: {train:,} train / {held:,} validation ({source})")
+    out.print(f"split: {split.train:,} train / {split.validation:,} validation ({source})")
     if usable:
         skipped = (
-            f"; {report['rows_invalid']:,} invalid rows will be skipped"
-            if args.skip_invalid and report["rows_invalid"]
+            f"; {report.rows_invalid:,} invalid rows will be skipped"
+            if args.skip_invalid and report.rows_invalid
             else ""
         )
         out.print(Text(f"usable{skipped}", style="bold green"))
         return EXIT_OK
     reason = (
         "no valid row"
-        if report["rows_valid"] == 0
-        else f"{report['rows_invalid']:,} invalid rows (fix them, or pass --skip-invalid)"
+        if report.rows_valid == 0
+        else f"{report.rows_invalid:,} invalid rows (fix them, or pass --skip-invalid)"
     )
     out.print(Text(f"not usable: {reason}", style="bold red"))
     return EXIT_UNUSABLE

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from rich.progress import Progress
 from rich.prompt import Confirm
@@ -54,6 +54,25 @@ def run(args: argparse.Namespace) -> int:
     return _to_gguf(folder, args)
 
 
+@dataclass(frozen=True)
+class GgufWritten:
+    """What ``export --to gguf`` wrote, as it says it (and prints it with --json)."""
+
+    path: str
+    outtype: str
+    size_bytes: int
+    tensors: int | None = None
+    architecture: str | None = None
+    chat_template: bool | None = None
+    source: str | None = None
+    """A k-quant's f16 file, kept."""
+    modelfile: str | None = None
+    ollama_create: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
 def _to_gguf(run: RunFolder, args: argparse.Namespace) -> int:
     # Every refusal before the slow part: a bad Ollama name, a missing llama-quantize.
     if args.ollama:
@@ -66,29 +85,35 @@ def _to_gguf(run: RunFolder, args: argparse.Namespace) -> int:
     written = "f16" if quantizer else args.outtype
     out_path = None if quantizer else args.out  # a k-quant starts from the default f16 file
     with err.status(f"Writing a GGUF file ({written})..."):
-        result = export_gguf(str(run.path), written, out_path, for_ollama=bool(args.ollama))
+        exported = export_gguf(str(run.path), written, out_path, for_ollama=bool(args.ollama))
+    result = GgufWritten(
+        exported.path,
+        exported.outtype,
+        exported.size_bytes,
+        exported.tensors,
+        exported.architecture,
+        exported.chat_template,
+    )
     if quantizer:
-        result = _quantize(run, Path(result["path"]), quantizer, args) | {
-            "ollama": result["ollama"]
-        }
-    if args.ollama:
+        result = _quantize(run, Path(exported.path), quantizer, args)
+    if args.ollama and exported.ollama is not None:
         modelfile = ollama.write_modelfile(
-            Path(result["path"]), result.pop("ollama"), run.read_config().training.max_length
+            Path(result.path), exported.ollama, run.read_config().training.max_length
         )
-        result["modelfile"] = str(modelfile)
-        result["ollama_create"] = shlex.join(ollama.create_command(args.ollama, modelfile))
+        create = shlex.join(ollama.create_command(args.ollama, modelfile))
+        result = replace(result, modelfile=str(modelfile), ollama_create=create)
     if args.json:
-        print_json(result)
+        print_json(result.to_json())
         return 0
     _say_written(result)
-    if args.ollama:
-        _offer_ollama_create(result["ollama_create"], args.ollama)
+    if result.ollama_create:
+        _offer_ollama_create(result.ollama_create, args.ollama)
     return 0
 
 
 def _quantize(
     run: RunFolder, source: Path, quantizer: str, args: argparse.Namespace
-) -> dict[str, Any]:
+) -> GgufWritten:
     target = Path(args.out) if args.out else run.path / "export" / f"{run.name}-{args.outtype}.gguf"
     started = time.perf_counter()
     with Progress(console=err, transient=True) as progress:
@@ -105,27 +130,22 @@ def _quantize(
         f"started from stays at {source}",
         soft_wrap=True,
     )
-    return {
-        "path": str(target),
-        "outtype": args.outtype,
-        "size_bytes": target.stat().st_size,
-        "source": str(source),
-    }
+    return GgufWritten(str(target), args.outtype, target.stat().st_size, source=str(source))
 
 
-def _say_written(result: dict[str, Any]) -> None:
-    details = [human_size(result["size_bytes"])]
-    if "tensors" in result:
-        template = "with its chat template" if result["chat_template"] else "no chat template"
-        details += [f"{result['tensors']} tensors", result["architecture"], template]
+def _say_written(result: GgufWritten) -> None:
+    details = [human_size(result.size_bytes)]
+    if result.tensors is not None:
+        template = "with its chat template" if result.chat_template else "no chat template"
+        details += [f"{result.tensors} tensors", str(result.architecture), template]
     out.print(
-        f"wrote {result['path']} ({', '.join(details)})",
+        f"wrote {result.path} ({', '.join(details)})",
         soft_wrap=True,  # the path stays whole, to copy
     )
-    out.print(f"  run it with llama.cpp: llama-cli -m {result['path']}", soft_wrap=True)
-    if "modelfile" in result:
-        out.print(f"wrote {result['modelfile']}", soft_wrap=True)
-        out.print(f"  make it an Ollama model: {result['ollama_create']}", soft_wrap=True)
+    out.print(f"  run it with llama.cpp: llama-cli -m {result.path}", soft_wrap=True)
+    if result.modelfile:
+        out.print(f"wrote {result.modelfile}", soft_wrap=True)
+        out.print(f"  make it an Ollama model: {result.ollama_create}", soft_wrap=True)
 
 
 def _offer_ollama_create(command: str, name: str) -> None:

@@ -31,10 +31,10 @@ def run(args: argparse.Namespace) -> int:
         rows = sample_outputs(str(folder.path), prompts, args.max_new_tokens)
     save_samples(folder, rows)  # the model card shows the latest answers
     if args.json:
-        print_json(rows)
+        print_json([row.model_dump() for row in rows])
         return 0
     table = Table("prompt", "base model", "fine-tuned", show_lines=True)
     for row in rows:
-        table.add_row(row["prompt"], row["base"], row["fine_tuned"])
+        table.add_row(row.prompt, row.base, row.fine_tuned)
     out.print(table)
     return 0

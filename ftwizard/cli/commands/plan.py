@@ -27,10 +27,11 @@ from ftwizard.core.hardware.gpus import GPU_TABLE, target_from_spec
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
-from ftwizard.core.planning.fit import least_memory, method_options, with_sections
-from ftwizard.core.planning.recommend import Plan, recommend
+from ftwizard.core.planning.fit import least_memory, method_options
+from ftwizard.core.planning.plan import Plan
+from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.planning.tables import METHODS
-from ftwizard.core.planning.time_advice import warning_words
+from ftwizard.core.planning.time_advice import warning_words, with_time_advice
 from ftwizard.core.runs.machines import node_commands
 from ftwizard.core.units import about
 
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         data = DatasetFacts(rows=args.rows, kind=args.data_kind)
     plan = recommend(target, facts, data, args.purpose, base=base, method=args.method)
+    plan = with_time_advice(plan, target, facts, data, args.purpose, base)
     if args.data:  # the plan trains on this dataset
         resolved = plan.config.to_dict()
         resolved["data"].update(
@@ -125,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
     commands: list[str] = []
     if args.save_preset and machines > 1:
         if not plan.config.output.run_name:  # every machine must open the same run folder
-            plan.config = with_sections(
-                plan.config, output={"run_name": _run_name(args.save_preset)}
+            plan.config = plan.config.with_sections(
+                output={"run_name": _run_name(args.save_preset)}
             )
         commands = node_commands(args.save_preset, machines)
     if args.save_preset:

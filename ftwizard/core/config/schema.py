@@ -378,6 +378,26 @@ class RunConfig(Section):
         """Plain data (YAML/JSON-ready), every field included."""
         return self.model_dump(mode="json")
 
+    def with_sections(self, **sections: dict[str, Any]) -> RunConfig:
+        """A copy with these keys of these sections changed, validated again:
+        ``config.with_sections(training={"learning_rate": 1e-4})``.
+
+        Only what was set is carried over, so the copy still tells which fields the
+        person (or a step of the plan) chose and which are defaults (``model_fields_set``).
+        Each section reports its own set fields: an assignment to a field of a default
+        section is tracked there, not in the parent.
+        """
+        data: dict[str, Any] = {}
+        for name in RunConfig.model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Section):
+                data[name] = value.model_dump(mode="json", exclude_unset=True)
+            elif name in self.model_fields_set:
+                data[name] = value
+        for section, values in sections.items():
+            data[section].update(values)
+        return RunConfig.model_validate(data)
+
 
 SECTIONS: dict[str, type[Section]] = {
     name: info.annotation

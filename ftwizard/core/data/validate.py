@@ -15,6 +15,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ftwizard.core.data.formats import (
     FORMATS,
     Detection,
@@ -75,28 +77,59 @@ class DataReport:
     def usable(self) -> bool:
         return self.rows_valid > 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.detection.format,
-            "layout": self.detection.layout,
-            "trainer_shape": self.detection.trainer_shape,
-            "confidence": self.detection.confidence,
-            "evidence": self.detection.evidence,
-            "rows_read": self.rows_read,
-            "rows_valid": self.rows_valid,
-            "rows_invalid": self.rows_invalid,
-            "problem_counts": dict(self.counts),
-            "problems": [vars(p) | {"blocking": p.blocking} for p in self.problems],
-            "notes": self.notes,
-            "chars_total": self.chars_total,
-        }
+    def summary(self) -> ReportSummary:
+        """The report as it crosses a process and shows in views (and in --json)."""
+        return ReportSummary(
+            path=self.path,
+            format=self.detection.format,
+            layout=self.detection.layout,
+            trainer_shape=self.detection.trainer_shape,
+            confidence=self.detection.confidence,
+            evidence=list(self.detection.evidence),
+            rows_read=self.rows_read,
+            rows_valid=self.rows_valid,
+            rows_invalid=self.rows_invalid,
+            problem_counts=dict(self.counts),
+            problems=[
+                ProblemRow(where=p.where, kind=p.kind, message=p.message, blocking=p.blocking)
+                for p in self.problems
+            ],
+            notes=list(self.notes),
+            chars_total=self.chars_total,
+        )
 
 
-def trainable(report: Mapping[str, Any], skip_invalid: bool) -> bool:
-    """A report (``DataReport.to_dict()``) the trainer would accept: valid rows, and
-    invalid ones only when they are to be skipped."""
-    return bool(report["rows_valid"] > 0 and (report["rows_invalid"] == 0 or skip_invalid))
+class ProblemRow(BaseModel):
+    where: str
+    kind: str
+    message: str
+    blocking: bool
+
+
+class ReportSummary(BaseModel):
+    """A dataset's validation report: its layout and the evidence, the row counts, the
+    first problems of each kind with their locations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    format: str
+    layout: str
+    trainer_shape: str
+    confidence: float
+    evidence: list[str]
+    rows_read: int
+    rows_valid: int
+    rows_invalid: int
+    problem_counts: dict[str, int]
+    problems: list[ProblemRow]
+    notes: list[str]
+    chars_total: int
+
+    def trainable(self, skip_invalid: bool) -> bool:
+        """Whether the trainer would accept it: valid rows, and invalid ones only when
+        they are to be skipped."""
+        return self.rows_valid > 0 and (self.rows_invalid == 0 or skip_invalid)
 
 
 def _digest(normalised: Mapping[str, Any]) -> bytes:

@@ -88,11 +88,11 @@ def cpu_gflops(cores: int) -> float:
     kept = Measured.read(known.get(key))
     if kept is not None and kept.settled:
         return kept.gflops
-    from ftwizard.core.trainer_calls import call_trainer_module
+    from ftwizard.core.trainer_calls import measure_cpu
 
     busy = machine_busy()
     try:
-        measured = float(call_trainer_module("cpu_speed", [], "Measuring the CPU")["fp32_gflops"])
+        measured = measure_cpu().fp32_gflops
     except Exception:  # noqa: BLE001 - an ETA is not worth failing a plan for
         return kept.gflops if kept else cores * FALLBACK_GFLOPS_PER_CORE
     best = max(measured, kept.gflops) if kept else measured  # load only ever slows it

@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.trainer_calls import OllamaFacts
 
 # (messages, add_generation_prompt) -> prompt text, as tokenizer.apply_chat_template renders it
 Render = Callable[[list[dict[str, str]], bool], str]
@@ -204,11 +204,11 @@ def modelfile(
     return "\n".join(lines) + "\n"
 
 
-def write_modelfile(gguf_path: Path, facts: dict[str, Any], context_length: int) -> Path:
+def write_modelfile(gguf_path: Path, facts: OllamaFacts, context_length: int) -> Path:
     """``Modelfile`` beside ``gguf_path`` from the exporter's answer (pieces and stops)."""
-    pieces = None if facts["pieces"] is None else TurnPieces(**facts["pieces"])
+    pieces = None if facts.pieces is None else TurnPieces(**facts.pieces)
     path = gguf_path.with_name("Modelfile")
-    path.write_text(modelfile(gguf_path.name, pieces, facts["stop"], context_length), "utf-8")
+    path.write_text(modelfile(gguf_path.name, pieces, facts.stop, context_length), "utf-8")
     return path
 
 

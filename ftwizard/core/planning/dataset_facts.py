@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ftwizard.core.data.token_stats import TokenStats
+from ftwizard.core.data.validate import ReportSummary
+
 DataKind = Literal["chat", "preference", "kto", "text"]
 DATA_KINDS: tuple[DataKind, ...] = ("chat", "preference", "kto", "text")
 # The trainer shape a detected format normalises to -> the planner's kind of data.
@@ -35,15 +38,17 @@ class DatasetFacts:
         return asdict(self)
 
 
-def facts_from_report(report: dict[str, Any], stats: dict[str, Any] | None = None) -> DatasetFacts:
-    """From a validation report (and token statistics, when the tokenizer was here)."""
-    valid = max(1, int(report["rows_valid"]))
-    kind = KIND_OF_SHAPE[report["trainer_shape"]]
-    if stats:
+def facts_from_report(
+    report: ReportSummary, stats: TokenStats | None = None, no_tokens: str = ""
+) -> DatasetFacts:
+    """From a validation report, and token statistics when the tokenizer was here;
+    ``no_tokens`` says why it was not (shown beside "characters / 4")."""
+    kind = KIND_OF_SHAPE[report.trainer_shape]
+    if stats is not None:
         return DatasetFacts(
-            int(report["rows_valid"]), kind, stats["tokens_mean"], stats["tokens_p95"], "tokenizer"
+            report.rows_valid, kind, stats.tokens_mean, stats.tokens_p95, "tokenizer"
         )
     # No tokenizer: about 4 characters per token in English text.
-    return DatasetFacts(
-        int(report["rows_valid"]), kind, report["chars_total"] / 4 / valid, None, "characters / 4"
-    )
+    chars = report.chars_total / 4 / max(1, report.rows_valid)
+    source = f"characters / 4 ({no_tokens})" if no_tokens else "characters / 4"
+    return DatasetFacts(report.rows_valid, kind, chars, None, source)

@@ -21,7 +21,6 @@ from ftwizard.core.hardware.gpus import Target, Verdict, verdict
 from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.estimator import Estimate, estimate
-from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.planning.throughput import throughput_factor
 
 
@@ -222,8 +221,7 @@ MAX_MACHINES = 64  # as far as the plan looks (distributed.num_machines' range)
 def with_processes(
     config: RunConfig, processes: int, strategy: str, machines: int = 1
 ) -> RunConfig:
-    return with_sections(
-        config,
+    return config.with_sections(
         distributed={
             "num_processes": processes,
             "strategy": strategy,

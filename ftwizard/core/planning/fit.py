@@ -8,9 +8,9 @@ Used by the recommendation engine, the wizard's model list and ``ftwizard plan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from ftwizard.core.config.schema import Adapter, RunConfig, Section
+from ftwizard.core.config.schema import Adapter, RunConfig
 from ftwizard.core.hardware.gpus import Target, verdict
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
@@ -39,23 +39,6 @@ def default_optim(adapter: Adapter, target: Target) -> str:
     return "paged_adamw_8bit" if adapter == "qlora" else "adamw_torch_fused"
 
 
-def with_sections(config: RunConfig, **sections: dict[str, Any]) -> RunConfig:
-    # Only what was set is carried over, so the copy still tells which fields the
-    # person (or a step of the plan) chose and which are defaults (model_fields_set).
-    # Each section reports its own set fields: an assignment to a field of a default
-    # section is tracked there, not in the parent.
-    data: dict[str, Any] = {}
-    for name in RunConfig.model_fields:
-        value = getattr(config, name)
-        if isinstance(value, Section):
-            data[name] = value.model_dump(mode="json", exclude_unset=True)
-        elif name in config.model_fields_set:
-            data[name] = value
-    for section, values in sections.items():
-        data[section].update(values)
-    return RunConfig.model_validate(data)
-
-
 def device_for(target: Target) -> Literal["cuda", "cpu"]:
     return "cpu" if target.cpu else "cuda"
 
@@ -69,15 +52,14 @@ def method_options(
 ) -> list[MethodOption]:
     """Every setting the planner considers for ``adapter``: each micro-batch (the rest of
     the effective batch as accumulation), without and with gradient checkpointing."""
-    candidate = with_sections(
-        config, method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
+    candidate = config.with_sections(
+        method={"adapter": adapter}, training={"optim": default_optim(adapter, target)}
     )
     data = data or DatasetFacts(rows=1)
     options = []
     for checkpointing in (False, True):
         for micro in MICRO_BATCHES:
-            trial = with_sections(
-                candidate,
+            trial = candidate.with_sections(
                 training={
                     "per_device_train_batch_size": micro,
                     "gradient_accumulation_steps": max(1, EFFECTIVE_BATCH // micro),
@@ -131,8 +113,7 @@ def changes_to_fit(
 ) -> list[str]:
     """What would bring the smallest option under budget, with the estimator's figures."""
     current = option.estimate.device_total_gib
-    base = with_sections(
-        config,
+    base = config.with_sections(
         method={"adapter": option.adapter},
         training={
             "per_device_train_batch_size": 1,
@@ -142,20 +123,20 @@ def changes_to_fit(
     )
     ideas: list[tuple[str, RunConfig]] = []
     if option.adapter != "qlora":
-        ideas.append(("use QLoRA (4-bit base)", with_sections(base, method={"adapter": "qlora"})))
+        ideas.append(("use QLoRA (4-bit base)", base.with_sections(method={"adapter": "qlora"})))
     for length in sorted({base.training.max_length // 2, 512}, reverse=True):
         if 128 <= length < base.training.max_length:
             ideas.append(
                 (
                     f"cut max_length to {length}",
-                    with_sections(base, training={"max_length": length}),
+                    base.with_sections(training={"max_length": length}),
                 )
             )
     if base.training.optim not in ("paged_adamw_8bit", "adamw_8bit"):
         ideas.append(
             (
                 "use the 8-bit optimizer paged_adamw_8bit",
-                with_sections(base, training={"optim": "paged_adamw_8bit"}),
+                base.with_sections(training={"optim": "paged_adamw_8bit"}),
             )
         )
     changes = []

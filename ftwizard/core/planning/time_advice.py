@@ -9,7 +9,7 @@ and the smaller catalog models that would finish here in hours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ftwizard.core.config.schema import RunConfig
@@ -17,6 +17,8 @@ from ftwizard.core.hardware.gpus import GPU_TABLE, Target, target_from_spec
 from ftwizard.core.models import catalog
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.plan import Plan
+from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.units import about
 
 if TYPE_CHECKING:
@@ -57,15 +59,13 @@ def time_warning(
     eta_here_s: float | None,
 ) -> TimeWarning | None:
     """A warning when the run is too slow here (see the module's rule); else None."""
-    from ftwizard.core.planning.recommend import recommend  # recommend asks this module
-
     if eta_here_s is None or eta_here_s <= WORTH_SAYING_S:
         return None  # nothing to say, and no other plans to make
     cards: list[tuple[str, float]] = []
     for spec in sorted(GPU_TABLE, key=lambda s: (s.memory_gib, s.tflops)):
         if len(cards) == CARDS_SHOWN:
             break
-        there = recommend(target_from_spec(spec), model, data, purpose, base, advise=False)
+        there = recommend(target_from_spec(spec), model, data, purpose, base)
         if there.fits and there.eta_seconds is not None and spec.name != target.label:
             cards.append((spec.name, there.eta_seconds))
     fastest = min((s for _, s in cards), default=None)
@@ -82,10 +82,26 @@ def time_warning(
     ):
         if len(smaller) == MODELS_SHOWN:
             break
-        here = recommend(target, other, data, purpose, base, advise=False)
+        here = recommend(target, other, data, purpose, base)
         if here.fits and here.eta_seconds is not None and here.eta_seconds <= HOURS_S:
             smaller.append((other.name, here.eta_seconds))
     return TimeWarning(eta_here_s, cards, smaller)
+
+
+def with_time_advice(
+    plan: Plan,
+    target: Target,
+    model: ModelFacts,
+    data: DatasetFacts,
+    purpose: Purpose,
+    base: RunConfig | None = None,
+) -> Plan:
+    """``plan`` with its time warning when it fits but would take too long here: the
+    plan command and the wizard's purpose step ask this of the plan they show."""
+    if not plan.fits:
+        return plan
+    warning = time_warning(target, model, data, purpose, base, plan.eta_seconds)
+    return replace(plan, time_warning=warning)
 
 
 def warning_words(warning: TimeWarning) -> str:

@@ -24,6 +24,7 @@ from ftwizard.core.runs.events import AnyEvent, DataRead, Event, Launch, TrainBe
 from ftwizard.core.runs.folder import RunFolder, write_atomic
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import duration
+from ftwizard.core.trainer_calls import SampleRow
 
 E = TypeVar("E", bound=Event)
 PLAN_FILE = "plan.json"
@@ -190,9 +191,10 @@ def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
     ]
 
 
-def save_samples(run: RunFolder, rows: list[dict[str, str]]) -> None:
+def save_samples(run: RunFolder, rows: list[SampleRow]) -> None:
     """Keep sampled answers with the run and show them in its card (when it has one)."""
-    write_atomic(run.path / SAMPLES_FILE, json.dumps(rows, indent=2))  # 0600: prompts
+    text = json.dumps([row.model_dump() for row in rows], indent=2)
+    write_atomic(run.path / SAMPLES_FILE, text)  # 0600: they hold the prompts
     card = run.final_dir / "README.md"
     if card.exists():
         card.write_text(model_card(run), encoding="utf-8")

@@ -18,7 +18,6 @@ from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.planning.estimator import estimate, targeted_modules
-from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.planning.precision import cpu_base_dtype
 from ftwizard.core.planning.throughput import training_time
 from ftwizard.core.runs.folder import RunFolder, create_run
@@ -26,7 +25,7 @@ from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.model_card import save_decisions
 from ftwizard.core.runs.watch import duration
-from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
+from ftwizard.core.trainer_calls import TokenStatsRequest, prepare_builtin_model, token_stats
 
 
 def check_before_launch(
@@ -111,7 +110,7 @@ def with_machine_precision(config: RunConfig, target: Target) -> tuple[RunConfig
     if cpu.dtype == "float32":
         return config, None  # what "auto" already loads on the CPU
     note = f"precision: {cpu.choice} - {cpu.reason}"
-    return with_sections(config, model={"dtype": cpu.dtype}), note
+    return config.with_sections(model={"dtype": cpu.dtype}), note
 
 
 # Tokenising this many rows takes seconds; bigger datasets keep characters / 4.
@@ -128,21 +127,22 @@ def with_token_counts(config: RunConfig, data: DatasetFacts) -> DatasetFacts:
     if data.rows > TOKEN_COUNT_ROWS or os.environ.get(TOKEN_COUNT_ENV) == "chars":
         return data
     d = config.data
+    request = TokenStatsRequest(
+        path=d.path,
+        model=config.model.model_name_or_path,
+        max_length=config.training.max_length,
+        data_format=d.format,
+        column_map=d.column_map,
+        split=d.split,
+        name=d.name,
+        train_on=d.train_on,
+    )
     try:
-        stats = token_stats(
-            d.path,
-            config.model.model_name_or_path,
-            config.training.max_length,
-            data_format=d.format,
-            column_map=d.column_map,
-            split=d.split,
-            name=d.name,
-            train_on=d.train_on,
-        )["stats"]
+        stats = token_stats(request).stats
     except Exception:  # noqa: BLE001 - an ETA is not worth refusing a launch for
         return data
     return replace(
-        data, tokens_mean=stats["tokens_mean"], tokens_p95=stats["tokens_p95"], source="tokenizer"
+        data, tokens_mean=stats.tokens_mean, tokens_p95=stats.tokens_p95, source="tokenizer"
     )
 
 

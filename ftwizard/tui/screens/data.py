@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input, Static, Switch
 
-from ftwizard.core.data.validate import trainable, validate_path
+from ftwizard.core.data.validate import ReportSummary, validate_path
 from ftwizard.core.errors import in_words
 from ftwizard.core.models.builtin import BUILTIN_MODELS
-from ftwizard.core.planning.fit import with_sections
-from ftwizard.core.trainer_calls import prepare_builtin_model, token_stats
+from ftwizard.core.trainer_calls import (
+    TokenStatsReply,
+    TokenStatsRequest,
+    prepare_builtin_model,
+    token_stats,
+)
 from ftwizard.tui.screens.step import StepScreen
 from ftwizard.tui.widgets.path_input import PathSuggester
 from ftwizard.tui.widgets.toggle import Toggle
@@ -32,7 +34,7 @@ class DataScreen(StepScreen):
         """The validation report, or why the path cannot be read."""
 
         def __init__(
-            self, path: str, report: dict[str, Any] | None, error: str | None = None
+            self, path: str, report: ReportSummary | None, error: str | None = None
         ) -> None:
             super().__init__()
             self.path, self.report, self.error = path, report, error
@@ -40,7 +42,7 @@ class DataScreen(StepScreen):
     class Tokenised(Message):
         """Token statistics and the preview, or why there are none."""
 
-        def __init__(self, path: str, result: dict[str, Any] | None, note: str | None) -> None:
+        def __init__(self, path: str, result: TokenStatsReply | None, note: str | None) -> None:
             super().__init__()
             self.path, self.result, self.note = path, result, note
 
@@ -89,14 +91,14 @@ class DataScreen(StepScreen):
 
     @on(Switch.Changed, "#skip-invalid")
     def _skip_changed(self, event: Switch.Changed) -> None:
-        self.state.config = with_sections(self.state.config, data={"skip_invalid": event.value})
+        self.state.config = self.state.config.with_sections(data={"skip_invalid": event.value})
         if self.state.data_report is not None:
             self._show(self.state.data_report, self.state.data_stats)
 
     def action_example(self, delta: int) -> None:
         if self.state.data_report is None or not self.state.data_path:
             return
-        rows = self.state.data_report["rows_valid"]
+        rows = self.state.data_report.rows_valid
         self._example = max(0, min(rows - 1, self._example + delta))
         self._tokenise(self.state.data_path)
 
@@ -114,7 +116,7 @@ class DataScreen(StepScreen):
         # Validation streams the whole file: never on the event loop.
         data = self.state.config.data
         try:
-            report = validate_path(path, data.format, data.column_map).to_dict()
+            report = validate_path(path, data.format, data.column_map).summary()
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Checked(path, None, in_words(error)))
             return
@@ -132,7 +134,7 @@ class DataScreen(StepScreen):
         self.state.data_stats = None
         self.state.plan = None
         self.set_ready(self._show(message.report, None), focus=True)
-        if message.report["rows_valid"]:
+        if message.report.rows_valid:
             self._tokenise(message.path)
 
     def _tokenise(self, path: str) -> None:
@@ -150,15 +152,16 @@ class DataScreen(StepScreen):
             builtin = BUILTIN_MODELS.get(model)
             if builtin is not None and not builtin.prepared:
                 prepare_builtin_model(model)  # once, about 20 s; the launch needs it anyway
-            result = token_stats(
-                path,
-                model,
-                max_length,
+            request = TokenStatsRequest(
+                path=path,
+                model=model,
+                max_length=max_length,
                 data_format=data.format,
                 column_map=data.column_map,
                 example=self._example,
                 train_on=data.train_on,
             )
+            result = token_stats(request)
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Tokenised(path, None, f"no token statistics: {in_words(error)}"))
             return
@@ -172,21 +175,19 @@ class DataScreen(StepScreen):
         if message.note:
             self.query_one("#data-tokens", Static).update(message.note)
 
-    def _show(self, report: dict[str, Any], result: dict[str, Any] | None) -> bool:
+    def _show(self, report: ReportSummary, result: TokenStatsReply | None) -> bool:
         """Show the report (and token statistics); whether the data can be trained on."""
         skip = self.state.config.data.skip_invalid
         self.query_one("#data-report", Static).update(report_view(report, skip))
         tokens = self.query_one("#data-tokens", Static)
         preview = self.query_one("#data-preview", Static)
-        if result:
-            tokens.update(stats_view(result["stats"], result.get("warnings", [])))
-            preview.update(
-                preview_view(result["preview"]) if result.get("preview") else "no preview"
-            )
+        if result is not None:
+            tokens.update(stats_view(result.stats, result.warnings))
+            preview.update("no preview" if result.preview is None else preview_view(result.preview))
         else:
             tokens.update("Token statistics appear here once the model's tokenizer is available.")
             preview.update("")
-        ready = trainable(report, skip)
+        ready = report.trainable(skip)
         self.set_ready(ready)
         self.say_problem(
             "" if ready else "This dataset cannot be trained on yet: see the x lines above."

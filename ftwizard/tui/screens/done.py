@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Static
 
 from ftwizard.core.errors import in_words
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
+from ftwizard.core.trainer_calls import SampleRow, merge_outputs, sample_outputs
 from ftwizard.tui.screens.base import WizardScreen
 
 PROMPTS = ["Who are you?", "What can you help me with?"]
@@ -33,7 +33,9 @@ class DoneScreen(WizardScreen):
     ]
 
     class Finished(Message):
-        def __init__(self, what: str, result: object, error: str | None) -> None:
+        def __init__(
+            self, what: str, result: str | list[SampleRow] | None, error: str | None
+        ) -> None:
             super().__init__()
             self.what, self.result, self.error = what, result, error
 
@@ -89,7 +91,7 @@ class DoneScreen(WizardScreen):
     def _work(self, what: str) -> None:
         # Both load the model in the trainer package's own process.
         try:
-            result: object = (
+            result: str | list[SampleRow] = (
                 merge_outputs(str(self.run.path))
                 if what == "merge"
                 else sample_outputs(str(self.run.path), PROMPTS)
@@ -110,7 +112,7 @@ class DoneScreen(WizardScreen):
             table = Table("prompt", "base model", "fine-tuned", show_lines=True, expand=True)
             assert isinstance(message.result, list)
             for row in message.result:
-                table.add_row(row["prompt"], row["base"], row["fine_tuned"])
+                table.add_row(row.prompt, row.base, row.fine_tuned)
             output.update(table)
 
     def action_chat(self) -> None:

@@ -15,7 +15,6 @@ from ftwizard.core.config.yaml_io import load_config, save_config
 from ftwizard.core.errors import UserError, in_words
 from ftwizard.core.files import WouldReplace, check_target
 from ftwizard.core.planning.estimator import targeted_modules
-from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.runs.preflight import launch_figures
 from ftwizard.tui.screens.prompt import AskText, Choose
 from ftwizard.tui.screens.step import StepScreen
@@ -125,8 +124,7 @@ class ParamsScreen(StepScreen):
                 return
             # The model and data stay as chosen in steps 1 and 2.
             kept = self.state.base_config()
-            config = with_sections(
-                config,
+            config = config.with_sections(
                 model={"model_name_or_path": kept.model.model_name_or_path},
                 data={"path": kept.data.path},
             )

@@ -14,9 +14,10 @@ from textual.message import Message
 from textual.widgets import DataTable, RadioButton, RadioSet, Static
 
 from ftwizard.core.config.schema import Adapter
-from ftwizard.core.planning.recommend import Plan, recommend
+from ftwizard.core.planning.plan import Plan
+from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.planning.tables import PURPOSES, Purpose
-from ftwizard.core.planning.time_advice import warning_words
+from ftwizard.core.planning.time_advice import warning_words, with_time_advice
 from ftwizard.core.runs.watch import duration
 from ftwizard.tui.screens.step import StepScreen
 
@@ -103,9 +104,10 @@ class PurposeScreen(StepScreen):
     def _run_plan(self, purpose: Purpose, method: Adapter | None) -> None:
         state = self.state
         assert state.model_facts is not None and state.data_facts is not None
-        plan = recommend(
-            state.target, state.model_facts, state.data_facts, purpose, state.base_config(), method
-        )
+        base = state.base_config()
+        facts, data = state.model_facts, state.data_facts
+        plan = recommend(state.target, facts, data, purpose, base, method)
+        plan = with_time_advice(plan, state.target, facts, data, purpose, base)
         self.post_message(self.Planned(plan))
 
     def on_purpose_screen_planned(self, message: Planned) -> None:

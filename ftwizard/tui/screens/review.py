@@ -11,7 +11,6 @@ from textual.widgets import Button, Static
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import dump_config
 from ftwizard.core.errors import in_words
-from ftwizard.core.planning.fit import with_sections
 from ftwizard.core.runs.folder import RunFolder, default_run_name, runs_root
 from ftwizard.core.runs.preflight import prepare_launch, start_run
 from ftwizard.tui.screens.step import StepScreen
@@ -37,7 +36,7 @@ class ReviewScreen(StepScreen):
         config = self.state.config
         if not config.output.run_name:
             # Named now, so the command shown below is the one that repeats this run.
-            config = with_sections(config, output={"run_name": default_run_name(config)})
+            config = config.with_sections(output={"run_name": default_run_name(config)})
         self.config = config
 
     def compose_body(self) -> ComposeResult:

@@ -1,4 +1,6 @@
-"""Flag groups shared by several commands: overrides, JSON, data reading, hardware, run."""
+"""The command line's flags: the groups several commands share (overrides, JSON, data
+reading, hardware, the run, several machines) here, and each command's own in the
+module named after it (``plan.py`` for ``ftwizard plan``)."""
 
 from __future__ import annotations
 
