@@ -145,7 +145,7 @@ def added_ms_per_step(steps: int = 300) -> float:
     from types import SimpleNamespace
 
     from ftwizard.core.runs.folder import RunFolder
-    from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal
+    from ftwizard.trainer.components.callbacks import EventsCallback, StopOnSignal
 
     with tempfile.TemporaryDirectory() as tmp:
         run = RunFolder(Path(tmp))

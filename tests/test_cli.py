@@ -50,6 +50,18 @@ def test_light_commands_import_nothing_heavy(argv: list[str]) -> None:
     assert line == ["HEAVY="], result.stderr
 
 
+def test_help_loads_neither_pydantic_nor_a_command() -> None:
+    """`ftwizard --help` builds every command's flags (cli/flags/) and nothing else."""
+    code = IMPORT_PROBE.format(argv=["--help"], heavy=("pydantic", "rich", "yaml"))
+    code += "commands = [m for m in sys.modules if m.startswith('ftwizard.cli.commands')]\n"
+    code += "sys.stderr.write('COMMANDS=' + ','.join(commands) + '\\n')\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    said = result.stderr.splitlines()
+    assert "HEAVY=" in said and "COMMANDS=" in said, result.stderr
+
+
 def assert_clean_failure(result: subprocess.CompletedProcess[str], *expected: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr + result.stdout

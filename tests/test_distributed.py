@@ -15,14 +15,8 @@ from ftwizard.core.hardware.gpus import target_from_report, verdict
 from ftwizard.core.hardware.probe import probe
 from ftwizard.core.models import catalog
 from ftwizard.core.planning.dataset_facts import DatasetFacts
-from ftwizard.core.planning.distributed import (
-    accelerate_config,
-    fsdp_settings,
-    plan_gpus,
-    qlora_fsdp_problem,
-    trainer_arguments,
-    with_processes,
-)
+from ftwizard.core.planning.distributed import plan_gpus, qlora_fsdp_problem, with_processes
+from ftwizard.core.planning.engine import accelerate_config, fsdp_settings, trainer_arguments
 from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.runs.checkpoints import Checkpoint, latest_resumable

@@ -248,7 +248,7 @@ def test_the_modelfile_prompts_ollama_as_the_run_trained(
     text/template as Ollama does, writes the training chat template's prompt."""
     import re
 
-    from ftwizard.trainer.outputs import final_tokenizer
+    from ftwizard.trainer.components.run_model import final_tokenizer
 
     done = run_cli("export", str(lora_run.path), "--outtype", "q8_0", "--ollama", "wiz", "--json")
     assert done.returncode == 0, done.stderr

@@ -171,3 +171,36 @@ def test_no_part_of_core_holds_a_third_of_its_lines() -> None:
         lines[part] = lines.get(part, 0) + len(path.read_text().splitlines())
     largest = max(lines, key=lambda part: lines[part])
     assert lines[largest] < sum(lines.values()) / 3, lines
+
+
+def test_trainer_components_never_import_an_entry_point() -> None:
+    """``trainer/`` holds what ``python -m`` starts; ``trainer/components/`` what they are
+    built from, which never reaches back up."""
+    trainer = ROOT / "ftwizard" / "trainer"
+    entries = {p.stem for p in trainer.glob("*.py") if p.stem != "__init__"}
+    for path in trainer.glob("*.py"):
+        if path.stem != "__init__":
+            assert 'if __name__ == "__main__":' in path.read_text(), f"{path.name} is no entry"
+    for path in (trainer / "components").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                assert (
+                    parts[:2] != ["ftwizard", "trainer"]
+                    or parts[2:3] == ["components"]
+                    or (len(parts) == 2 and not {a.name for a in node.names} & entries)
+                ), f"{path.name} imports {node.module}"
+
+
+def test_command_flags_import_only_argparse() -> None:
+    """Every command's flags are read for --help: argparse and the shared groups only."""
+    for path in (ROOT / "ftwizard" / "cli" / "flags").glob("*.py"):
+        imported = _top_level_imports(path) - {"__future__", "argparse"}
+        ftwizard = {
+            node.module
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("ftwizard")
+        }
+        assert imported <= {"ftwizard"} and ftwizard <= {"ftwizard.cli.flags"}, path.name

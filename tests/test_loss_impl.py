@@ -45,9 +45,9 @@ def test_the_models_own_loss_equals_trls_fused_head(tmp_path: Path, tiny_model: 
     from trl import SFTTrainer
 
     from ftwizard.core.runs.folder import create_run
-    from ftwizard.trainer.build import ModelOwnLoss, build_trainer
-    from ftwizard.trainer.data import prepare
-    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
+    from ftwizard.trainer.components.build import ModelOwnLoss, build_trainer
+    from ftwizard.trainer.components.data import prepare
+    from ftwizard.trainer.components.loading import load_model, load_tokenizer, lora_config
 
     rows = [
         [

@@ -1,4 +1,4 @@
-"""The loss masks of conversations (``trainer/masks.py``) against independent oracles.
+"""The loss masks of conversations (``trainer/components/masks.py``) against independent oracles.
 
 - Templates trl can mark: trl's own ``{% generation %}`` masks (through transformers'
   ``return_assistant_tokens_mask``), token for token, on real multi-turn, system-prompt
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from ftwizard.core.data.validate import validate_path
-from ftwizard.trainer.loss_plan import _trl_templates_folder, trl_training_template
-from ftwizard.trainer.masks import (
+from ftwizard.trainer.components.loss_plan import _trl_templates_folder, trl_training_template
+from ftwizard.trainer.components.masks import (
     ConversationMasker,
     Unmaskable,
     offsets_mask,
@@ -344,9 +344,9 @@ def test_trl_trains_exactly_the_masked_tokens(tmp_path: Path, tiny_model: Path) 
     ``assistant_masks``: the trained tokens are the answers and their closing tokens."""
     from ftwizard.core.config.yaml_io import load_config
     from ftwizard.core.runs.folder import create_run
-    from ftwizard.trainer.build import build_trainer
-    from ftwizard.trainer.data import prepare
-    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
+    from ftwizard.trainer.components.build import build_trainer
+    from ftwizard.trainer.components.data import prepare
+    from ftwizard.trainer.components.loading import load_model, load_tokenizer, lora_config
 
     messages = [
         {"role": "user", "content": "Hi, I am Ann. Who are you?"},
@@ -394,8 +394,8 @@ def test_conversations_that_cannot_be_masked_are_left_out_and_named(
     located, so they are left out and counted, with example numbers; the others train
     with their masks."""
     from ftwizard.core.config.yaml_io import load_config
-    from ftwizard.trainer.data import prepare
-    from ftwizard.trainer.loading import load_tokenizer
+    from ftwizard.trainer.components.data import prepare
+    from ftwizard.trainer.components.loading import load_tokenizer
 
     rows = [
         {

@@ -126,7 +126,7 @@ def test_the_live_eta_after_a_resume_counts_only_the_steps_since(
 
     from ftwizard.core.runs.folder import RunFolder
     from ftwizard.core.runs.watch import eta_words
-    from ftwizard.trainer import callbacks
+    from ftwizard.trainer.components import callbacks
 
     run = RunFolder(tmp_path / "run")
     run.path.mkdir()

@@ -53,7 +53,7 @@ def test_pickled_weights_are_refused(tmp_path: Path, tiny_model: Path) -> None:
     torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
 
-    from ftwizard.trainer.loading import load_model
+    from ftwizard.trainer.components.loading import load_model
 
     folder = tmp_path / "pickled"
     folder.mkdir()

@@ -13,7 +13,7 @@ import pytest
 
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
 from ftwizard.core.trainer_calls import TokenStatsRequest
-from ftwizard.trainer.masks import RowSample
+from ftwizard.trainer.components.masks import RowSample
 from tests.conftest import ROOT, TEST_CACHE
 
 

@@ -2,7 +2,7 @@
 
 Token statistics, the chat-template preview and the conversion of a built-in
 model load heavy libraries, so they run as ``python -m ftwizard.trainer.<module>``
-in their own process and answer with one JSON line (see ``trainer/reply.py``).
+in their own process and answer with one JSON line (see ``trainer/components/reply.py``).
 The CLI wraps these calls in a spinner, the TUI in a worker thread.
 """
 

@@ -1,5 +1,8 @@
 """The only package that imports torch, transformers, peft, trl and bitsandbytes.
 
-Its modules run in their own processes (``python -m ftwizard.trainer.<module>``),
-started by the CLI or the TUI, and report through files and their output.
+Its modules here are entry points, each run in its own process (``python -m
+ftwizard.trainer.<module>``) by the CLI or the TUI, reporting through the run folder or
+one JSON line: ``run`` (the detached trainer), ``node`` (one machine's torchrun),
+``chat``, ``data_stats``, ``gguf_export``, ``outputs`` (sample, merge),
+``prepare_model`` and ``cpu_speed``. What they are built from is in ``components/``.
 """

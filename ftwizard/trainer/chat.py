@@ -31,7 +31,7 @@ import torch
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs.prompts import prompt_label
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.trainer.outputs import base_model, final_tokenizer, tuned_model
+from ftwizard.trainer.components.run_model import base_model, final_tokenizer, tuned_model
 
 
 def _write(message: dict[str, Any]) -> None:

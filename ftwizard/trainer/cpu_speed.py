@@ -15,7 +15,7 @@ import time
 import torch
 
 from ftwizard.core.trainer_calls import CpuSpeed
-from ftwizard.trainer.reply import reply
+from ftwizard.trainer.components.reply import reply
 
 
 def measure(size: int = 1024, windows: int = 4, seconds: float = 0.6) -> CpuSpeed:

@@ -20,16 +20,16 @@ from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_token
 from ftwizard.core.data.token_stats import LengthHistogram, Preview, TokenStats
 from ftwizard.core.data.validate import DataReport, validate_path
 from ftwizard.core.trainer_calls import TokenStatsReply, TokenStatsRequest
-from ftwizard.trainer.chat_render import Renderer, load_tokenizer, token_counts
-from ftwizard.trainer.loss_plan import loss_plan
-from ftwizard.trainer.masks import (
+from ftwizard.trainer.components.chat_render import Renderer, load_tokenizer, token_counts
+from ftwizard.trainer.components.loss_plan import loss_plan
+from ftwizard.trainer.components.masks import (
     ConversationMasker,
     Masked,
     RowSample,
     Unmaskable,
     mask_many,
 )
-from ftwizard.trainer.reply import reply
+from ftwizard.trainer.components.reply import reply
 
 BATCH = 2048
 # What the loss covers, by the shape the rows take for trl (conversations: see compute)

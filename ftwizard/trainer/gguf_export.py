@@ -31,7 +31,7 @@ from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import ollama
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.trainer_calls import Exported, OllamaFacts
-from ftwizard.trainer.reply import reply
+from ftwizard.trainer.components.reply import reply
 
 OUTTYPES = {
     "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
@@ -299,8 +299,8 @@ def load_final_model(run: RunFolder) -> tuple[Any, Any]:
     """The run's model with any adapter merged in, in fp32 on the CPU, and its tokenizer."""
     from transformers import AutoModelForCausalLM
 
-    from ftwizard.trainer.loading import refuse_pickled_weights
-    from ftwizard.trainer.outputs import base_model, final_tokenizer, tuned_model
+    from ftwizard.trainer.components.loading import refuse_pickled_weights
+    from ftwizard.trainer.components.run_model import base_model, final_tokenizer, tuned_model
 
     run.require_output()
     if (run.final_dir / "adapter_config.json").exists():

@@ -37,7 +37,7 @@ from ftwizard.core.runs.events import (
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.lock import RunLock
 from ftwizard.core.runs.status import StatusUpdate, process_started
-from ftwizard.trainer.ranks import check_same_launch, rank, run_for_this_rank
+from ftwizard.trainer.components.ranks import check_same_launch, rank, run_for_this_rank
 
 log = logging.getLogger("ftwizard.trainer")
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
@@ -217,10 +217,10 @@ def _data_events(run: RunFolder, config: RunConfig, data: Any) -> None:
 def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | Ending:
     """The tokenizer, the data (with its events), the model and the trl trainer; an
     Ending when a stop came during the loading."""
-    from ftwizard.trainer.build import build_trainer
-    from ftwizard.trainer.callbacks import EventsCallback, StopOnSignal
-    from ftwizard.trainer.data import prepare
-    from ftwizard.trainer.loading import load_model, load_tokenizer, lora_config
+    from ftwizard.trainer.components.build import build_trainer
+    from ftwizard.trainer.components.callbacks import EventsCallback, StopOnSignal
+    from ftwizard.trainer.components.data import prepare
+    from ftwizard.trainer.components.loading import load_model, load_tokenizer, lora_config
 
     tokenizer = load_tokenizer(config)
     data = prepare(config, tokenizer)
@@ -242,7 +242,7 @@ def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | End
 
 def fit(job: Job, resume: str | None) -> Ending | None:
     """Train; an Ending when it ran out of memory or was stopped, None when it ran out."""
-    from ftwizard.trainer.callbacks import memory_figures
+    from ftwizard.trainer.components.callbacks import memory_figures
 
     job.run.write_status(phase="training")
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
@@ -122,75 +121,6 @@ def qlora_fsdp_problem(config: RunConfig) -> str | None:
                 f"4-bit base ({have} here)"
             )
     return None
-
-
-def trainer_arguments(config: RunConfig) -> dict[str, Any]:
-    """The Trainer's ``fsdp`` / ``fsdp_config`` / DDP arguments for this configuration."""
-    dist = config.distributed
-    if dist.world_size < 2:
-        return {}
-    if dist.strategy == "ddp":
-        # LoRA freezes most parameters; DDP must not wait for gradients they never get.
-        return {"ddp_find_unused_parameters": False}
-    return {"fsdp": True, "fsdp_config": fsdp_settings(config)}
-
-
-def fsdp_settings(config: RunConfig) -> dict[str, Any]:
-    """FSDP settings shared by the Trainer arguments and the accelerate file.
-
-    The decoder layer class to wrap comes from the model's own ``_no_split_modules``
-    (accelerate's default), so no architecture is named here.
-    """
-    return {
-        "version": 2,
-        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-        "reshard_after_forward": config.distributed.fsdp_sharding_strategy == "FULL_SHARD",
-        # Full weights gathered on save: a checkpoint loads anywhere, with any world size.
-        "state_dict_type": "FULL_STATE_DICT",
-        "cpu_ram_efficient_loading": True,
-        "activation_checkpointing": config.training.gradient_checkpointing,
-    }
-
-
-def accelerate_config(config: RunConfig) -> dict[str, Any]:
-    """The ``accelerate launch --config_file`` equivalent of this run.
-
-    For several machines each one sets its ``machine_rank`` (0 on the first) and the
-    first machine's ``main_process_ip`` / ``main_process_port``; ``num_processes`` is
-    the total over all machines, as accelerate counts it.
-    """
-    dist, training = config.distributed, config.training
-    data: dict[str, Any] = {
-        "compute_environment": "LOCAL_MACHINE",
-        "distributed_type": "FSDP" if dist.strategy == "fsdp" else "MULTI_GPU",
-        "num_machines": dist.num_machines,
-        "machine_rank": 0,
-        "num_processes": dist.world_size,
-        "main_process_ip": None,
-        "main_process_port": None,
-        "rdzv_backend": "static",
-        "same_network": True,
-        "mixed_precision": "bf16" if training.bf16 else "fp16" if training.fp16 else "no",
-        "use_cpu": False,
-        "gpu_ids": "all",
-        "main_training_function": "main",
-        "downcast_bf16": "no",
-        "tpu_env": [],
-        "tpu_use_cluster": False,
-        "tpu_use_sudo": False,
-    }
-    if dist.strategy == "fsdp":
-        settings = fsdp_settings(config)
-        data["fsdp_config"] = {
-            "fsdp_version": settings["version"],
-            "fsdp_auto_wrap_policy": settings["auto_wrap_policy"],
-            "fsdp_reshard_after_forward": settings["reshard_after_forward"],
-            "fsdp_state_dict_type": settings["state_dict_type"],
-            "fsdp_cpu_ram_efficient_loading": settings["cpu_ram_efficient_loading"],
-            "fsdp_activation_checkpointing": settings["activation_checkpointing"],
-            "fsdp_offload_params": False,
-        }
-    return data
 
 
 @dataclass(frozen=True)

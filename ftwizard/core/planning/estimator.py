@@ -38,6 +38,7 @@ from typing import Any, Literal
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.facts import LinearModule, ModelFacts
+from ftwizard.core.planning.sharding import per_process
 
 GIB = 1024**3
 LossImpl = Literal["chunked", "full"]
@@ -204,49 +205,6 @@ def _logits_bytes(
     return saved, backward
 
 
-def _per_process(
-    facts: ModelFacts,
-    config: RunConfig,
-    root: float,
-    *sizes: float,
-    notes: list[str],
-) -> tuple[float, ...]:
-    """Weights, adapter, gradients, optimizer, paged and step bytes on one of N GPUs.
-
-    DDP keeps a full replica and a flat copy of every gradient in its reducer's
-    buckets. FSDP keeps 1/N of the sharded parameters, gradients and optimizer
-    states, plus what it gathers: the root unit (embeddings, head, final norm)
-    for the whole step and two decoder layers at a time (one running, one prefetched).
-    """
-    weights, adapter, gradients, optimizer, paged, step_temp = sizes
-    # Every process of every machine holds the same share: FSDP shards over them all.
-    processes, strategy = config.distributed.world_size, config.distributed.strategy
-    if processes < 2:
-        return sizes
-    if strategy == "ddp":
-        notes.append(
-            f"per GPU with DDP over {processes} processes: a full replica, plus gradient "
-            "buckets for the all-reduce (counted with the gradients)"
-        )
-        return weights, adapter, 2 * gradients, optimizer, paged, step_temp
-    layer = (weights - root) / max(facts.num_layers, 1)
-    full = config.method.adapter == "full"
-    root_grad = root * gradients / weights if full and weights else 0.0
-    layer_grad = layer * gradients / weights if full and weights else 0.0
-    notes.append(
-        f"per GPU with FSDP over {processes} processes: 1/{processes} of the weights, "
-        "gradients and optimizer states, plus the gathered embeddings/head and two layers"
-    )
-    return (
-        (weights - root) / processes + root + 2 * layer,
-        adapter / processes,
-        (gradients - root_grad) / processes + root_grad + layer_grad,
-        optimizer / processes,
-        paged / processes,
-        step_temp / processes,
-    )
-
-
 def default_loss_impl(config: RunConfig, vocab_size: int, device: Device = "cuda") -> LossImpl:
     """The loss ftwizard's trainer really runs for this objective on this device.
 
@@ -267,71 +225,66 @@ def default_loss_impl(config: RunConfig, vocab_size: int, device: Device = "cuda
     return "chunked"
 
 
-def estimate(
-    facts: ModelFacts,
-    config: RunConfig,
-    loss_impl: LossImpl | None = None,
-    device: Device = "cuda",
-) -> Estimate:
-    """Predict the peak memory of ``config`` training ``facts`` on one GPU.
-
-    ``device="cpu"`` predicts the process's tensor memory for a CPU run instead
-    (the demo), which differs in dropout masks, the loss kernel and overheads.
-    """
-    loss_impl = loss_impl or default_loss_impl(config, facts.vocab_size, device)
-    method, training = config.method, config.training
-    dtype_bytes = DTYPE_BYTES[load_dtype(config)]
-    notes: list[str] = []
-
-    # Weights
+def _weights_bytes(facts: ModelFacts, config: RunConfig, dtype_bytes: int) -> float:
+    """The base model's weights: 4-bit or 8-bit linear layers under QLoRA (the rest
+    upcast to fp32 by kbit preparation), else every parameter in the load dtype."""
+    method = config.method
+    if method.adapter != "qlora":
+        return float(facts.params_total * dtype_bytes)
+    if method.bits == 4:
+        per_param = NF4_DQ_BYTES if method.bnb_4bit_use_double_quant else NF4_BYTES
+    else:
+        per_param = INT8_BYTES
     linear, other = facts.params_linear, facts.params_total - facts.params_linear
-    if method.adapter == "qlora":
-        if method.bits == 4:
-            per_param = NF4_DQ_BYTES if method.bnb_4bit_use_double_quant else NF4_BYTES
-        else:
-            per_param = INT8_BYTES
-        weights = linear * per_param + other * 4  # upcast to fp32 by kbit preparation
-    else:
-        weights = facts.params_total * dtype_bytes
+    return linear * per_param + other * 4
 
-    # Trainable parameters and their dtype
-    targets: list[LinearModule] = []
-    if method.adapter == "full":
-        trainable = facts.params_total
-        trainable_bytes = dtype_bytes
-        adapter = 0.0
-    else:
-        targets = targeted_modules(facts, config.lora.target_modules)
-        r = config.lora.r
-        trainable = facts.num_layers * sum(r * (m.in_features + m.out_features) for m in targets)
-        if config.lora.use_dora:
-            trainable += facts.num_layers * sum(m.out_features for m in targets)
-        trainable_bytes = 4
-        adapter = trainable * trainable_bytes
-    gradients = float(trainable * trainable_bytes)
 
-    # Optimizer states
-    multiple, fixed = OPTIMIZER_STATE[training.optim]
+def _trainable(
+    facts: ModelFacts, config: RunConfig, dtype_bytes: int
+) -> tuple[int, int, list[LinearModule]]:
+    """The trainable parameters, their bytes each, and the linear layers an adapter
+    targets (none for a full fine-tune)."""
+    if config.method.adapter == "full":
+        return facts.params_total, dtype_bytes, []
+    targets = targeted_modules(facts, config.lora.target_modules)
+    r = config.lora.r
+    trainable = facts.num_layers * sum(r * (m.in_features + m.out_features) for m in targets)
+    if config.lora.use_dora:
+        trainable += facts.num_layers * sum(m.out_features for m in targets)
+    return trainable, 4, targets
+
+
+def _optimizer_bytes(
+    facts: ModelFacts, config: RunConfig, trainable: int, trainable_bytes: int, notes: list[str]
+) -> tuple[float, float, float]:
+    """The optimizer's states, the part of them paged to unified memory, and the
+    temporaries of its step."""
+    optim, adapter = config.training.optim, config.method.adapter
+    multiple, fixed = OPTIMIZER_STATE[optim]
     state_per_param = fixed if multiple is None else multiple * trainable_bytes
-    optimizer = trainable * state_per_param
-    if training.optim == "adafactor" and method.adapter == "full":
-        optimizer = (
-            4.0
-            * facts.num_layers
-            * sum(m.in_features + m.out_features for m in facts.linear_modules)
-        )
-    paged = optimizer if training.optim in PAGED else 0.0
+    optimizer = float(trainable * state_per_param)
+    if optim == "adafactor" and adapter == "full":
+        widths = sum(m.in_features + m.out_features for m in facts.linear_modules)
+        optimizer = 4.0 * facts.num_layers * widths
+    paged = optimizer if optim in PAGED else 0.0
     if paged:
         notes.append(
             "paged optimizer states live in CUDA unified memory: counted by nvidia-smi only"
         )
-    step_temp = FOREACH_TEMP.get(training.optim, 0.0) * trainable * trainable_bytes
-    root = facts.params_embedding * (4 if method.adapter == "qlora" else dtype_bytes)
-    weights, adapter, gradients, optimizer, paged, step_temp = _per_process(
-        facts, config, root, weights, adapter, gradients, optimizer, paged, step_temp, notes=notes
-    )
+    step_temp = FOREACH_TEMP.get(optim, 0.0) * trainable * trainable_bytes
+    return optimizer, paged, step_temp
 
-    # Activations and logits for one micro-batch
+
+def _micro_batch_bytes(
+    facts: ModelFacts,
+    config: RunConfig,
+    targets: list[LinearModule],
+    loss_impl: LossImpl,
+    device: Device,
+) -> tuple[float, float, float, int]:
+    """One micro-batch's activations, its logits, their peak together in the forward and
+    backward, and its tokens."""
+    training, method = config.training, config.method
     sequences, tokens = _tokens(config)
     per_layer = _layer_activation_bytes(facts, config, targets, sequences, device)
     saved_logits, logits_backward = _logits_bytes(facts, config, tokens, loss_impl, device)
@@ -350,6 +303,37 @@ def estimate(
     logits = saved_logits + logits_backward
     # The loss backward and a checkpointed layer's recompute never overlap.
     forward_backward = activations + logits - min(recompute, logits_backward)
+    return activations, logits, forward_backward, tokens
+
+
+def estimate(
+    facts: ModelFacts,
+    config: RunConfig,
+    loss_impl: LossImpl | None = None,
+    device: Device = "cuda",
+) -> Estimate:
+    """Predict the peak memory of ``config`` training ``facts`` on one GPU.
+
+    ``device="cpu"`` predicts the process's tensor memory for a CPU run instead
+    (the demo), which differs in dropout masks, the loss kernel and overheads.
+    """
+    loss_impl = loss_impl or default_loss_impl(config, facts.vocab_size, device)
+    method, training = config.method, config.training
+    dtype_bytes = DTYPE_BYTES[load_dtype(config)]
+    notes: list[str] = []
+
+    weights = _weights_bytes(facts, config, dtype_bytes)
+    trainable, trainable_bytes, targets = _trainable(facts, config, dtype_bytes)
+    adapter = 0.0 if method.adapter == "full" else float(trainable * trainable_bytes)
+    gradients = float(trainable * trainable_bytes)
+    optimizer, paged, step_temp = _optimizer_bytes(facts, config, trainable, trainable_bytes, notes)
+    root = facts.params_embedding * (4 if method.adapter == "qlora" else dtype_bytes)
+    weights, adapter, gradients, optimizer, paged, step_temp = per_process(
+        facts, config, root, weights, adapter, gradients, optimizer, paged, step_temp, notes=notes
+    )
+    activations, logits, forward_backward, tokens = _micro_batch_bytes(
+        facts, config, targets, loss_impl, device
+    )
 
     resident = weights + adapter + (optimizer - paged)
     if method.adapter == "full" and training.gradient_accumulation_steps == 1:
@@ -360,11 +344,12 @@ def estimate(
         peak = resident + gradients + max(forward_backward, step_temp)
     else:
         peak = resident + gradients + step_temp + forward_backward
-
     if method.objective in ("dpo", "kto") and method.adapter == "full":
         peak += facts.params_total * dtype_bytes  # a frozen reference model
         notes.append("full-parameter DPO/KTO keeps a second, frozen copy as the reference model")
 
+    peak_gib = peak / GIB
+    overhead = peak_gib * ALLOCATOR_SLACK + CUDA_CONTEXT_GIB if device == "cuda" else 0.0
     breakdown = {
         "weights": weights / GIB,
         "adapter": adapter / GIB,
@@ -372,18 +357,14 @@ def estimate(
         "optimizer": optimizer / GIB,
         "activations": activations / GIB,
         "logits": logits / GIB,
-        "cuda_overhead": 0.0,
+        "cuda_overhead": overhead,
     }
-    peak_gib = peak / GIB
-    overhead = peak_gib * ALLOCATOR_SLACK + CUDA_CONTEXT_GIB if device == "cuda" else 0.0
-    breakdown["cuda_overhead"] = overhead
-    device_total = peak_gib + overhead + paged / GIB
     return Estimate(
         params=facts.params_total,
         trainable_params=int(trainable),
         tokens_per_micro_batch=tokens,
         breakdown_gib={k: round(v, 3) for k, v in breakdown.items()},
         peak_allocated_gib=round(peak_gib, 3),
-        device_total_gib=round(device_total, 3),
+        device_total_gib=round(peak_gib + overhead + paged / GIB, 3),
         notes=notes + list(facts.notes),
     )

@@ -80,7 +80,7 @@ def write_accelerate_file(run: RunFolder) -> None:
     """The run's accelerate configuration, kept beside it when it uses several GPUs."""
     import yaml
 
-    from ftwizard.core.planning.distributed import accelerate_config
+    from ftwizard.core.planning.engine import accelerate_config
 
     config = run.read_config()
     if config.distributed.world_size < 2:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ftwizard.core.config.schema import TrainOn
-from ftwizard.trainer.chat_render import ChatTemplate
+from ftwizard.trainer.components.chat_render import ChatTemplate
 
 # An answer no template changes (no letters to re-case, no spaces to trim) or merges with.
 _PROBE = "\u20634815162342\u2063"

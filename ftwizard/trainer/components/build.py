@@ -9,12 +9,11 @@ from typing import Any
 import torch
 
 from ftwizard.core.config.schema import RunConfig
-from ftwizard.core.planning.distributed import trainer_arguments
-from ftwizard.core.planning.estimator import default_loss_impl
+from ftwizard.core.planning.engine import loss_implementation, training_arguments
 from ftwizard.core.runs.checkpoints import CHECKPOINT
 from ftwizard.core.runs.events import CheckpointSaved
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.trainer.data import PreparedData
+from ftwizard.trainer.components.data import PreparedData
 
 
 class AtomicCheckpoints:
@@ -63,7 +62,7 @@ class AtomicCheckpoints:
 class ModelOwnLoss:
     """SFT with the model's own loss (full logits, cross-entropy) instead of trl's fused head.
 
-    Used where ``default_loss_impl`` says so (a CPU, while the logits are small):
+    Used where ``engine.loss_implementation`` says so (a CPU, while the logits are small):
     there trl's head folds its tiles in torch ops over every position, and computes
     the entropy and top-1 accuracy it logs on every step, which nothing in ftwizard
     reads. The loss is the same sum over the labelled tokens divided by their count.
@@ -83,44 +82,6 @@ class ModelOwnLoss:
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)  # type: ignore[arg-type]
 
 
-def _common_args(config: RunConfig, run: RunFolder, has_eval: bool) -> dict[str, Any]:
-    t, e, c = config.training, config.evaluation, config.checkpointing
-    # Under FSDP, its own activation checkpointing (fsdp_config) replaces the Trainer's,
-    # which would gather every layer's weights once more in the backward.
-    fsdp = config.distributed.world_size > 1 and config.distributed.strategy == "fsdp"
-    return {
-        "output_dir": str(run.staging_dir),
-        "learning_rate": t.learning_rate,
-        "num_train_epochs": t.num_train_epochs,
-        "max_steps": t.max_steps,
-        "per_device_train_batch_size": t.per_device_train_batch_size,
-        "per_device_eval_batch_size": e.per_device_eval_batch_size,
-        "gradient_accumulation_steps": t.gradient_accumulation_steps,
-        "warmup_steps": t.warmup_ratio,  # a float below 1 is a share of the steps
-        "lr_scheduler_type": t.lr_scheduler_type,
-        "optim": t.optim,
-        "weight_decay": t.weight_decay,
-        "max_grad_norm": t.max_grad_norm,
-        "gradient_checkpointing": t.gradient_checkpointing and not fsdp,
-        "bf16": t.bf16,
-        "fp16": t.fp16,
-        "seed": t.seed,
-        "logging_steps": t.logging_steps,
-        "eval_strategy": "steps" if has_eval else "no",
-        "eval_steps": e.eval_steps,
-        "save_strategy": "steps",
-        "save_steps": c.save_steps,
-        "save_total_limit": None,  # rotation happens after the atomic rename
-        "report_to": [] if config.output.report_to == "none" else [config.output.report_to],
-        "use_cpu": not torch.cuda.is_available(),
-        "disable_tqdm": True,
-        "include_num_input_tokens_seen": True,
-        "dataloader_num_workers": 0,
-        "max_length": t.max_length,
-        **trainer_arguments(config),
-    }
-
-
 def build_trainer(
     config: RunConfig,
     run: RunFolder,
@@ -131,7 +92,8 @@ def build_trainer(
     callbacks: list[Any],
 ) -> Any:
     objective = config.method.objective
-    common = _common_args(config, run, data.eval is not None)
+    cuda = torch.cuda.is_available()
+    common = training_arguments(config, str(run.staging_dir), data.eval is not None, cuda)
     mixins: list[type] = [AtomicCheckpoints]
     if objective in ("sft", "cpt"):
         from trl import SFTConfig, SFTTrainer
@@ -142,8 +104,8 @@ def build_trainer(
             assistant_only_loss=data.trl_masks,
         )
         base: Any = SFTTrainer
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        if default_loss_impl(config, model.config.get_text_config().vocab_size, device) == "full":
+        device = "cuda" if cuda else "cpu"
+        if loss_implementation(config, model.config.get_text_config().vocab_size, device) == "full":
             mixins.append(ModelOwnLoss)
     elif objective == "dpo":
         from trl import DPOConfig, DPOTrainer

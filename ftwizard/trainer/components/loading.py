@@ -12,7 +12,7 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.builtin import resolve_builtin
 from ftwizard.core.planning.estimator import load_dtype
-from ftwizard.trainer.ranks import local_rank
+from ftwizard.trainer.components.ranks import local_rank
 
 log = logging.getLogger("ftwizard.trainer")
 

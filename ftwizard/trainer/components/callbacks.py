@@ -22,7 +22,7 @@ from ftwizard.core.runs.events import (
 )
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.status import process_started
-from ftwizard.trainer.ranks import agree, gather, rank
+from ftwizard.trainer.components.ranks import agree, gather, rank
 
 
 def memory_figures() -> Memory:

@@ -3,7 +3,7 @@
 Conversations carry loss on what ``data.train_on`` says. Every assistant turn is
 masked by trl itself when it can mark the template (``assistant_only_loss``);
 otherwise, and for the final answer alone, the rows are tokenised here with the masks
-of :mod:`ftwizard.trainer.masks`, which trl's SFT trainer honours as they are.
+of :mod:`ftwizard.trainer.components.masks`, which trl's SFT trainer honours as they are.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import DataReport, validate_path
 from ftwizard.core.errors import UserError
-from ftwizard.trainer.loss_plan import loss_plan
-from ftwizard.trainer.masks import (
+from ftwizard.trainer.components.loss_plan import loss_plan
+from ftwizard.trainer.components.masks import (
     ConversationMasker,
     Masked,
     RowSample,

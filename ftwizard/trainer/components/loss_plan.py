@@ -3,7 +3,7 @@
 trl's SFT trainer masks assistant turns itself (``assistant_only_loss``) for templates
 with ``{% generation %}`` markers, patching about twenty known families with the
 ``_training`` twins it ships; for the rest, and for ``data.train_on: last_assistant``,
-ftwizard's own masks (:mod:`ftwizard.trainer.masks`) are used. No torch here: trl's
+ftwizard's own masks (:mod:`ftwizard.trainer.components.masks`) are used. No torch here: trl's
 templates are read as files, so the token statistics need no trl import.
 """
 
