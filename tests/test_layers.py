@@ -204,3 +204,62 @@ def test_command_flags_import_only_argparse() -> None:
             and node.module.startswith("ftwizard")
         }
         assert imported <= {"ftwizard"} and ftwizard <= {"ftwizard.cli.flags"}, path.name
+
+
+# What crosses between the trainer and its viewers: the run folder's files and the
+# trainer-process calls. Two public functions return plain dicts on purpose: the JSON
+# of an event as written, and the model card's YAML header in the Hub's layout.
+SEAMS = [*(ROOT / "ftwizard" / "core" / "runs").glob("*.py")] + [
+    ROOT / "ftwizard" / "core" / "trainer_calls.py",
+    ROOT / "ftwizard" / "core" / "outputs" / "chat.py",
+    ROOT / "ftwizard" / "core" / "outputs" / "chat_messages.py",
+]
+PLAIN_ON_PURPOSE = {"stamped", "front_matter"}
+
+
+def _untyped_annotations(tree: ast.Module) -> list[str]:
+    fields = {
+        id(item)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, ast.AnnAssign)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if node.name.startswith("_") or node.name in PLAIN_ON_PURPOSE:
+                continue
+            arguments = [*node.args.args, *node.args.kwonlyargs]
+            name = node.name
+            annotations = [a.annotation for a in arguments] + [node.returns]
+        elif id(node) in fields and isinstance(node, ast.AnnAssign):
+            name = ast.unparse(node.target)
+            annotations = [node.annotation]  # a field of a message or a record
+        else:
+            continue
+        for annotation in annotations:
+            text = "" if annotation is None else ast.unparse(annotation)
+            if "dict[str, Any]" in text or "dict[str, object]" in text:
+                found.append(f"{name}: {text}")
+    return found
+
+
+def test_no_untyped_dict_crosses_the_run_folder_or_a_trainer_call() -> None:
+    found = {
+        path.name: hits
+        for path in SEAMS
+        if (hits := _untyped_annotations(ast.parse(path.read_text())))
+    }
+    assert not found, found
+
+
+def test_the_seam_check_sees_an_untyped_reply_or_field() -> None:
+    tree = ast.parse(
+        "def read_node(rank: int) -> dict[str, Any] | None: ...\n"
+        "class Update:\n    advice: list[dict[str, Any]] | None\n"
+    )
+    assert _untyped_annotations(tree) == [
+        "read_node: dict[str, Any] | None",
+        "advice: list[dict[str, Any]] | None",
+    ]

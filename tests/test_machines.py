@@ -23,7 +23,7 @@ from ftwizard.core.planning.estimator import estimate
 from ftwizard.core.planning.throughput import network_bytes_per_step
 from ftwizard.core.runs.checkpoints import latest_resumable
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.core.runs.machines import Machines, parse_machines
+from ftwizard.core.runs.machines import Machines, NodeRecord, parse_machines, read_node
 from tests.conftest import ROOT, run_cli
 from tests.test_distributed import two_ranks_one_writer
 from tests.test_faults import wait_for
@@ -175,15 +175,21 @@ def test_a_machine_that_sees_no_run_folder_is_refused_after_the_wait(
     assert "Machine 1 sees no new launch" in message and "storage every machine sees" in message
 
 
+def _record_machine_0(run: Path, port: int) -> None:
+    """Machine 0's launch as its ``nodes/0.json`` says it, without its torchrun."""
+    record = NodeRecord(
+        node_rank=0, nodes=2, master=f"127.0.0.1:{port}", host="first", launch_id="x", time=0.0
+    )
+    (run / "nodes" / "0.json").write_text(record.model_dump_json())
+
+
 def test_an_unreachable_master_is_refused_after_the_wait(tmp_path: Path, tiny_model: Path) -> None:
     preset = _preset(tmp_path, tiny_model)
     run = tmp_path / "runs" / "two"
     (run / "nodes").mkdir(parents=True)
     (run / "config.yaml").write_text(preset.read_text())
     port = free_port()  # nobody listens there
-    (run / "nodes" / "0.json").write_text(
-        json.dumps({"launch_id": "x", "nodes": 2, "master": f"127.0.0.1:{port}"})
-    )
+    _record_machine_0(run, port)
     message = _refused(_machine(preset, 1, port, wait="2"))
     assert f"cannot reach the rendezvous at 127.0.0.1:{port}" in message
 
@@ -194,9 +200,7 @@ def test_other_settings_on_another_machine_are_refused(tmp_path: Path, tiny_mode
     (run / "nodes").mkdir(parents=True)
     (run / "config.yaml").write_text(preset.read_text())
     port = free_port()
-    (run / "nodes" / "0.json").write_text(
-        json.dumps({"launch_id": "x", "nodes": 2, "master": f"127.0.0.1:{port}"})
-    )
+    _record_machine_0(run, port)
     result = _machine(preset, 1, port, "--set", "training.learning_rate=0.001", wait="2")
     message = _refused(result)
     assert "configuration differs from the run's" in message
@@ -277,8 +281,8 @@ def test_two_machines_train_stop_from_machine_1_and_resume(
     # One run folder, one writer: each step logged once, with both ranks' figures.
     steps = two_ranks_one_writer(run, checkpoint)
     assert (run.path / "logs" / "node-1.log").exists()
-    nodes = [json.loads((run.path / "nodes" / f"{r}.json").read_text()) for r in (0, 1)]
-    assert nodes[0]["launch_id"] == nodes[1]["launch_id"]
+    nodes = [read_node(run, rank) for rank in (0, 1)]
+    assert nodes[0] and nodes[1] and nodes[0].launch_id == nodes[1].launch_id
     rows = events(run, "data")[0].rows_train
     expected = math.ceil(rows / (2 * 2))  # a world of 2, micro-batch 2
     assert events(run, "train_begin")[0].max_steps == expected

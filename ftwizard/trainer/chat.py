@@ -6,18 +6,16 @@ Loads the base once. An adapter run answers as the base with the adapter switche
 (``disable_adapter()``), so both models cost one model's memory; a full fine-tune loads
 its own weights beside the base. Both use the chat template the run trained with.
 
-Talks JSON lines (``core/outputs/chat.py`` is the other end): first ``{"ready": ...}`` (or
-``{"error", "hint"}`` and exit 2); then per request ``{"messages", "model": "base" |
-"tuned", "seed", "temperature", "max_new_tokens"}`` it writes ``{"token": TEXT}`` lines as
-the answer is generated and ``{"done": true, "text", "new_tokens", "first_token_s",
-"tokens_per_s"}``. It ends at the end of its input, or when the process that started it
-is gone: a viewer never keeps it alive.
+Talks JSON lines, the types of ``core/outputs/chat_messages.py`` (``core/outputs/chat.py``
+is the other end): first ``ChatReady`` (or ``ChatFailed`` and exit 2); then per
+``ChatRequest`` a ``ChatToken`` per piece of text as the answer is generated and an
+``Answer`` with the figures. It ends at the end of its input, or when the process that
+started it is gone: a viewer never keeps it alive.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -29,13 +27,21 @@ from typing import Any
 import torch
 
 from ftwizard.core.errors import UserError
+from ftwizard.core.outputs.chat_messages import (
+    Answer,
+    ChatFailed,
+    ChatReady,
+    ChatRequest,
+    ChatToken,
+)
 from ftwizard.core.outputs.prompts import prompt_label
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.trainer_calls import Message
 from ftwizard.trainer.components.run_model import base_model, final_tokenizer, tuned_model
 
 
-def _write(message: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
+def _write(message: Message) -> None:
+    sys.stdout.write(message.model_dump_json() + "\n")
     sys.stdout.flush()
 
 
@@ -71,16 +77,16 @@ class Models:
             inputs = self.tokenizer(prompt_label(messages), return_tensors="pt")
         return {k: v.to(self.tuned.device) for k, v in inputs.items()}
 
-    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, request: ChatRequest) -> Answer:
         """Generate, writing each new piece of text as it comes; the figures at the end."""
         from transformers import TextIteratorStreamer
 
-        tuned = request["model"] == "tuned"
+        tuned = request.model == "tuned"
         model = self.tuned if tuned else self.base
         switch_off = self.tuned.disable_adapter() if self.adapter and not tuned else nullcontext()
-        inputs = self._inputs(request["messages"])
+        inputs = self._inputs(request.messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        temperature = float(request.get("temperature", 0.0))
+        temperature = request.temperature
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": 0.9}
             if temperature > 0
@@ -89,12 +95,12 @@ class Models:
         output: list[torch.Tensor] = []
 
         def generate() -> None:
-            torch.manual_seed(int(request.get("seed", 0)))  # one seed: base and tuned alike
+            torch.manual_seed(request.seed)  # one seed: base and tuned alike
             with switch_off, torch.no_grad():
                 output.append(
                     model.generate(
                         **inputs,
-                        max_new_tokens=int(request.get("max_new_tokens", 256)),
+                        max_new_tokens=request.max_new_tokens,
                         pad_token_id=self.tokenizer.pad_token_id,
                         streamer=streamer,
                         **sampling,
@@ -110,20 +116,18 @@ class Models:
             if piece:
                 first = first or time.perf_counter()
                 pieces.append(piece)
-                _write({"token": piece})
+                _write(ChatToken(token=piece))
         worker.join()
         ended = time.perf_counter()
         new_tokens = int(output[0].shape[1] - inputs["input_ids"].shape[1]) if output else 0
         decoding = ended - (first or ended)
-        return {
-            "done": True,
-            "model": request["model"],
-            "text": "".join(pieces).strip(),
-            "new_tokens": new_tokens,
-            "first_token_s": round((first or ended) - started, 3),
-            # the rate after the first token: what a reader sees the answer grow at
-            "tokens_per_s": round((new_tokens - 1) / decoding, 1) if decoding > 0 else None,
-        }
+        return Answer(
+            model=request.model,
+            text="".join(pieces).strip(),
+            new_tokens=new_tokens,
+            first_token_s=round((first or ended) - started, 3),
+            tokens_per_s=round((new_tokens - 1) / decoding, 1) if decoding > 0 else None,
+        )
 
 
 def serve(run: RunFolder) -> int:
@@ -132,20 +136,19 @@ def serve(run: RunFolder) -> int:
     try:
         models = Models(run)
     except UserError as error:
-        _write({"error": error.message, "hint": error.hint})
+        _write(ChatFailed(error=error.message, hint=error.hint))
         return 2
     _write(
-        {
-            "ready": True,
-            "adapter": models.adapter,
-            "device": str(models.tuned.device),
-            "chat_template": bool(models.tokenizer.chat_template),
-            "load_s": round(time.perf_counter() - started, 1),
-        }
+        ChatReady(
+            adapter=models.adapter,
+            device=str(models.tuned.device),
+            chat_template=bool(models.tokenizer.chat_template),
+            load_s=round(time.perf_counter() - started, 1),
+        )
     )
     for line in sys.stdin:
         if line.strip():
-            _write(models.answer(json.loads(line)))
+            _write(models.answer(ChatRequest.model_validate_json(line)))
     return 0
 
 

@@ -258,7 +258,7 @@ def fit(job: Job, resume: str | None) -> Ending | None:
                 "state": "failed",
                 "error": f"out of memory at step {step}",
                 "oom": True,
-                "advice": [a.to_dict() for a in advice],
+                "advice": tuple(advice),
                 "finished_at": time.time(),
             },
             Failure(

@@ -15,6 +15,7 @@ from ftwizard.cli.console import err, out, warn_remote_code
 from ftwizard.core import lifetime
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import chat
+from ftwizard.core.outputs.chat_messages import Answer
 from ftwizard.core.runs.folder import find_run
 
 LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
@@ -124,7 +125,7 @@ def _side_by_side(
     conversation: chat.Conversation,
     text: str,
     sampling: chat.Sampling,
-) -> list[chat.Answer]:
+) -> list[Answer]:
     """Base on the left, fine-tuned on the right, each streamed in turn, one seed."""
     texts = {"base": "", "tuned": ""}
 

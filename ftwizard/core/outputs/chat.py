@@ -15,13 +15,26 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal, TypeVar
+
+from pydantic import TypeAdapter
 
 from ftwizard.core import lifetime
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
-from ftwizard.core.files import load_json, regular_file_problem
+from ftwizard.core.files import regular_file_problem
+from ftwizard.core.outputs.chat_messages import (
+    STARTED,
+    STREAMED,
+    Answer,
+    ChatFailed,
+    ChatRequest,
+    ChatToken,
+    ModelName,
+)
 from ftwizard.core.runs.folder import RunFolder
+
+Reply = TypeVar("Reply")
 
 Mode = Literal["tuned", "base", "both"]
 # Every answer is labelled with the model that wrote it, in both views.
@@ -117,15 +130,6 @@ class Sampling:
     max_new_tokens: int = 256
 
 
-@dataclass(frozen=True)
-class Answer:
-    model: str  # "base" or "tuned"
-    text: str
-    new_tokens: int
-    first_token_s: float
-    tokens_per_s: float | None
-
-
 @dataclass
 class Conversation:
     system: str = ""
@@ -141,7 +145,7 @@ class Conversation:
         head = [{"role": "system", "content": self.system}] if self.system else []
         return head + self.turns
 
-    def models(self) -> list[str]:
+    def models(self) -> list[ModelName]:
         """Who answers the next message, in order; the last one's answer is kept."""
         return ["base", "tuned"] if self.mode == "both" else [self.mode]
 
@@ -212,15 +216,15 @@ class ChatModels:
             text=True,
             bufsize=1,
         )
-        first = self._read()
-        if "error" in first:
+        started = self._read(STARTED)
+        if isinstance(started, ChatFailed):
             self.close()
-            raise UserError(first["error"], hint=first.get("hint"))
-        self.adapter: bool = first["adapter"]
-        self.device: str = first["device"]
-        self.load_s: float = first["load_s"]
+            raise UserError(started.error, hint=started.hint)
+        self.adapter = started.adapter
+        self.device = started.device
+        self.load_s = started.load_s
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, kind: TypeAdapter[Reply]) -> Reply:
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line:
@@ -230,29 +234,22 @@ class ChatModels:
                 f"The chat model process ended (exit code {self._process.returncode}).",
                 hint="Its last output:\n" + self._log.read()[-600:],
             )
-        message: dict[str, Any] = load_json(line)
-        return message
+        return kind.validate_json(line)
 
     def answer(
         self,
         messages: list[dict[str, str]],
-        model: str,
+        model: ModelName,
         on_token: Callable[[str], None],
         sampling: Sampling,
     ) -> Answer:
-        request = {"messages": messages, "model": model, **asdict(sampling)}
+        request = ChatRequest(messages=messages, model=model, **asdict(sampling))
         assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.write(request.model_dump_json() + "\n")
         self._process.stdin.flush()
-        while "done" not in (reply := self._read()):
-            on_token(reply["token"])
-        return Answer(
-            reply["model"],
-            reply["text"],
-            reply["new_tokens"],
-            reply["first_token_s"],
-            reply["tokens_per_s"],
-        )
+        while isinstance(reply := self._read(STREAMED), ChatToken):
+            on_token(reply.token)
+        return reply
 
     def close(self) -> None:
         if self._process.stdin:

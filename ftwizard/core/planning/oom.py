@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import with_overrides
@@ -17,9 +16,6 @@ class Advice:
     overrides: list[str]
     """``section.key=value`` settings that apply it (``resume --apply-oom-advice``)."""
     saves_gib: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _candidates(config: RunConfig, p95_tokens: int | None) -> list[tuple[str, list[str]]]:

@@ -24,7 +24,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -146,7 +146,7 @@ class RunFolder:
         except (UserError, json.JSONDecodeError):
             current = {}
         current.update(fields, updated_at=time.time())
-        text = json.dumps(current, indent=2)
+        text = json.dumps(current, indent=2, default=_plain)
         written = RunStatus.from_json(text, "the new status")
         if written.damage:  # a writer's mistake, caught where it is made
             raise TypeError(written.damage)
@@ -224,6 +224,13 @@ def default_run_name(config: RunConfig) -> str:
     model = re.sub(r"[^a-z0-9.]+", "-", model).strip("-")[:40] or "model"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{model}-{config.method.objective}-{config.method.adapter}-{stamp}"
+
+
+def _plain(value: object) -> object:
+    """A status field's value as JSON: the OOM advice is a tuple of dataclasses."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"status.json cannot hold {type(value).__name__}")
 
 
 def runs_root(config: RunConfig) -> Path:

@@ -54,7 +54,7 @@ def trainer_command(
             "--", "--nnodes", str(machines.count), "--nproc-per-node", str(dist.num_processes),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", machines.endpoint,
             # The run's name, not the launch's: machines from two launches still meet,
-            # and the trainers say which one is wrong (trainer/ranks.check_same_launch).
+            # and the trainers say which one is wrong (trainer/components/ranks.check_same_launch).
             "--rdzv-id", run.name,
             # Machine 0 hosts the rendezvous store: with HOST 127.0.0.1 every machine
             # would think it is the host.
@@ -133,18 +133,18 @@ def join(path: Path, machines: Machines, config: RunConfig | None = None) -> Run
     first = wait_for_first(path, machines, config)
     run = RunFolder(path)
     wait_for_rendezvous(machines)
-    launch_id = str(first["launch_id"])
-    resume = Path(first["resume_from"]) if first.get("resume_from") else None
+    launch_id = first.launch_id
+    resume = Path(first.resume_from) if first.resume_from else None
     env = _node_env(run, launch_id)
     (run.path / "logs").mkdir(mode=0o700, exist_ok=True)
     log_path = run.path / "logs" / f"node-{machines.rank}.log"
     pid = _start(trainer_command(run, resume, machines), env, log_path)
-    record_node(run, machines, launch_id, pid=pid, resume_from=first.get("resume_from"))
+    record_node(run, machines, launch_id, pid=pid, resume_from=first.resume_from)
     return run
 
 
 def _node_env(run: RunFolder, launch_id: str) -> dict[str, str]:
-    """What the trainers compare once they meet (``trainer/ranks.check_same_launch``)."""
+    """What the trainers compare once they meet (``trainer/components/ranks.check_same_launch``)."""
     return {"FTWIZARD_LAUNCH_ID": launch_id, "FTWIZARD_CONFIG_SHA": config_sha(run.read_config())}
 
 

@@ -11,7 +11,7 @@ Every machine runs the same command but for its ``--node-rank``::
   folder; refuses when its own configuration differs from the run's; checks that
   HOST:PORT answers; records ``nodes/R.json`` and starts its torchrun, which joins.
 - Once the processes meet, the trainers compare the configuration's hash and the
-  launch id (``trainer/ranks.check_same_launch``): a machine that read a folder of
+  launch id (``trainer/components/ranks.check_same_launch``): a machine that read a folder of
   the same name on its own disk is refused there, before any model is loaded.
 
 Stop and "save now" cannot signal a process on another machine: they are requests
@@ -29,11 +29,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
 
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
-from ftwizard.core.files import load_json
+from ftwizard.core.runs.events import Record
 from ftwizard.core.runs.folder import RunFolder, write_atomic
 
 DEFAULT_PORT = 29500  # torchrun's
@@ -151,27 +152,47 @@ def nodes_dir(run: RunFolder) -> Path:
     return run.path / "nodes"
 
 
-def read_node(run: RunFolder, rank: int) -> dict[str, Any] | None:
+class NodeRecord(Record):
+    """``nodes/R.json``: which machine runs machine R's part of which launch."""
+
+    node_rank: int
+    nodes: int
+    master: str
+    host: str
+    launch_id: str
+    time: float
+    pid: int | None = None
+    """This machine's torchrun."""
+    resume_from: str | None = None
+    """The checkpoint the launch resumes (machine 0's choice, followed by the others)."""
+
+
+def read_node(run: RunFolder, rank: int) -> NodeRecord | None:
+    """Machine ``rank``'s record; None while there is none, or while it is being
+    written or damaged (the waiting machine reads it again)."""
     try:
-        data = load_json((nodes_dir(run) / f"{rank}.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return NodeRecord.read_json((nodes_dir(run) / f"{rank}.json").read_bytes())
+    except (OSError, ValidationError):
         return None
-    return data if isinstance(data, dict) else None
 
 
-def record_node(run: RunFolder, machines: Machines, launch_id: str, **fields: Any) -> None:
-    """``nodes/R.json``: which machine runs this part of which launch."""
+def record_node(
+    run: RunFolder, machines: Machines, launch_id: str, pid: int, resume_from: str | None
+) -> NodeRecord:
+    """Write this machine's ``nodes/R.json``."""
     nodes_dir(run).mkdir(mode=0o700, exist_ok=True)
-    record = {
-        "node_rank": machines.rank,
-        "nodes": machines.count,
-        "master": machines.endpoint,
-        "host": socket.gethostname(),
-        "launch_id": launch_id,
-        "time": round(time.time(), 3),
-        **fields,
-    }
-    write_atomic(nodes_dir(run) / f"{machines.rank}.json", json.dumps(record, indent=2))
+    record = NodeRecord(
+        node_rank=machines.rank,
+        nodes=machines.count,
+        master=machines.endpoint,
+        host=socket.gethostname(),
+        launch_id=launch_id,
+        time=round(time.time(), 3),
+        pid=pid,
+        resume_from=resume_from,
+    )
+    write_atomic(nodes_dir(run) / f"{machines.rank}.json", record.model_dump_json(indent=2))
+    return record
 
 
 def new_launch_id() -> str:
@@ -185,7 +206,7 @@ def wait_seconds() -> float:
         return DEFAULT_WAIT_S
 
 
-def wait_for_first(path: Path, machines: Machines, config: RunConfig | None) -> dict[str, Any]:
+def wait_for_first(path: Path, machines: Machines, config: RunConfig | None) -> NodeRecord:
     """Machine 0's newest launch of the run at ``path`` that this machine has not joined.
 
     Refuses, after the bounded wait, when none appears (machine 0 not started, or the
@@ -197,7 +218,7 @@ def wait_for_first(path: Path, machines: Machines, config: RunConfig | None) -> 
     while True:
         first = read_node(run, 0) if (path / "config.yaml").exists() else None
         mine = read_node(run, machines.rank)
-        if first and not (mine and mine.get("launch_id") == first.get("launch_id")):
+        if first and not (mine and mine.launch_id == first.launch_id):
             break
         if time.monotonic() > deadline:
             raise UserError(
@@ -214,12 +235,11 @@ def wait_for_first(path: Path, machines: Machines, config: RunConfig | None) -> 
     return first
 
 
-def _same_flags(first: dict[str, Any], machines: Machines) -> None:
-    theirs = (first.get("nodes"), first.get("master"))
-    if theirs != (machines.count, machines.endpoint):
+def _same_flags(first: NodeRecord, machines: Machines) -> None:
+    if (first.nodes, first.master) != (machines.count, machines.endpoint):
         raise UserError(
-            f"Machine 0 started with --nodes {first.get('nodes')} --master "
-            f"{first.get('master')}; this machine has {machines.flags()}.",
+            f"Machine 0 started with --nodes {first.nodes} --master "
+            f"{first.master}; this machine has {machines.flags()}.",
             hint="Give every machine the same --nodes and --master.",
         )
 

@@ -13,7 +13,7 @@ and the trainer is alive only while both match.
 from __future__ import annotations
 
 import socket
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import psutil
 from pydantic import ValidationError
@@ -114,7 +114,7 @@ class StatusUpdate(TypedDict, total=False):
     hardware: str
     error: str | None
     oom: bool | None
-    advice: list[dict[str, Any]] | None
+    advice: tuple[Advice, ...] | None
 
 
 # --- whose pid ---------------------------------------------------------------------

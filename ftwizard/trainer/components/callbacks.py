@@ -100,7 +100,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         self.last_tokens, self.last_time = tokens, now
         memory = memory_figures()
         # Every rank logs at the same steps: one gather gives the memory of each GPU.
-        ranks = gather({"rank": rank(), **memory.model_dump()})
+        ranks = gather(RankMemory(rank=rank(), **memory.model_dump()))
         speed = None if tokens_per_s is None else round(tokens_per_s, 1)
         self.run.append_event(
             Log(
@@ -111,7 +111,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
                 learning_rate=logs.get("learning_rate", 0.0),
                 grad_norm=logs.get("grad_norm"),
                 tokens_per_s=speed,
-                ranks=tuple(RankMemory(**r) for r in ranks) if len(ranks) > 1 else (),
+                ranks=tuple(ranks) if len(ranks) > 1 else (),
                 **memory.model_dump(),
             )
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ftwizard.core.runs.events import Event, Failure
 from ftwizard.core.runs.folder import RunFolder
@@ -67,7 +67,10 @@ def agree(flags: list[bool], device: Any) -> list[bool]:
     return [bool(v) for v in tensor.tolist()]
 
 
-def gather(value: dict[str, Any]) -> list[dict[str, Any]]:
+Value = TypeVar("Value")
+
+
+def gather(value: Value) -> list[Value]:
     """``value`` from every rank, in rank order (only one when not distributed)."""
     import torch.distributed as dist
 
@@ -75,7 +78,21 @@ def gather(value: dict[str, Any]) -> list[dict[str, Any]]:
         return [value]
     values: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(values, value)
-    return [v for v in values if isinstance(v, dict)]
+    return [v for v in values if isinstance(v, type(value))]
+
+
+@dataclass(frozen=True)
+class LaunchIdentity:
+    """What each process says of itself when the processes of a launch meet."""
+
+    rank: int
+    host: str
+    launch: str
+    """The launch id its launcher passed."""
+    config: str
+    """The configuration hash its launcher passed."""
+    read: str
+    """The hash of the config.yaml this process reads."""
 
 
 def check_same_launch(run: RunFolder) -> None:
@@ -101,27 +118,27 @@ def check_same_launch(run: RunFolder) -> None:
             torch.cuda.set_device(local_rank())
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend, timeout=timedelta(minutes=30))
-    mine = {
-        "rank": rank(),
-        "host": socket.gethostname(),
-        "launch": os.environ.get("FTWIZARD_LAUNCH_ID", ""),
-        "config": os.environ.get("FTWIZARD_CONFIG_SHA", ""),
-        "read": config_sha(run.read_config()),
-    }
+    mine = LaunchIdentity(
+        rank=rank(),
+        host=socket.gethostname(),
+        launch=os.environ.get("FTWIZARD_LAUNCH_ID", ""),
+        config=os.environ.get("FTWIZARD_CONFIG_SHA", ""),
+        read=config_sha(run.read_config()),
+    )
     everyone = gather(mine)
     first = everyone[0]
     for other in everyone:
-        where = f"rank {other['rank']} (host {other['host']})"
-        if other["launch"] != first["launch"]:
+        where = f"rank {other.rank} (host {other.host})"
+        if other.launch != first.launch:
             raise UserError(
                 f"{where} joined another launch of {run.name} than rank 0 (host "
-                f"{first['host']}): it reads a different run folder of the same name.",
+                f"{first.host}): it reads a different run folder of the same name.",
                 hint="output.runs_root must be storage every machine sees (NFS, Lustre...), "
                 "the same path on each.",
             )
-        if len({other["config"], other["read"], first["config"]}) != 1:
+        if len({other.config, other.read, first.config}) != 1:
             raise UserError(
                 f"{where} runs another configuration of {run.name} than rank 0 (host "
-                f"{first['host']}).",
+                f"{first.host}).",
                 hint="Start every machine with the same preset and --set values.",
             )
