@@ -25,25 +25,33 @@ def _dispatch(argv: Sequence[str]) -> int:
     machine_flag_given = any(flag is not None for flag in machine_flags)
     if args.command is None:
         if args.run_preset is None:
-            if args.run_overrides or args.dry_run or args.run_json or machine_flag_given:
-                parser.error("--set, --dry-run, --json and --nodes need --preset FILE")
+            if (
+                args.run_overrides
+                or args.dry_run
+                or args.run_json
+                or machine_flag_given
+                or args.run_from
+            ):
+                parser.error("--set, --from, --dry-run, --json and --nodes need --preset FILE")
             from ftwizard.tui.app import run_app
 
             return run_app()
         from ftwizard.cli.commands.headless import run_preset
         from ftwizard.core.runs.machines import parse_machines
 
+        start = [("--from", f"model.from_run={args.run_from}")] if args.run_from else []
         return run_preset(
             args.run_preset,
-            args.run_overrides,
+            [*args.run_overrides, *start],
             dry_run=args.dry_run,
             as_json=args.run_json,
             detach=args.detach,
             machines=parse_machines(*machine_flags),
         )
-    if args.run_preset is not None or args.run_overrides or args.dry_run or machine_flag_given:
+    given = (args.run_preset, args.run_from, args.run_overrides, args.dry_run)
+    if any(given) or machine_flag_given:
         parser.error(
-            f"put --preset, --set, --dry-run and --nodes after `{args.command}` "
+            f"put --preset, --set, --from, --dry-run and --nodes after `{args.command}` "
             f"(where it takes them), not before it"
         )
 

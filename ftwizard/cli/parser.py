@@ -31,6 +31,8 @@ Plan and run LoRA / QLoRA / full fine-tunes of language models from a terminal.
 
 Run with no arguments to open the wizard. For scripts, run a preset headless:
   ftwizard --preset presets/demo-cpu.yaml --set training.max_steps=50 --dry-run
+DPO on what an SFT run made (the SFT model is also DPO's reference):
+  ftwizard --preset presets/demo-dpo-cpu.yaml --from SFT_RUN
 On several machines, the same command on each with --nodes K --node-rank R --master HOST
 (`ftwizard plan ... --nodes K --save-preset F` prints them).
 """
@@ -76,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(parser, dest="run_json")
     parser.add_argument(
         "--detach", action="store_true", help="with --preset: start training and return at once"
+    )
+    parser.add_argument(
+        "--from",
+        dest="run_from",
+        metavar="RUN",
+        help="with --preset: start from this finished run's result (model.from_run), e.g. "
+        "DPO after SFT; for DPO/KTO it is also the reference model",
     )
     add_machine_flags(parser, prefix="run_")
 

@@ -225,7 +225,7 @@ def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | End
     tokenizer = load_tokenizer(config)
     data = prepare(config, tokenizer)
     _data_events(run, config, data)
-    model = load_model(config)
+    model = load_model(config, run.start_dir)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     stopper = StopOnSignal(run)

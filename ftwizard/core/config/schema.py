@@ -88,6 +88,11 @@ class ModelSection(Section):
     revision: str | None = Field(
         None, description="Branch, tag or commit of a Hub model (default: the main branch)."
     )
+    from_run: str | None = Field(
+        None,
+        description="A finished run (name or folder) to start from: its result is the "
+        "starting model, and the reference of DPO/KTO.",
+    )
     dtype: ModelDtype = Field(
         "auto", description="Precision the base weights are loaded in; auto follows bf16/fp16."
     )

@@ -84,9 +84,17 @@ def check_publishable(run: RunFolder, folder: Path, force: bool) -> None:
 def weights_folder(run: RunFolder, merged: bool) -> Path:
     """The folder whose files go up: the run's final output, or its merged model."""
     run.require_output()
+    adapter = (run.final_dir / "adapter_config.json").exists()
     if not merged:
+        source = run.read_config().model.from_run
+        if adapter and source:
+            raise UserError(
+                f"{run.name} started from run {Path(source).name}: its adapter applies to "
+                "that run's result, not to the base model the Hub would pair it with.",
+                hint="Upload the merged model, every adapter folded in: add --merged.",
+            )
         return run.final_dir
-    if not (run.final_dir / "adapter_config.json").exists():
+    if not adapter:
         raise UserError(
             f"{run.name} trained every weight: its output is already a full model.",
             hint="Leave out --merged.",

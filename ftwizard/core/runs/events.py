@@ -114,6 +114,9 @@ class Log(Event, Memory):
     tokens_per_s: float | None = None
     ranks: tuple[RankMemory, ...] = ()
     """Every GPU's (rank's) memory, in a run of several processes."""
+    metrics: dict[str, float] = {}
+    """The objective's own numbers under trl's names: DPO's ``rewards/margins`` and
+    ``logps/chosen``, SFT's ``mean_token_accuracy``..."""
 
 
 class Evaluation(Event):

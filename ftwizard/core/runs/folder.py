@@ -10,6 +10,8 @@ One folder per run under the runs root::
       trainer.lock       holds the pid of the trainer writing this run
       checkpoints/       checkpoint-N folders, written under .staging/ and renamed
       final/             the trained adapter or model with its tokenizer
+      start/             the folded starting model a QLoRA run quantises (model.from_run
+                         of an adapter run)
       requests/          "stop" / "save" asked of a run on several machines
       nodes/             R.json: which host runs machine R's part of the launch
       logs/              rank-N.log of every rank but 0; node-R.log of machine R's torchrun
@@ -93,6 +95,10 @@ class RunFolder:
         (self.path / "requests" / name).unlink(missing_ok=True)
 
     # --- configuration -----------------------------------------------------------
+
+    @property
+    def start_dir(self) -> Path:
+        return self.path / "start"
 
     def require_output(self) -> Path:
         """The trained output (``final/``); a UserError while the run has none."""

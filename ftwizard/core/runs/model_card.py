@@ -64,7 +64,8 @@ def front_matter(config: RunConfig, merged: bool = False) -> dict[str, Any]:
     header["library_name"] = "peft" if adapter else "transformers"
     header["pipeline_tag"] = "text-generation"
     tags = ["ftwizard", config.method.objective, config.method.adapter]
-    if adapter and base:
+    # An adapter trained on another run's result applies to that model, not to the base.
+    if adapter and base and not config.model.from_run:
         tags.insert(0, f"base_model:adapter:{base}")
     header["tags"] = tags
     dataset = hub_id_of(config.data.path)
@@ -94,6 +95,21 @@ def _results(status: RunStatus, events: list[AnyEvent]) -> list[str]:
         f"| wall time (loading, training, saving) | {since(launch)} |",
         f"| hardware | {status.hardware or 'n/a'} |",
     ]
+
+
+def _started_from(config: RunConfig, merged: bool) -> list[str]:
+    """The run this one started from, when it did: its result was this run's model before
+    training (and the reference of a preference objective)."""
+    if not config.model.from_run:
+        return []
+    source = Path(config.model.from_run).name
+    folded = (
+        "every adapter of the chain is folded into these weights"
+        if merged or config.method.adapter == "full"
+        else "this adapter applies to that run's result, not to the bare base: "
+        "merge it (`ftwizard merge`) to use it alone"
+    )
+    return [f"Started from the result of run `{source}` ({folded}).", ""]
 
 
 def _data_lines(config: RunConfig, data: DataRead | None, status: RunStatus) -> list[str]:
@@ -135,6 +151,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
         f"A {what} of {base_words}, trained with "
         f"{OBJECTIVES[config.method.objective]} by ftwizard on {status.hardware or 'n/a'}.",
         "",
+        *_started_from(config, merged),
         *_results(status, events),
         "",
         *_data_lines(config, _last(events, DataRead), status),

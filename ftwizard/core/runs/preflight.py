@@ -24,6 +24,7 @@ from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.model_card import save_decisions
+from ftwizard.core.runs.start import with_start
 from ftwizard.core.runs.watch import duration
 from ftwizard.core.trainer_calls import TokenStatsRequest, prepare_builtin_model, token_stats
 
@@ -215,10 +216,12 @@ def prepare_launch(
     ``on_step`` hears each slow step's name (the CLI shows it on a spinner)."""
     check_hardware(config, report)
     on_step("Checking the model and the data...")
+    config, start = with_start(config)
     facts, data = check_before_launch(config, prepare)
     on_step("Counting the examples' tokens for the ETA...")
     data = with_token_counts(config, data)
-    return launch_figures(config, facts, data, target_from_report(report))
+    plan = launch_figures(config, facts, data, target_from_report(report))
+    return replace(plan, notes=(start, *plan.notes)) if start else plan
 
 
 def start_run(

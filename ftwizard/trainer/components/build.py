@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from typing import Any
@@ -120,6 +121,13 @@ def build_trainer(
 
         args, base = ORPOConfig(**common, beta=config.method.beta), ORPOTrainer
     trainer_class = type(f"Ftwizard{base.__name__}", (*mixins, base), {})
+    extra: dict[str, Any] = {}
+    if objective in ("dpo", "kto") and peft_config is None:
+        # A frozen copy of the model as loaded. Left to trl, the reference is loaded again
+        # from the config's path: the bare base for a run from another run's result (and
+        # nothing at all for a GGUF base). With an adapter, the reference is the same
+        # model with the adapter switched off: no copy.
+        extra["ref_model"] = copy.deepcopy(model).eval()
     trainer = trainer_class(
         model=model,
         args=args,
@@ -128,6 +136,7 @@ def build_trainer(
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=callbacks,
+        **extra,
     )
     if config.method.adapter == "qlora" and not config.training.bf16:
         _adapters_in_float32(trainer.model)

@@ -39,6 +39,22 @@ def memory_figures() -> Memory:
     )
 
 
+# What every Log event carries in its own fields.
+LOGGED_APART = ("loss", "learning_rate", "grad_norm", "epoch")
+
+
+def objective_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """The numbers trl logs beside the loss, by its names."""
+    return {
+        key: float(value)
+        for key, value in logs.items()
+        if key not in LOGGED_APART
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    }
+
+
 class EventsCallback(TrainerCallback):  # type: ignore[misc]
     """Writes one event per log, evaluation and phase, and keeps status.json current."""
 
@@ -112,6 +128,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
                 grad_norm=logs.get("grad_norm"),
                 tokens_per_s=speed,
                 ranks=tuple(ranks) if len(ranks) > 1 else (),
+                metrics=objective_metrics(logs),
                 **memory.model_dump(),
             )
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.builtin import resolve_builtin
 from ftwizard.core.planning.estimator import load_dtype
+from ftwizard.core.runs.start import source_of
 from ftwizard.trainer.components.ranks import local_rank
 
 log = logging.getLogger("ftwizard.trainer")
@@ -64,13 +67,17 @@ def sharded(config: RunConfig) -> bool:
 def load_tokenizer(config: RunConfig) -> Any:
     from transformers import AutoTokenizer
 
-    location, gguf_file = model_location(config.model.model_name_or_path)
-    kwargs: dict[str, Any] = {"trust_remote_code": config.model.trust_remote_code}
-    if gguf_file:
-        kwargs["gguf_file"] = gguf_file
-    if config.model.revision:
-        kwargs["revision"] = config.model.revision
-    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    start = source_of(config)
+    if start is not None and (start.run.final_dir / "tokenizer_config.json").exists():
+        tokenizer = AutoTokenizer.from_pretrained(str(start.run.final_dir))  # as it trained
+    else:
+        location, gguf_file = model_location(config.model.model_name_or_path)
+        kwargs: dict[str, Any] = {"trust_remote_code": config.model.trust_remote_code}
+        if gguf_file:
+            kwargs["gguf_file"] = gguf_file
+        if config.model.revision:
+            kwargs["revision"] = config.model.revision
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -95,49 +102,94 @@ def refuse_pickled_weights(location: str, name: str) -> None:
         )
 
 
-def load_model(config: RunConfig) -> Any:
-    """The base model, quantised for QLoRA and prepared for k-bit training."""
+def from_pretrained(location: str, gguf_file: str | None, name: str, **kwargs: Any) -> Any:
+    """``AutoModelForCausalLM.from_pretrained`` the way every load here goes: safetensors
+    only (or a GGUF file, dequantised to plain floats), a failure in words."""
     from transformers import AutoModelForCausalLM
 
-    if config.model.trust_remote_code:
-        log.warning("trust_remote_code is on: running Python code shipped with the model")
-    location, gguf_file = model_location(config.model.model_name_or_path)
-    kwargs: dict[str, Any] = {
-        "dtype": TORCH_DTYPES[load_dtype(config)],
-        "attn_implementation": config.training.attn_implementation,
-        "trust_remote_code": config.model.trust_remote_code,
-    }
-    if config.model.revision:
-        kwargs["revision"] = config.model.revision
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     else:
-        refuse_pickled_weights(location, config.model.model_name_or_path)
+        refuse_pickled_weights(location, name)
         kwargs["use_safetensors"] = True
-    if config.method.adapter == "qlora":
-        kwargs["quantization_config"] = _quantization(config)
-        if torch.cuda.is_available() and not sharded(config):
-            # bitsandbytes quantises on the GPU it loads to: this process's own (LOCAL_RANK).
-            kwargs["device_map"] = {"": local_rank()}
     try:
         model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except OSError as exc:
-        raise UserError(
-            f"Cannot load the model `{config.model.model_name_or_path}` ({exc})."
-        ) from None
+        raise UserError(f"Cannot load the model `{name}` ({exc}).") from None
     if gguf_file:
         # Dequantised GGUF weights are plain floats: drop the quantisation marker.
         model.hf_quantizer = None
         model.is_quantized = False
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-    if config.method.adapter == "qlora":
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=config.training.gradient_checkpointing
-        )
     return model
+
+
+def starting_model(config: RunConfig, **kwargs: Any) -> Any:
+    """The model a run starts from, unquantised: its base; or with ``model.from_run`` the
+    source run's result: its own starting model with its adapter folded in (so a chain
+    of runs folds every adapter in order), or its fully trained weights."""
+    start = source_of(config)
+    kwargs.setdefault("trust_remote_code", config.model.trust_remote_code)
+    if start is None:
+        if config.model.revision:
+            kwargs["revision"] = config.model.revision
+        location, gguf_file = model_location(config.model.model_name_or_path)
+        return from_pretrained(location, gguf_file, config.model.model_name_or_path, **kwargs)
+    result = str(start.run.final_dir)
+    if not start.adapter:
+        return from_pretrained(result, None, start.run.name, **kwargs)
+    from peft import PeftModel
+
+    refuse_pickled_weights(result, start.run.name)
+    base = starting_model(start.config, **kwargs)
+    return PeftModel.from_pretrained(base, result).merge_and_unload()
+
+
+def _folded_copy(config: RunConfig, folder: Path) -> str:
+    """The starting model written to ``folder`` once (safetensors), for a load that
+    quantises: bitsandbytes quantises weights as they load, not a model in memory."""
+    if not (folder / "config.json").exists():
+        staged = folder.with_name(f"{folder.name}.{os.getpid()}")
+        starting_model(config, dtype=compute_dtype(config)).save_pretrained(staged)
+        try:
+            os.replace(staged, folder)
+        except OSError:  # another rank's copy came first
+            shutil.rmtree(staged, ignore_errors=True)
+    return str(folder)
+
+
+def load_model(config: RunConfig, scratch: Path | None = None) -> Any:
+    """The model a run trains: its starting model, quantised for QLoRA and prepared for
+    k-bit training. ``scratch``: where a QLoRA run from an adapter run keeps the folded
+    starting model it quantises (the run folder's ``start/``)."""
+    if config.model.trust_remote_code:
+        log.warning("trust_remote_code is on: running Python code shipped with the model")
+    kwargs: dict[str, Any] = {
+        "dtype": TORCH_DTYPES[load_dtype(config)],
+        "attn_implementation": config.training.attn_implementation,
+    }
+    if config.method.adapter != "qlora":
+        return starting_model(config, **kwargs)
+    kwargs["quantization_config"] = _quantization(config)
+    if torch.cuda.is_available() and not sharded(config):
+        # bitsandbytes quantises on the GPU it loads to: this process's own (LOCAL_RANK).
+        kwargs["device_map"] = {"": local_rank()}
+    kwargs["trust_remote_code"] = config.model.trust_remote_code
+    start = source_of(config)
+    if start is None:
+        model = starting_model(config, **kwargs)
+    elif start.adapter:
+        if scratch is None:
+            raise ValueError("a QLoRA run from an adapter run needs a folder for its start")
+        model = from_pretrained(_folded_copy(config, scratch), None, start.run.name, **kwargs)
+    else:
+        model = from_pretrained(str(start.run.final_dir), None, start.run.name, **kwargs)
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=config.training.gradient_checkpointing
+    )
 
 
 def lora_config(config: RunConfig) -> Any:

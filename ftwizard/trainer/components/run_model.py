@@ -1,6 +1,6 @@
-"""A finished run's models, loaded: its base, the base with the run's adapter (or its
-full fine-tune), and the tokenizer it trained with. Sampling, merging, the chat and the
-GGUF export all start from these."""
+"""A finished run's models, loaded: the model it started from, that model with the run's
+adapter (or its full fine-tune), and the tokenizer it trained with. Sampling, merging,
+the chat and the GGUF export all start from these."""
 
 from __future__ import annotations
 
@@ -12,29 +12,18 @@ from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.components.loading import (
     TORCH_DTYPES,
     load_tokenizer,
-    model_location,
     refuse_pickled_weights,
+    starting_model,
 )
 
 
 def base_model(run: RunFolder, dtype: Any = None) -> Any:
-    """The run's base model, in ``dtype`` (default: fp32 on a CPU, bf16 on a GPU)."""
-    from transformers import AutoModelForCausalLM
-
-    config = run.read_config()
-    location, gguf_file = model_location(config.model.model_name_or_path)
+    """The model the run started from, in ``dtype`` (default: fp32 on a CPU, bf16 on a
+    GPU): its base, or with ``model.from_run`` the source run's result, every adapter
+    of the chain folded in."""
     if dtype is None:
         dtype = TORCH_DTYPES["float32" if not torch.cuda.is_available() else "bfloat16"]
-    kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": config.model.trust_remote_code}
-    if gguf_file:
-        kwargs["gguf_file"] = gguf_file
-    else:
-        refuse_pickled_weights(location, config.model.model_name_or_path)
-        kwargs["use_safetensors"] = True
-    model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
-    if gguf_file:
-        model.hf_quantizer = None
-        model.is_quantized = False
+    model = starting_model(run.read_config(), dtype=dtype)
     return model.to("cuda" if torch.cuda.is_available() else "cpu")
 
 
