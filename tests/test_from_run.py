@@ -198,3 +198,44 @@ def test_from_run_refuses_a_run_without_a_finished_result(
 def test_from_needs_a_preset() -> None:
     result = run_cli("--from", "sft")
     assert result.returncode == 2 and "--from" in result.stderr and "need --preset" in result.stderr
+
+
+@pytest.mark.slow
+async def test_the_done_screen_starts_the_next_stage_from_its_model(lora_run: Any) -> None:
+    import time
+
+    from textual.widgets import Static
+
+    from ftwizard.tui.screens.done import DoneScreen
+    from ftwizard.tui.screens.model import ModelScreen
+    from ftwizard.tui.screens.params import ParamsScreen
+    from ftwizard.tui.screens.review import ReviewScreen
+    from tests.tui_helpers import make_app, settle, static_text, type_into
+    from tests.tui_helpers import wait_for as wait_in_app
+
+    app = make_app(str(lora_run.path.parent), gpus=(), clock=time.time)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(lora_run))
+        await settle(pilot)
+        await pilot.press("f")
+        await wait_in_app(pilot, lambda: isinstance(app.screen, ModelScreen), 30, "the model step")
+        chosen = app.screen.query_one("#model-error", Static)
+        await wait_in_app(pilot, lambda: "chosen" in static_text(chosen), 60, "the model")
+        assert f"starting from run {lora_run.name}'s result" in static_text(chosen)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        await type_into(pilot, "#data-path", str(PAIRS))
+        await wait_in_app(pilot, lambda: app.state.data_report is not None, 120, "the pairs")
+        await pilot.press("ctrl+n")  # purpose: the plan for preference pairs
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ParamsScreen)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        config = app.screen.config
+        assert config.method.objective == "dpo"
+        assert config.model.from_run == str(lora_run.path.resolve())
+        assert "from_run" in static_text(app.screen.query_one("#yaml", Static))

@@ -83,6 +83,28 @@ class FtwizardApp(App[int]):
         self._back_to_start()
         self.start_wizard()
 
+    def next_stage_from(self, run: RunFolder) -> None:
+        """The wizard again, from ``run``'s result (``model.from_run``): the next stage of
+        the guides' path, e.g. DPO after SFT. The model is chosen; the data step asks for
+        the stage's data and the plan follows from it."""
+        config = run.read_config()
+        start = RunConfig().with_sections(
+            model={
+                "model_name_or_path": config.model.model_name_or_path,
+                "from_run": str(run.path.resolve()),
+                "dtype": config.model.dtype,
+                "trust_remote_code": config.model.trust_remote_code,
+            }
+        )
+        self.state = WizardState(
+            runs_root=self.state.runs_root,
+            report=self.state.report,
+            model_id=config.model.model_name_or_path,
+            config=start,
+        )
+        self._back_to_start()
+        self.start_wizard()
+
     def watched_active_run(self) -> RunFolder | None:
         """A run shown in a dashboard that is still training."""
         from ftwizard.tui.screens.dashboard import DashboardScreen

@@ -28,7 +28,8 @@ class DoneScreen(WizardScreen):
         Binding("s", "sample", "Sample"),
         Binding("m", "merge", "Merge"),
         Binding("n", "new_run", "New run"),
-        Binding("u", "train_longer", "Train longer"),
+        Binding("f", "next_stage", "Next"),
+        Binding("u", "train_longer", "Resume"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -62,7 +63,8 @@ class DoneScreen(WizardScreen):
         yield Static(
             "m merges the adapter into the base model; s answers two prompts with the base and "
             "the fine-tuned model side by side; c opens a chat with either or both; n starts a "
-            "new run from this configuration.",
+            "new run from this configuration; f starts the next stage from this model (DPO "
+            "on preference pairs after SFT: the wizard asks for its data).",
             classes="help",
         )
         yield Static("", id="done-output", classes="panel")
@@ -122,6 +124,12 @@ class DoneScreen(WizardScreen):
 
     def action_new_run(self) -> None:
         self.wizard.new_run_from(self.run.read_config())
+
+    def action_next_stage(self) -> None:
+        if self.run.read_status().state != "finished":
+            self.notify("Only a finished run's result can start the next stage.", severity="error")
+            return
+        self.wizard.next_stage_from(self.run)
 
     def action_train_longer(self) -> None:
         from ftwizard.tui.screens.resume import ResumeScreen

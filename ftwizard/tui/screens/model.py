@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -159,7 +161,10 @@ class ModelScreen(StepScreen):
             self.field_message("#model-error", f"x {message.text}: {message.error}", ok=False)
             self.set_ready(self.state.model_facts is not None)
             return
-        self.field_message("#model-error", f"chosen: {message.text}", ok=True)
+        source = self.state.config.model.from_run
+        # The next stage of a finished run: its result, not the bare model, is trained.
+        start = f", starting from run {Path(source).name}'s result" if source else ""
+        self.field_message("#model-error", f"chosen: {message.text}{start}", ok=True)
         self.state.model_id = message.text
         self.state.model_facts = message.facts
         self.state.plan = None
