@@ -40,6 +40,12 @@ def parse_map(text: str | None) -> dict[str, str]:
     return mapping
 
 
+def pairs_facts(args: argparse.Namespace, model: str, max_length: int) -> DatasetFacts:
+    """``--pairs FILE`` read as ``--data`` is, its layout detected."""
+    flags = {"data": args.pairs, "format": "auto", "map": None, "name": None, "split": "train"}
+    return dataset_facts(argparse.Namespace(**{**vars(args), **flags}), model, max_length)
+
+
 def dataset_facts(args: argparse.Namespace, model: str, max_length: int) -> DatasetFacts:
     """What the planner needs from a dataset file; token lengths when the tokenizer is here."""
     column_map = parse_map(args.map)

@@ -23,13 +23,14 @@ from ftwizard.core.config.yaml_io import (
     save_config,
 )
 from ftwizard.core.errors import UserError
-from ftwizard.core.hardware.gpus import GPU_TABLE, target_from_spec
+from ftwizard.core.hardware.gpus import GPU_TABLE, Target, target_from_spec
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.fit import least_memory, method_options
 from ftwizard.core.planning.plan import Plan
 from ftwizard.core.planning.recommend import recommend
+from ftwizard.core.planning.stages import Stage, plan_stages, total_eta
 from ftwizard.core.planning.tables import METHODS
 from ftwizard.core.planning.time_advice import warning_words, with_time_advice
 from ftwizard.core.runs.machines import node_commands
@@ -109,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         data = dataset_facts(args, base.model.model_name_or_path, base.training.max_length)
     else:
         data = DatasetFacts(rows=args.rows, kind=args.data_kind)
+    pairs = None
+    if args.pairs:
+        from ftwizard.cli.commands.data import pairs_facts
+
+        pairs = pairs_facts(args, base.model.model_name_or_path, base.training.max_length)
     plan = recommend(target, facts, data, args.purpose, base=base, method=args.method)
     plan = with_time_advice(plan, target, facts, data, args.purpose, base)
     if args.data:  # the plan trains on this dataset
@@ -134,43 +140,11 @@ def run(args: argparse.Namespace) -> int:
     if args.save_preset:
         save_config(plan.config, args.save_preset)
 
+    stages = plan_stages(plan, args.purpose, target, facts, pairs, args.pairs)
     if args.json:
-        data_out = plan.to_dict()
-        data_out["data"] = data.to_dict()
-        data_out["target"] = {
-            "name": target.label,
-            "count": target.count,
-            "free_gb": round(target.free_gib, 3),
-            "source": target.source,
-        }
-        if cards is not None:
-            data_out["which_gpu"] = cards
-        if commands:
-            data_out["commands"] = commands
-        print_json(data_out)
+        _print_json(plan, data, target, stages, cards, commands)
         return 0
-    out.print(
-        Text(
-            f"data: {data.rows:,} {data.kind} examples"
-            + (
-                f", about {data.tokens_mean:,.0f} tokens each ({data.source})"
-                if data.tokens_mean
-                else ""
-            ),
-            style="bold",
-        )
-    )
-    for part in render(plan, target.label):
-        out.print(part)
-    if cards is not None:
-        table = Table(
-            "method", "smallest cards where it fits", title="Which GPU", title_justify="left"
-        )
-        for adapter, names in cards.items():
-            table.add_row(adapter, ", ".join(names) or "none in the table")
-        out.print(table)
-    err.print("Resulting run configuration:", style="bold")
-    write_text(dump_config(plan.config))
+    _print_text(plan, data, target, stages, cards)
     if commands:
         err.print(
             f"Saved to {args.save_preset}. Set output.runs_root (now "
@@ -185,6 +159,85 @@ def run(args: argparse.Namespace) -> int:
             f"Saved to {args.save_preset}; run it with `ftwizard --preset {args.save_preset}`."
         )
     return 0
+
+
+def _print_json(
+    plan: Plan,
+    data: DatasetFacts,
+    target: Target,
+    stages: list[Stage],
+    cards: dict[str, list[str]] | None,
+    commands: list[str],
+) -> None:
+    data_out = plan.to_dict()
+    data_out["data"] = data.to_dict()
+    data_out["target"] = {
+        "name": target.label,
+        "count": target.count,
+        "free_gb": round(target.free_gib, 3),
+        "source": target.source,
+    }
+    data_out["stages"] = [stage.to_dict() for stage in stages]
+    eta = total_eta(stages)
+    data_out["total_eta_seconds"] = None if eta is None else round(eta, 1)
+    if cards is not None:
+        data_out["which_gpu"] = cards
+    if commands:
+        data_out["commands"] = commands
+    print_json(data_out)
+
+
+def _print_text(
+    plan: Plan,
+    data: DatasetFacts,
+    target: Target,
+    stages: list[Stage],
+    cards: dict[str, list[str]] | None,
+) -> None:
+    tokens = (
+        f", about {data.tokens_mean:,.0f} tokens each ({data.source})" if data.tokens_mean else ""
+    )
+    out.print(Text(f"data: {data.rows:,} {data.kind} examples{tokens}", style="bold"))
+    for part in render(plan, target.label):
+        out.print(part)
+    if len(stages) > 1:
+        out.print(stages_table(stages))
+    if cards is not None:
+        table = Table(
+            "method", "smallest cards where it fits", title="Which GPU", title_justify="left"
+        )
+        for adapter, names in cards.items():
+            table.add_row(adapter, ", ".join(names) or "none in the table")
+        out.print(table)
+    err.print("Resulting run configuration:", style="bold")
+    write_text(dump_config(plan.config))
+
+
+def stages_table(stages: list[Stage]) -> Table:
+    """The plan's stages, one row each: what it trains on, its memory and ETA, or what it
+    waits for; the total below."""
+    table = Table(
+        "stage", "objective", "data", "memory", "ETA", title="Stages", title_justify="left"
+    )
+    for stage in stages:
+        plan = stage.plan
+        data = stage.data or "-"
+        if stage.rows is not None:
+            data = f"{data} ({stage.rows:,} rows)"
+        if plan is None:
+            waits = Text(f"waits: {stage.waiting}", "yellow")
+            table.add_row(str(stage.number), stage.objective, data, waits, "")
+            continue
+        memory = "" if plan.estimate is None else f"{plan.estimate.device_total_gib:.1f} GB"
+        table.add_row(str(stage.number), stage.objective, data, memory, about(plan.eta_seconds))
+    eta = total_eta(stages)
+    waiting = any(s.plan is None for s in stages)
+    table.caption = f"total ETA {about(eta)}" + (" for the planned stages" if waiting else "")
+    if len(stages) > 1 and stages[1].plan is not None:
+        table.caption += "; run stage 2 with `ftwizard --preset STAGE_2.yaml --from STAGE_1_RUN`"
+    elif waiting:
+        table.caption += "; plan stage 2 with --pairs FILE"
+    return table
 
 
 def _run_name(preset_path: str) -> str:

@@ -41,6 +41,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_data_flags(plan)
     plan.add_argument(
+        "--pairs",
+        metavar="FILE",
+        help="preference pairs for the DPO stage that purposes chat and production add "
+        "after SFT: the plan lists both stages with their memory and ETA",
+    )
+    plan.add_argument(
         "--purpose",
         choices=["domain", "chat", "prototype", "production", "alignment"],
         default="domain",

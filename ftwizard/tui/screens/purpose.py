@@ -16,13 +16,25 @@ from textual.widgets import DataTable, RadioButton, RadioSet, Static
 from ftwizard.core.config.schema import Adapter
 from ftwizard.core.planning.plan import Plan
 from ftwizard.core.planning.recommend import recommend
+from ftwizard.core.planning.stages import Stage, plan_stages
 from ftwizard.core.planning.tables import PURPOSES, Purpose
 from ftwizard.core.planning.time_advice import warning_words, with_time_advice
 from ftwizard.core.runs.watch import duration
 from ftwizard.tui.screens.step import StepScreen
 
 
-def decisions_view(plan: Plan) -> RenderableType:
+def stage_lines(stages: list[Stage]) -> list[Text]:
+    """The later stages the purpose calls for, as the wizard can start them: from the
+    done screen of this run (f), on their own data."""
+    lines = []
+    for stage in stages[1:]:
+        what = f"stage {stage.number}: {stage.objective} from stage {stage.starts_from}'s result"
+        waits = f" - waits: {stage.waiting}" if stage.waiting else ""
+        lines.append(Text(f"{what}{waits}; f on the done screen starts it", style="cyan"))
+    return lines
+
+
+def decisions_view(plan: Plan, stages: list[Stage] | None = None) -> RenderableType:
     table = Table(
         "decision", "choice", "why", expand=True, title="Recommendation", box=box.SIMPLE_HEAD
     )
@@ -42,6 +54,7 @@ def decisions_view(plan: Plan) -> RenderableType:
         )
     parts += [Text(f"to fit: {change}", style="yellow") for change in plan.changes_needed]
     parts += [Text(f"note: {note}", style="dim") for note in plan.notes]
+    parts += stage_lines(stages or [])
     return Group(*parts)
 
 
@@ -53,9 +66,9 @@ class PurposeScreen(StepScreen):
     STEP = "Purpose"
 
     class Planned(Message):
-        def __init__(self, plan: Plan) -> None:
+        def __init__(self, plan: Plan, stages: list[Stage]) -> None:
             super().__init__()
-            self.plan = plan
+            self.plan, self.stages = plan, stages
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,14 +121,14 @@ class PurposeScreen(StepScreen):
         facts, data = state.model_facts, state.data_facts
         plan = recommend(state.target, facts, data, purpose, base, method)
         plan = with_time_advice(plan, state.target, facts, data, purpose, base)
-        self.post_message(self.Planned(plan))
+        self.post_message(self.Planned(plan, plan_stages(plan, purpose, state.target, facts)))
 
     def on_purpose_screen_planned(self, message: Planned) -> None:
         plan = message.plan
         self.state.plan = plan
         panel = self.query_one("#plan-decisions", Static)
         panel.loading = False
-        panel.update(decisions_view(plan))
+        panel.update(decisions_view(plan, message.stages))
         table = self.query_one("#methods", DataTable)
         table.clear()
         for option in plan.methods:
