@@ -340,6 +340,20 @@ def train(run: RunFolder, resume: str | None) -> Ending:
     return fit(job, resume) or save(job)
 
 
+def run_guarded(run: RunFolder, resume: str | None) -> int:
+    """``train``, every ending recorded in the run folder: a bad input as one message
+    (exit 2), anything else with its traceback in the log."""
+    try:
+        return close(run, train(run, resume))
+    except UserError as error:
+        failed: StatusUpdate = {"state": "failed", "error": str(error), "finished_at": time.time()}
+        return close(run, Ending(EXIT_BAD_INPUT, failed, Failure(kind="input", message=str(error))))
+    except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
+        _say(traceback.format_exc())
+        record_failure(run, error)
+        return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftwizard.trainer.run")
     parser.add_argument("run_dir")
@@ -356,14 +370,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refused: {held}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        code = close(run, train(run, args.resume))
+        if run.read_config().stages:
+            from ftwizard.trainer.stages import run_stages
+
+            return run_stages(run, args.resume, run_guarded, acquire_lock)
+        code = run_guarded(run, args.resume)
         # torchrun ends every other process when one exits non-zero: only rank 0 tells
         # how the run ended, after its final status is written.
         return code if rank() == 0 else 0
-    except UserError as error:
-        failed: StatusUpdate = {"state": "failed", "error": str(error), "finished_at": time.time()}
-        return close(run, Ending(EXIT_BAD_INPUT, failed, Failure(kind="input", message=str(error))))
-    except BaseException as error:  # noqa: BLE001 - every ending is recorded for the viewers
+    except BaseException as error:  # noqa: BLE001 - a run in stages, between its stages
         _say(traceback.format_exc())
         record_failure(run, error)
         return EXIT_FAILED

@@ -17,12 +17,13 @@ from ftwizard.core.errors import UserError
 from ftwizard.core.outputs import chat
 from ftwizard.core.outputs.chat_messages import Answer
 from ftwizard.core.runs.folder import find_run
+from ftwizard.core.runs.stages import result_of
 
 LABEL_STYLE = {"tuned": "bold cyan", "base": "bold yellow"}
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = find_run(args.name, args.root)
+    folder = result_of(find_run(args.name, args.root))
     warn_remote_code(folder)
     # Closing the terminal ends the chat and its model process, even where SIGHUP was
     # inherited as ignored (under nohup): a chat is a viewer, it keeps nothing alive.

@@ -29,6 +29,7 @@ from ftwizard.core.outputs.hub_upload import (
 )
 from ftwizard.core.runs.folder import RunFolder, find_run
 from ftwizard.core.runs.model_card import model_card
+from ftwizard.core.runs.stages import result_of
 from ftwizard.core.trainer_calls import export_gguf, merge_outputs
 from ftwizard.core.units import human_size
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             "--ollama goes with --to gguf: Ollama runs GGUF files.",
             hint=f"ftwizard export {args.name} --to gguf --ollama NAME",
         )
-    folder = find_run(args.name, args.root)
+    folder = result_of(find_run(args.name, args.root))
     if target == "gguf" or args.merged:  # both load the model to merge it
         warn_remote_code(folder)
     folder.require_output()

@@ -18,12 +18,14 @@ from ftwizard.core.runs.preflight import LaunchPlan, prepare_launch, start_run
 
 def print_plan(plan: LaunchPlan) -> None:
     config, summary = plan.config, plan.summary
+    objectives = " then ".join(s.objective for s in config.stages) or config.method.objective
+    examples = "" if config.stages else f"; {summary.rows:,} examples"
     err.print(
         Text.assemble(
             ("plan: ", "bold"),
-            f"{config.method.objective} + "
+            f"{objectives} + "
             f"{config.method.adapter} of {config.model.model_name_or_path} on "
-            f"{summary.where}; {summary.rows:,} examples",
+            f"{summary.where}{examples}",
         )
     )
     style = {"fits": "green", "tight": "yellow"}.get(summary.verdict, "red")

@@ -10,11 +10,12 @@ from ftwizard.cli.console import err, out, print_json, warn_remote_code
 from ftwizard.core.outputs.prompts import prompt_messages
 from ftwizard.core.runs.folder import find_run
 from ftwizard.core.runs.model_card import save_samples
+from ftwizard.core.runs.stages import result_of
 from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = find_run(args.name, args.root)
+    folder = result_of(find_run(args.name, args.root))
     warn_remote_code(folder)
     folder.require_output()  # before seconds of loading torch in the trainer's process
     if args.command == "merge":

@@ -136,7 +136,7 @@ def resume_command(args: argparse.Namespace) -> int:
     for key, (before, after) in plan.changes.items():
         out.print(f"  {key}: {before!r} -> {after!r}")
     start_resume(plan, allow_changes=args.allow_changes, machines=machines)
-    err.print(f"resuming {run.name} from step {plan.checkpoint.step}")
+    err.print(f"resuming {run.name} from {plan.where}")
     if machines is not None:
         err.print(
             f"  Resume the other machines with the same command and --node-rank "

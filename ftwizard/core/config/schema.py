@@ -355,6 +355,26 @@ class DistributedSection(Section):
         return self.num_processes * self.num_machines
 
 
+Settings = dict[str, str | int | float | bool | list[str] | None]
+
+
+class StageSection(Section):
+    """One stage of a run that trains in several, one after another (SFT, then DPO):
+    its objective and data, and the settings it changes. Everything else is the run's;
+    each stage after the first starts from the one before (``model.from_run``)."""
+
+    objective: Objective = Field(description="What this stage trains: sft, dpo, orpo, kto, cpt.")
+    data: str | None = Field(
+        None, description="This stage's data file (default: the run's data.path)."
+    )
+    format: DataFormat = Field("auto", description="Its layout; auto detects it.")
+    method: Settings = Field({}, description="method.* settings of this stage, e.g. beta.")
+    training: Settings = Field({}, description="training.* settings of this stage.")
+    lora: Settings = Field({}, description="lora.* settings of this stage.")
+    evaluation: Settings = Field({}, description="evaluation.* settings of this stage.")
+    checkpointing: Settings = Field({}, description="checkpointing.* settings of this stage.")
+
+
 class RunConfig(Section):
     """Everything one fine-tuning run needs; a preset is this, written as YAML."""
 
@@ -368,6 +388,11 @@ class RunConfig(Section):
     checkpointing: CheckpointingSection = Field(default_factory=CheckpointingSection)
     output: OutputSection = Field(default_factory=OutputSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
+    stages: list[StageSection] = Field(
+        [],
+        description="Train in stages, one after another in one run (e.g. SFT, then DPO "
+        "on preference pairs); empty: one stage, this configuration.",
+    )
 
     @property
     def effective_batch_size(self) -> int:

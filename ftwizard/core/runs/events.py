@@ -71,6 +71,21 @@ class StatusChange(Event):
     resume_from: str | None = None
 
 
+class StageChange(Event):
+    """A stage of a run in stages started or finished (``core/runs/stages.py``)."""
+
+    type: Literal["stage"] = "stage"
+    stage: int
+    stages: int
+    objective: str
+    state: str
+    """"starting" or "finished"."""
+    path: str
+    """The stage's own run folder."""
+    from_run: str | None = None
+    """The result it starts from: the stage before's folder."""
+
+
 class Unmaskable(Record):
     """Conversations left out because their assistant turns cannot be located."""
 
@@ -183,6 +198,7 @@ AnyEvent = (
     | Failure
     | WarningNote
     | ConfigChanged
+    | StageChange
     | Damaged
     | OtherEvent
 )
@@ -199,6 +215,7 @@ KINDS: dict[str, type[Event]] = {
         Failure,
         WarningNote,
         ConfigChanged,
+        StageChange,
     )
 }
 

@@ -24,6 +24,7 @@ from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.model_card import save_decisions
+from ftwizard.core.runs.stages import check_stages
 from ftwizard.core.runs.start import with_start
 from ftwizard.core.runs.watch import duration
 from ftwizard.core.trainer_calls import TokenStatsRequest, prepare_builtin_model, token_stats
@@ -217,11 +218,47 @@ def prepare_launch(
     check_hardware(config, report)
     on_step("Checking the model and the data...")
     config, start = with_start(config)
-    facts, data = check_before_launch(config, prepare)
-    on_step("Counting the examples' tokens for the ETA...")
-    data = with_token_counts(config, data)
-    plan = launch_figures(config, facts, data, target_from_report(report))
+    if config.stages:
+        plan = _staged_launch(config, target_from_report(report), prepare, on_step)
+    else:
+        facts, data = check_before_launch(config, prepare)
+        on_step("Counting the examples' tokens for the ETA...")
+        data = with_token_counts(config, data)
+        plan = launch_figures(config, facts, data, target_from_report(report))
     return replace(plan, notes=(start, *plan.notes)) if start else plan
+
+
+def _staged_launch(
+    config: RunConfig,
+    target: Target,
+    prepare: Callable[[str], object] | None,
+    on_step: Callable[[str], None],
+) -> LaunchPlan:
+    """The launch of a run in stages: every stage's input checked now, before stage 1
+    trains for hours; the memory of the largest stage and the time of all of them."""
+    config, precision = with_machine_precision(config, target)
+    plans = []
+    for number, stage in enumerate(check_stages(config), 1):
+        on_step(f"Checking stage {number}'s model and data...")
+        facts, data = check_before_launch(stage, prepare)
+        plans.append(launch_figures(stage, facts, with_token_counts(stage, data), target))
+    first = plans[0]
+    peak = max(p.summary.estimate_gib for p in plans)
+    summary = replace(
+        first.summary,
+        estimate_gib=peak,
+        verdict=verdict(peak, target),
+        eta_s=sum(p.summary.eta_s for p in plans),
+        seconds_per_step=None,
+    )
+    notes = [
+        f"stage {number} of {len(plans)}: {p.config.method.objective} on "
+        f"{p.config.data.path} ({p.summary.rows:,} examples), about "
+        f"{p.summary.estimate_gib:.1f} GB, ETA {duration(p.summary.eta_s)}"
+        for number, p in enumerate(plans, 1)
+    ]
+    notes += [n for n in (precision, config.model.remote_code_warning()) if n]
+    return LaunchPlan(config, first.facts, first.data, summary, tuple(notes))
 
 
 def start_run(

@@ -19,6 +19,7 @@ from ftwizard.core.runs.folder import RunFolder, write_atomic
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.preflight import prepare_launch, record_plan
+from ftwizard.core.runs.stages import finished, started_stages
 
 # Keys a resume may change without breaking the data order or the schedule's meaning.
 SAFE_TO_CHANGE = {
@@ -71,7 +72,8 @@ def config_diff(old: RunConfig, new: RunConfig) -> Changes:
 @dataclass
 class ResumePlan:
     run: RunFolder
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | None
+    """None: a stage of a run in stages that had no checkpoint yet starts again."""
     config: RunConfig
     """The configuration the resumed trainer will run."""
     changes: Changes = field(default_factory=dict)
@@ -82,11 +84,19 @@ class ResumePlan:
     skipped: list[Checkpoint] = field(default_factory=list)
     """Newer checkpoints passed over because they are damaged or incomplete."""
 
+    stage: str | None = None
+    """The stage of a run in stages that goes on, in words."""
+
+    @property
+    def where(self) -> str:
+        """Where the run goes on from, in words: "step 200", "stage 2 of 2: dpo, step 2"."""
+        step = f"step {self.checkpoint.step}" if self.checkpoint else "its start"
+        return f"{self.stage}, {step}" if self.stage else step
+
     @property
     def warnings(self) -> list[str]:
         return [
-            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); "
-            f"resuming from checkpoint-{self.checkpoint.step}"
+            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); resuming from {self.where}"
             for c in self.skipped
         ]
 
@@ -104,6 +114,8 @@ def plan_resume(
             f"{run.name} is still {status.state}.",
             hint=f"Follow it with `ftwizard attach {run.name}`.",
         )
+    if run.read_config().stages:
+        return _stage_resume(run, overrides, checkpoint_step, apply_oom_advice)
     overrides = list(overrides or [])
     asks_for_more = any(isinstance(o, str) and o.split("=")[0] in MORE_TRAINING for o in overrides)
     if status.state == "finished" and not asks_for_more:
@@ -133,6 +145,33 @@ def plan_resume(
     changes = config_diff(config, changed)
     unsafe = sorted(set(changes) - allowed)
     return ResumePlan(run, checkpoint, changed, changes, unsafe, advice_text, skipped)
+
+
+def _stage_resume(
+    run: RunFolder,
+    overrides: list[Override] | None,
+    checkpoint_step: int | None,
+    apply_oom_advice: bool,
+) -> ResumePlan:
+    """A run in stages goes on with its first unfinished stage, from that stage's newest
+    resumable checkpoint (or from its start when it has none); finished stages stay."""
+    if overrides or apply_oom_advice:
+        raise UserError(
+            f"{run.name} runs in stages: it resumes as it is, without changes.",
+            hint="Change a stage by starting it as a run of its own: "
+            "ftwizard --preset STAGE.yaml --from THE_STAGE_BEFORE.",
+        )
+    stages = started_stages(run)
+    current = next((s for s in stages if not finished(s)), None)
+    if current is None:
+        raise UserError(f"{run.name} has finished: every stage has its result.")
+    checkpoints = list_checkpoints(current)
+    checkpoint = None
+    if checkpoint_step is not None or any(c.resumable for c in checkpoints):
+        checkpoint = latest_resumable(current, checkpoint_step, checkpoints)
+    newer = [c for c in checkpoints if checkpoint and c.step > checkpoint.step]
+    skipped = newer if checkpoint_step is None else []
+    return ResumePlan(run, checkpoint, run.read_config(), skipped=skipped, stage=current.label)
 
 
 def start_resume(
@@ -166,4 +205,5 @@ def start_resume(
         state="starting", error=None, oom=None, advice=None, stopped_at=None, finished_at=None
     )
     record_plan(run, figures.summary)
-    return launch(run, resume=plan.checkpoint.path, machines=machines)
+    resume = None if plan.checkpoint is None else plan.checkpoint.path
+    return launch(run, resume=resume, machines=machines)

@@ -20,6 +20,7 @@ from ftwizard.core.runs.events import (
     Failure,
     Launch,
     Log,
+    StageChange,
     StatusChange,
     TrainBegin,
     WarningNote,
@@ -132,6 +133,12 @@ def describe(event: AnyEvent) -> str:
         return f"{event.type}: {event.message}"
     if isinstance(event, ConfigChanged):
         return "configuration changed: " + ", ".join(sorted(event.changes))
+    if isinstance(event, StageChange):
+        where = f"stage {event.stage} of {event.stages}: {event.objective}"
+        if event.state == "finished":
+            return f"{where} finished (its result: {event.path}/final)"
+        start = " from the result of the stage before" if event.from_run else ""
+        return f"{where} {event.state}{start}"
     return f"{event.type} event"
 
 
@@ -174,6 +181,10 @@ class RunWatch:
             _append(self.eval_loss, event.step, event.eval_loss)
         elif isinstance(event, Failure):
             self.last_error = event
+        elif isinstance(event, StageChange) and event.state == "starting":
+            # Its steps count from 0 again: the curves show the stage under way.
+            for series in (self.train_loss, self.eval_loss, self.learning_rate, self.grad_norm):
+                series.clear()
         self.recent.append(describe(event))
 
     def _fold_log(self, log: Log) -> None:

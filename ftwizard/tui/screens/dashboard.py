@@ -191,7 +191,7 @@ class DashboardScreen(WizardScreen):
         def resume() -> None:
             plan = plan_resume(self.run, apply_oom_advice=True)
             start_resume(plan)
-            self.notify(f"Resuming from step {plan.checkpoint.step} with: {plan.advice}")
+            self.notify(f"Resuming from {plan.where} with: {plan.advice}")
 
         self._attempt(resume)
 

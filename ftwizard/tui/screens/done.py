@@ -10,8 +10,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from ftwizard.core.errors import in_words
+from ftwizard.core.errors import UserError, in_words
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.stages import result_of, started_stages
 from ftwizard.core.trainer_calls import SampleRow, merge_outputs, sample_outputs
 from ftwizard.tui.screens.base import WizardScreen
 
@@ -43,6 +44,12 @@ class DoneScreen(WizardScreen):
     def __init__(self, run: RunFolder) -> None:
         super().__init__()
         self.run = run
+        # What merge, sample, chat and the next stage work on: a run in stages stands
+        # for its last finished stage.
+        try:
+            self.result = result_of(run)
+        except UserError:
+            self.result = run
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -52,9 +59,18 @@ class DoneScreen(WizardScreen):
         summary.add_column()
         summary.add_row("run", self.run.name)
         summary.add_row("state", status.state)
-        summary.add_row("final train loss", _loss(status.final_loss))
-        summary.add_row("final eval loss", _loss(status.final_eval_loss))
-        summary.add_row("adapter / model", str(self.run.final_dir))
+        stages = started_stages(self.run)
+        for stage in stages:
+            done = stage.read_status()
+            summary.add_row(
+                f"stage {stage.number}",
+                f"{stage.read_config().method.objective}: {done.state}, final loss "
+                f"{_loss(done.final_loss)}\n{stage.final_dir}",
+            )
+        if not stages:
+            summary.add_row("final train loss", _loss(status.final_loss))
+            summary.add_row("final eval loss", _loss(status.final_eval_loss))
+            summary.add_row("adapter / model", str(self.run.final_dir))
         summary.add_row(
             "use it",
             f"ftwizard chat {self.run.name}\nftwizard export {self.run.name} --ollama NAME",
@@ -94,9 +110,9 @@ class DoneScreen(WizardScreen):
         # Both load the model in the trainer package's own process.
         try:
             result: str | list[SampleRow] = (
-                merge_outputs(str(self.run.path))
+                merge_outputs(str(self.result.path))
                 if what == "merge"
-                else sample_outputs(str(self.run.path), PROMPTS)
+                else sample_outputs(str(self.result.path), PROMPTS)
             )
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Finished(what, None, in_words(error)))
@@ -120,16 +136,16 @@ class DoneScreen(WizardScreen):
     def action_chat(self) -> None:
         from ftwizard.tui.screens.chat import ChatScreen
 
-        self.app.push_screen(ChatScreen(self.run))
+        self.app.push_screen(ChatScreen(self.result))
 
     def action_new_run(self) -> None:
         self.wizard.new_run_from(self.run.read_config())
 
     def action_next_stage(self) -> None:
-        if self.run.read_status().state != "finished":
+        if self.result.read_status().state != "finished":
             self.notify("Only a finished run's result can start the next stage.", severity="error")
             return
-        self.wizard.next_stage_from(self.run)
+        self.wizard.next_stage_from(self.result)
 
     def action_train_longer(self) -> None:
         from ftwizard.tui.screens.resume import ResumeScreen

@@ -1,0 +1,158 @@
+"""A run in stages: SFT, then DPO from its result, in one detached trainer and one folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from ftwizard.core.config.yaml_io import load_config, save_config
+from ftwizard.core.errors import UserError
+from ftwizard.core.runs.folder import RunFolder, create_run
+from ftwizard.core.runs.resume import plan_resume
+from ftwizard.core.runs.stages import (
+    check_stages,
+    result_of,
+    stage_configs,
+    stage_folder,
+    started_stages,
+)
+from ftwizard.core.runs.status import process_started
+from tests.conftest import ROOT, TEST_CACHE, run_cli
+from tests.test_faults import wait_for
+from tests.test_training import events
+
+IDENTITY = ROOT / "data" / "demo" / "wizard-identity.jsonl"
+PAIRS = ROOT / "data" / "demo" / "wizard-pairs.jsonl"
+STAGES = json.dumps(
+    [
+        {"objective": "sft", "training": {"learning_rate": 0.005}},
+        {
+            "objective": "dpo",
+            "data": str(PAIRS),
+            "training": {"max_steps": 6, "learning_rate": 0.0005},
+            "checkpointing": {"save_steps": 3},
+        },
+    ]
+)
+
+
+def _staged(root: Path, model: str | Path = "org/base", *more: str) -> list[str]:
+    return [
+        f"model.model_name_or_path={model}",
+        f"data.path={IDENTITY}",
+        "model.dtype=float32",
+        f"output.runs_root={root}",
+        "output.run_name=two",
+        "training.max_steps=3",
+        "training.per_device_train_batch_size=2",
+        "training.max_length=128",
+        "training.gradient_checkpointing=false",
+        "evaluation.val_size=0",
+        "lora.lora_dropout=0",
+        f"stages={STAGES}",
+        *more,
+    ]
+
+
+def test_each_stage_is_the_run_with_what_it_sets(tmp_path: Path) -> None:
+    config = load_config(None, _staged(tmp_path))
+    sft, dpo = stage_configs(config)
+    assert (sft.method.objective, sft.data.path) == ("sft", str(IDENTITY))
+    assert sft.training.learning_rate == 0.005 and sft.training.max_steps == 3
+    assert (dpo.method.objective, dpo.data.path) == ("dpo", str(PAIRS))
+    assert dpo.training.max_steps == 6 and dpo.checkpointing.save_steps == 3
+    assert dpo.training.per_device_train_batch_size == 2  # the run's, not the stage's
+    assert not sft.stages and not dpo.stages
+    with pytest.raises(UserError, match="one machine"):
+        check_stages(config.with_sections(distributed={"num_machines": 2}))
+
+
+def test_a_stage_speaks_for_the_run_but_only_the_last_one_finishes_it(tmp_path: Path) -> None:
+    run = create_run(load_config(None, _staged(tmp_path)))
+    first = stage_folder(run, 1)
+    me = os.getpid()  # the trainer, as far as the status can tell
+    first.write_status(
+        state="running", phase="training", step=2, pid=me, pid_started=process_started(me)
+    )
+    status = run.read_status()
+    assert (status.state, status.phase, status.step) == (
+        "running",
+        "stage 1 of 2: sft, training",
+        2,
+    )
+    first.write_status(state="finished", phase=None)
+    assert first.read_status().state == "finished"
+    assert run.read_status().state == "running"  # stage 2 comes next
+    second = stage_folder(run, 2)
+    assert second.read_config().model.from_run == str(first.path.resolve())
+    second.write_status(state="finished")
+    assert run.read_status().state == "finished"
+    with pytest.raises(UserError, match="no finished stage yet"):
+        result_of(run)  # no final/ in either
+    (second.path / "final").mkdir()
+    assert result_of(run).path == second.path
+
+
+def test_a_run_in_stages_resumes_as_it_is(tmp_path: Path) -> None:
+    run = create_run(load_config(None, _staged(tmp_path)))
+    stage_folder(run, 1).write_status(state="stopped")
+    run.write_status(state="stopped")
+    with pytest.raises(UserError, match="resumes as it is"):
+        plan_resume(run, ["training.learning_rate=0.1"])
+    plan = plan_resume(run)
+    assert plan.checkpoint is None and plan.where == "stage 1 of 2: sft, its start"
+
+
+@pytest.mark.slow
+def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
+    tmp_path: Path, demo_model_folder: Path
+) -> None:
+    root = tmp_path / "runs"
+    preset = tmp_path / "two.yaml"
+    save_config(load_config(None, _staged(root, demo_model_folder)), preset)
+    env = {"FTWIZARD_CACHE": str(TEST_CACHE)}
+    started = run_cli("--preset", str(preset), "--detach", env=env)
+    assert started.returncode == 0, started.stderr
+    assert "plan: sft then dpo + lora" in started.stderr
+    assert "stage 2 of 2: dpo on" in started.stderr
+    run = RunFolder(root / "two")
+
+    # Stop during stage 2, once it has logged a step: a checkpoint, the run stopped.
+    def in_stage_2() -> bool:
+        stages = started_stages(run)
+        return len(stages) == 2 and bool(events(stages[1], "log"))
+
+    wait_for(in_stage_2, timeout=600, what="stage 2's first step")
+    assert run_cli("stop", "two", "--root", str(root)).returncode == 0
+    wait_for(lambda: run.read_status().state == "stopped", 300, "the run to stop")
+    sft, dpo = started_stages(run)
+    assert (
+        sft.read_status().state == "finished" and (sft.final_dir / "adapter_config.json").exists()
+    )
+    assert dpo.read_status().state == "stopped"
+    status = run_cli("runs", "--root", str(root), "--json")
+    assert json.loads(status.stdout)[0]["state"] == "stopped"
+
+    resumed = run_cli("resume", "two", "--root", str(root), "--detach", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "from stage 2 of 2: dpo, step" in resumed.stderr
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), 600, "the run to end")
+    assert run.read_status().state == "finished", (run.path / "trainer.log").read_text()[-2000:]
+    # Stage 1 trained once; stage 2 twice, the second time from its checkpoint.
+    assert [b.step for b in events(sft, "train_begin")] == [0]
+    begins = [b.step for b in events(dpo, "train_begin")]
+    assert begins[0] == 0 and len(begins) == 2 and begins[1] > 0
+    # DPO's reference is the SFT model: its first loss is ln 2.
+    first = events(dpo, "log")[0]
+    assert abs(first.loss - math.log(2)) <= 0.01, first.loss
+    assert dpo.read_config().model.from_run == str(sft.path.resolve())
+    # The run's own files tell the whole story, as every viewer reads them.
+    kinds = [(e.stage, e.state) for e in events(run, "stage")]
+    assert kinds[:3] == [(1, "starting"), (1, "finished"), (2, "starting")]
+    assert kinds[-1] == (2, "finished")
+    assert run.read_status().output == str(dpo.final_dir)
+    assert result_of(run).path == dpo.path
