@@ -74,4 +74,4 @@ async def test_the_wizards_purpose_step_shows_the_stage_that_waits_for_pairs() -
         await settle(pilot)
         text = " ".join(static_text(panel).split())
         assert "stage 2: dpo from stage 1's result - waits: needs preference pairs" in text
-        assert "f on the done screen starts it" in text
+        assert "give pairs below, or later f on the done screen" in text

@@ -156,3 +156,79 @@ def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
     assert kinds[-1] == (2, "finished")
     assert run.read_status().output == str(dpo.final_dir)
     assert result_of(run).path == dpo.path
+
+
+@pytest.mark.slow
+async def test_the_wizard_trains_both_stages_and_the_done_screen_shows_both(
+    tmp_path: Path, demo_model_folder: Path
+) -> None:
+    import time
+
+    from textual.widgets import Input, Static
+
+    from ftwizard.tui.screens.dashboard import DashboardScreen
+    from ftwizard.tui.screens.done import DoneScreen
+    from ftwizard.tui.screens.params import ParamsScreen
+    from ftwizard.tui.screens.purpose import PurposeScreen
+    from ftwizard.tui.screens.review import ReviewScreen
+    from tests.tui_helpers import make_app, settle, static_text, to_data_step, type_into
+    from tests.tui_helpers import wait_for as wait_in_app
+
+    root = tmp_path / "runs"
+    app = make_app(str(root), gpus=(), clock=time.time)  # CPU mode, as here
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.state.purpose = "chat"  # SFT, then DPO on preference pairs
+        await to_data_step(pilot, str(IDENTITY))
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, PurposeScreen)
+        await type_into(pilot, "#pairs-path", str(PAIRS))
+
+        def two_planned() -> bool:
+            stages = app.state.stages
+            return len(stages) == 2 and stages[1].plan is not None
+
+        await wait_in_app(pilot, two_planned, 120, "the DPO stage's plan")
+        text = " ".join(static_text(app.screen.query_one("#plan-decisions", Static)).split())
+        assert "stage 2: dpo from stage 1's result on 30 pairs" in text
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ParamsScreen)
+        for key, value in {
+            "training-max_steps": "2",
+            "training-per_device_train_batch_size": "2",
+            "training-max_length": "128",
+            "evaluation-val_size": "0",
+            "checkpointing-save_steps": "2",
+        }.items():
+            app.screen.query_one(f"#f-{key}", Input).value = value
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        config = app.screen.config
+        assert [s.objective for s in config.stages] == ["sft", "dpo"]
+        assert config.stages[1].data == str(PAIRS)
+        await pilot.press("ctrl+n")  # launch
+        await wait_in_app(pilot, lambda: isinstance(app.screen, DashboardScreen), 120, "launch")
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        run = screen.run
+        await pilot.press("d")  # detach: the trainer goes on with both stages
+        await settle(pilot)
+    wait_for(lambda: run.read_status().state in ("finished", "failed"), 900, "both stages")
+    assert run.read_status().state == "finished", (run.path / "trainer.log").read_text()[-2000:]
+    sft, dpo = started_stages(run)
+    assert abs(events(dpo, "log")[0].loss - math.log(2)) <= 0.01
+
+    app = make_app(str(root), gpus=(), clock=time.time)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(run))
+        await settle(pilot)
+        summary = static_text(app.screen.query_one("#done-summary", Static))
+        assert "stage 1" in summary and "sft: finished" in summary
+        assert "stage 2" in summary and "dpo: finished" in summary
+        assert (
+            str(dpo.final_dir) in summary.replace("\n", "").replace(" ", "") or "2-dpo" in summary
+        )

@@ -15,6 +15,7 @@ from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts, facts_from_report
 from ftwizard.core.planning.plan import Plan
+from ftwizard.core.planning.stages import Stage
 from ftwizard.core.planning.tables import Purpose
 from ftwizard.core.trainer_calls import TokenStatsReply
 
@@ -29,7 +30,12 @@ class WizardState:
     data_report: ReportSummary | None = None
     data_stats: TokenStatsReply | None = None
     purpose: Purpose = "domain"
+    pairs_path: str | None = None
+    """Preference pairs for the DPO stage the purpose may add after SFT."""
+    pairs_facts: DatasetFacts | None = None
     plan: Plan | None = None
+    stages: list[Stage] = field(default_factory=list)
+    """The plan's stages; one when the purpose trains in one."""
     config: RunConfig = field(default_factory=RunConfig)
 
     @property

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.schema import RunConfig, StageSection
 from ftwizard.core.hardware.gpus import Target
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
@@ -129,3 +129,35 @@ def peak_gib(stages: list[Stage]) -> float | None:
         if s.plan is not None and s.plan.estimate is not None
     ]
     return max(peaks) if peaks else None
+
+
+STAGE_SECTIONS = ("method", "training", "lora", "evaluation", "checkpointing")
+
+
+def staged_config(stages: list[Stage]) -> RunConfig:
+    """The configuration that trains the planned stages one after another: the first
+    stage's, with each later stage's data and the settings its plan chose differently in
+    ``stages:``. A stage still waiting for its data is left out."""
+    first = stages[0].plan
+    if first is None:
+        raise ValueError("the first stage is always planned")
+    planned = [s for s in stages[1:] if s.plan is not None]
+    if not planned:
+        return first.config
+    entries = [StageSection(objective=first.config.method.objective)]
+    for stage in planned:
+        assert stage.plan is not None
+        config = stage.plan.config
+        own = {
+            section: {
+                key: value
+                for key, value in getattr(config, section).model_dump(mode="json").items()
+                if value != getattr(first.config, section).model_dump(mode="json")[key]
+                and key != "objective"
+            }
+            for section in STAGE_SECTIONS
+        }
+        entries.append(
+            StageSection(objective=config.method.objective, data=config.data.path, **own)
+        )
+    return first.config.model_copy(update={"stages": entries})

@@ -11,26 +11,38 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, RadioButton, RadioSet, Static
+from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
 
 from ftwizard.core.config.schema import Adapter
+from ftwizard.core.data.validate import validate_path
+from ftwizard.core.errors import in_words
+from ftwizard.core.planning.dataset_facts import facts_from_report
 from ftwizard.core.planning.plan import Plan
 from ftwizard.core.planning.recommend import recommend
-from ftwizard.core.planning.stages import Stage, plan_stages
+from ftwizard.core.planning.stages import Stage, plan_stages, staged_config
 from ftwizard.core.planning.tables import PURPOSES, Purpose
 from ftwizard.core.planning.time_advice import warning_words, with_time_advice
 from ftwizard.core.runs.watch import duration
 from ftwizard.tui.screens.step import StepScreen
+from ftwizard.tui.widgets.path_input import PathSuggester
 
 
 def stage_lines(stages: list[Stage]) -> list[Text]:
-    """The later stages the purpose calls for, as the wizard can start them: from the
-    done screen of this run (f), on their own data."""
+    """The later stages the purpose calls for: planned on the pairs given below, trained
+    in this run after stage 1; or what they wait for."""
     lines = []
     for stage in stages[1:]:
         what = f"stage {stage.number}: {stage.objective} from stage {stage.starts_from}'s result"
-        waits = f" - waits: {stage.waiting}" if stage.waiting else ""
-        lines.append(Text(f"{what}{waits}; f on the done screen starts it", style="cyan"))
+        plan = stage.plan
+        if plan is None:
+            tail = f" - waits: {stage.waiting}; give pairs below, or later f on the done screen"
+        else:
+            memory = plan.estimate.device_total_gib if plan.estimate else 0.0
+            tail = (
+                f" on {stage.rows:,} pairs: about {memory:.1f} GB, ETA "
+                f"{duration(plan.eta_seconds)}; it trains in this run after stage 1"
+            )
+        lines.append(Text(what + tail, style="cyan"))
     return lines
 
 
@@ -66,9 +78,9 @@ class PurposeScreen(StepScreen):
     STEP = "Purpose"
 
     class Planned(Message):
-        def __init__(self, plan: Plan, stages: list[Stage]) -> None:
+        def __init__(self, plan: Plan, stages: list[Stage], problem: str | None) -> None:
             super().__init__()
-            self.plan, self.stages = plan, stages
+            self.plan, self.stages, self.problem = plan, stages, problem
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,6 +95,13 @@ class PurposeScreen(StepScreen):
                 chosen = name == self.state.purpose
                 yield RadioButton(purpose_label(name, chosen), value=chosen, name=name)
         yield Static("", id="plan-decisions", classes="panel")
+        yield Input(
+            placeholder="preference pairs for a DPO stage after SFT (chat, production), Enter",
+            id="pairs-path",
+            value=self.state.pairs_path or "",
+            suggester=PathSuggester(),
+        )
+        yield Static("", id="pairs-error", classes="field-error")
         yield Static(
             "Every method on this machine (Enter on a row picks it instead):", classes="help"
         )
@@ -104,6 +123,15 @@ class PurposeScreen(StepScreen):
         self._method = None
         self._plan()
 
+    @on(Input.Submitted, "#pairs-path")
+    def _pairs_given(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        self.state.pairs_path = path or None
+        self.state.pairs_facts = None
+        if path:
+            self.field_message("#pairs-error", f"Reading {path}...", ok=True)
+        self._plan()
+
     @on(DataTable.RowSelected, "#methods")
     def _method_picked(self, event: DataTable.RowSelected) -> None:
         self._method = cast(Adapter, event.row_key.value)
@@ -121,11 +149,25 @@ class PurposeScreen(StepScreen):
         facts, data = state.model_facts, state.data_facts
         plan = recommend(state.target, facts, data, purpose, base, method)
         plan = with_time_advice(plan, state.target, facts, data, purpose, base)
-        self.post_message(self.Planned(plan, plan_stages(plan, purpose, state.target, facts)))
+        problem = None
+        if state.pairs_path and state.pairs_facts is None:
+            try:  # characters / 4 for its tokens: quick, and the launch counts them again
+                report = validate_path(state.pairs_path).summary()
+                state.pairs_facts = facts_from_report(report, None)
+            except Exception as error:  # noqa: BLE001 - shown to the person
+                problem = in_words(error)
+        pairs = state.pairs_facts
+        stages = plan_stages(plan, purpose, state.target, facts, pairs, state.pairs_path)
+        self.post_message(self.Planned(plan, stages, problem))
 
     def on_purpose_screen_planned(self, message: Planned) -> None:
         plan = message.plan
-        self.state.plan = plan
+        self.state.plan, self.state.stages = plan, message.stages
+        pairs = self.state.pairs_path
+        if message.problem:
+            self.field_message("#pairs-error", f"x {message.problem}", ok=False)
+        elif pairs:
+            self.field_message("#pairs-error", f"pairs: {pairs}", ok=True)
         panel = self.query_one("#plan-decisions", Static)
         panel.loading = False
         panel.update(decisions_view(plan, message.stages))
@@ -150,5 +192,6 @@ class PurposeScreen(StepScreen):
         from ftwizard.tui.screens.params import ParamsScreen
 
         assert self.state.plan is not None
-        self.state.config = self.state.plan.config
+        stages = self.state.stages or [Stage(1, self.state.plan, "", None)]
+        self.state.config = staged_config(stages)
         self.app.push_screen(ParamsScreen())
