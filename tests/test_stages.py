@@ -232,3 +232,12 @@ async def test_the_wizard_trains_both_stages_and_the_done_screen_shows_both(
         assert (
             str(dpo.final_dir) in summary.replace("\n", "").replace(" ", "") or "2-dpo" in summary
         )
+
+
+def test_the_shipped_two_stage_preset_reads_its_files_from_beside_it() -> None:
+    from ftwizard.core.config.presets import find_preset
+
+    config = load_config(find_preset("demo-stages-cpu"), [])
+    sft, dpo = check_stages(config)
+    assert Path(sft.data.path).is_file() and Path(dpo.data.path).is_file()
+    assert (dpo.method.objective, Path(dpo.data.path).name) == ("dpo", "wizard-pairs.jsonl")

@@ -72,10 +72,13 @@ def resolve_shipped_files(preset: Path, data: dict[str, Any]) -> None:
     """In a built-in preset, relative paths to files shipped beside it become absolute."""
     if preset.resolve().parent != BUILTIN_DIR:
         return
-    for section, key in PATH_KEYS:
-        values = data.get(section)
+    places: list[tuple[object, str]] = [(data.get(section), key) for section, key in PATH_KEYS]
+    stages = data.get("stages")
+    if isinstance(stages, list):  # each stage's own data file
+        places += [(stage, "data") for stage in stages]
+    for values, key in places:
         value = values.get(key) if isinstance(values, dict) else None
-        if isinstance(value, str) and not Path(value).is_absolute():
+        if isinstance(values, dict) and isinstance(value, str) and not Path(value).is_absolute():
             shipped = BUILTIN_DIR / value
             if shipped.is_file():
-                values[key] = str(shipped)  # type: ignore[index]
+                values[key] = str(shipped)
