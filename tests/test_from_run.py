@@ -239,3 +239,16 @@ async def test_the_done_screen_starts_the_next_stage_from_its_model(lora_run: An
         assert config.method.objective == "dpo"
         assert config.model.from_run == str(lora_run.path.resolve())
         assert "from_run" in static_text(app.screen.query_one("#yaml", Static))
+
+
+def test_the_estimate_says_what_starting_from_a_run_costs() -> None:
+    from ftwizard.core.models.source import resolve_model_facts
+    from ftwizard.core.planning.estimator import estimate
+
+    facts = resolve_model_facts("smollm2-135m-instruct")
+    plain = load_config(None, ["method.adapter=qlora"])
+    staged = load_config(None, ["method.adapter=qlora", "model.from_run=sft"])
+    before, after = estimate(facts, plain, device="cuda"), estimate(facts, staged, device="cuda")
+    assert after.peak_allocated_gib == before.peak_allocated_gib  # folded as it loads
+    [note] = [n for n in after.notes if "another run's result" in n]
+    assert "written to the run's start/" in note

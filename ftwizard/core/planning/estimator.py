@@ -347,6 +347,18 @@ def estimate(
     if method.objective in ("dpo", "kto") and method.adapter == "full":
         peak += facts.params_total * dtype_bytes  # a frozen reference model
         notes.append("full-parameter DPO/KTO keeps a second, frozen copy as the reference model")
+    if config.model.from_run and method.adapter != "full":
+        # The earlier run's adapter is folded into the base as it loads: no training memory.
+        notes.append(
+            "starts from another run's result: an adapter of it is folded into the base "
+            "once, as it loads (no memory while training)"
+            + (
+                f"; for QLoRA a folded model is written to the run's start/ first "
+                f"({facts.params_total * 2 / GIB:.1f} GB in bf16) and quantised from there"
+                if method.adapter == "qlora"
+                else ""
+            )
+        )
 
     peak_gib = peak / GIB
     overhead = peak_gib * ALLOCATOR_SLACK + CUDA_CONTEXT_GIB if device == "cuda" else 0.0
