@@ -207,7 +207,7 @@ def test_assignment_is_validated_like_loading() -> None:
 
 def test_yaml_output_keeps_declaration_order() -> None:
     text = dump_config(RunConfig())
-    assert list(yaml.safe_load(text)) == ["description", *SECTIONS]
+    assert list(yaml.safe_load(text)) == ["description", *SECTIONS, "stages"]
 
 
 def test_the_data_commands_train_on_choices_are_the_configurations() -> None:

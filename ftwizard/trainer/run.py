@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         if run.read_config().stages:
-            from ftwizard.trainer.stages import run_stages
+            from ftwizard.trainer.components.stages import run_stages
 
             return run_stages(run, args.resume, run_guarded, acquire_lock)
         code = run_guarded(run, args.resume)

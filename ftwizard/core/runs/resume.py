@@ -95,8 +95,11 @@ class ResumePlan:
 
     @property
     def warnings(self) -> list[str]:
+        chosen = f"checkpoint-{self.checkpoint.step}" if self.checkpoint else self.where
+        if self.stage and self.checkpoint:
+            chosen = f"{chosen} of {self.stage}"
         return [
-            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); resuming from {self.where}"
+            f"checkpoint-{c.step} skipped ({c.problem or c.kind}); resuming from {chosen}"
             for c in self.skipped
         ]
 
