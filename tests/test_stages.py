@@ -84,6 +84,7 @@ def test_a_stage_speaks_for_the_run_but_only_the_last_one_finishes_it(tmp_path: 
         "stage 1 of 2: sft, training",
         2,
     )
+    assert status.stage == "stage 1 of 2: sft"
     first.write_status(state="finished", phase=None)
     assert first.read_status().state == "finished"
     assert run.read_status().state == "running"  # stage 2 comes next
@@ -135,7 +136,8 @@ def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
     )
     assert dpo.read_status().state == "stopped"
     status = run_cli("runs", "--root", str(root), "--json")
-    assert json.loads(status.stdout)[0]["state"] == "stopped"
+    [row] = json.loads(status.stdout)
+    assert (row["state"], row["stage"]) == ("stopped", "stage 2 of 2: dpo")
 
     resumed = run_cli("resume", "two", "--root", str(root), "--detach", env=env)
     assert resumed.returncode == 0, resumed.stderr

@@ -41,6 +41,8 @@ class RunRow:
     size_bytes: int
     path: str
     damage: str | None
+    stage: str | None
+    """The stage under way (or the last one) of a run in stages."""
 
 
 def _run_row(run: RunFolder, status: RunStatus) -> RunRow:
@@ -54,11 +56,12 @@ def _run_row(run: RunFolder, status: RunStatus) -> RunRow:
         size_bytes=_size(run),
         path=str(run.path),
         damage=status.damage,
+        stage=status.stage,
     )
 
 
 def _json_row(row: RunRow) -> dict[str, object]:
-    return {k: v for k, v in asdict(row).items() if k != "damage" or v is not None}
+    return {k: v for k, v in asdict(row).items() if k not in ("damage", "stage") or v is not None}
 
 
 def list_command(root: str, as_json: bool) -> int:
@@ -73,7 +76,7 @@ def list_command(root: str, as_json: bool) -> int:
     for row in rows:
         table.add_row(
             row.name,
-            row.state,
+            row.state if row.stage is None else f"{row.state}, {row.stage}",
             f"{row.step}/{row.max_steps or '?'}",
             "n/a" if row.last_loss is None else f"{row.last_loss:.4f}",
             duration(row.age_s) + " ago",

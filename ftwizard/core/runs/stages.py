@@ -93,7 +93,7 @@ class StageFolder(RunFolder):
         super().write_status(**fields)
         if self.run is None:
             return
-        forwarded: StatusUpdate = {**fields}
+        forwarded: StatusUpdate = {**fields, "stage": self.label}
         if forwarded.get("state") == "finished":
             # Said before the run's status can read finished: a viewer that stops
             # there has every event.

@@ -32,6 +32,8 @@ class RunStatus(Record):
     """One of STATES; "unknown" before the file exists, "damaged" when it is unusable."""
     phase: str | None = None
     """What the trainer does now: loading model, training, evaluating, saving."""
+    stage: str | None = None
+    """In a run in stages: the stage under way, "stage 2 of 2: dpo"."""
     pid: int | None = None
     pid_started: float | None = None
     """The trainer process's start time: with the pid, which process it is."""
@@ -90,6 +92,7 @@ class StatusUpdate(TypedDict, total=False):
 
     state: str
     phase: str | None
+    stage: str
     pid: int
     pid_started: float | None
     host: str
