@@ -138,6 +138,8 @@ def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
     status = run_cli("runs", "--root", str(root), "--json")
     [row] = json.loads(status.stdout)
     assert (row["state"], row["stage"]) == ("stopped", "stage 2 of 2: dpo")
+    shown = json.loads(run_cli("runs", "two", "--root", str(root), "--json").stdout)
+    assert shown["checkpoints"] and all("2-dpo" in c["path"] for c in shown["checkpoints"])
 
     resumed = run_cli("resume", "two", "--root", str(root), "--detach", env=env)
     assert resumed.returncode == 0, resumed.stderr

@@ -17,6 +17,7 @@ from ftwizard.core.runs.folder import RunFolder, find_run, list_runs
 from ftwizard.core.runs.launch import join, stop
 from ftwizard.core.runs.machines import Machines, parse_machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
+from ftwizard.core.runs.stages import checkpoints_of
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, duration
 from ftwizard.core.units import gib
@@ -92,7 +93,7 @@ def list_command(root: str, as_json: bool) -> int:
 def show_command(name: str, root: str, as_json: bool) -> int:
     run = find_run(name, root)
     status = run.read_status()
-    checkpoints = list_checkpoints(run)
+    checkpoints = list_checkpoints(checkpoints_of(run))  # a run in stages: the stage's
     if as_json:
         rows = [
             {

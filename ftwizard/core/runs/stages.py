@@ -184,3 +184,12 @@ def stage_change(folder: StageFolder, state: str) -> StageChange:
         path=str(folder.path.resolve()),
         from_run=config.model.from_run,
     )
+
+
+def checkpoints_of(run: RunFolder) -> RunFolder:
+    """The run folder whose checkpoints a resume of ``run`` picks from: itself, or for a
+    run in stages its first unfinished stage (its last one when all have finished)."""
+    stages = started_stages(run) if run.config_path.exists() else []
+    if not stages:
+        return run
+    return next((stage for stage in stages if not finished(stage)), stages[-1])

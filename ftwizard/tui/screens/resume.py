@@ -12,6 +12,7 @@ from ftwizard.core.errors import in_words
 from ftwizard.core.runs.checkpoints import list_checkpoints
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.resume import ResumePlan, plan_resume, start_resume
+from ftwizard.core.runs.stages import checkpoints_of
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.widgets.toggle import Toggle
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
@@ -57,7 +58,7 @@ class ResumeScreen(WizardScreen):
     def on_mount(self) -> None:
         table = self.query_one("#checkpoints", DataTable)
         table.add_columns(*CHECKPOINT_COLUMNS)
-        checkpoints = list_checkpoints(self.run)
+        checkpoints = list_checkpoints(checkpoints_of(self.run))  # a run in stages: the stage's
         for checkpoint in checkpoints:
             table.add_row(
                 *checkpoint_cells(checkpoint, with_problem=False),
