@@ -24,6 +24,7 @@ from pathlib import Path
 from typing_extensions import Unpack
 
 from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.config.yaml_io import dump_config
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs.events import Event, StageChange, StatusChange
 from ftwizard.core.runs.folder import RunFolder, write_atomic
@@ -136,8 +137,6 @@ def stage_folder(run: RunFolder, number: int) -> StageFolder:
             config = config.with_sections(model={"from_run": str(before.resolve())})
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         (path / "checkpoints").mkdir(mode=0o700, exist_ok=True)
-        from ftwizard.core.config.yaml_io import dump_config
-
         write_atomic(folder.config_path, dump_config(config))
         RunFolder(path).write_status(state="starting", step=0)
     return folder
