@@ -33,8 +33,8 @@ STAGES = json.dumps(
         {
             "objective": "dpo",
             "data": str(PAIRS),
-            "training": {"max_steps": 6, "learning_rate": 0.0005},
-            "checkpointing": {"save_steps": 3},
+            "training": {"max_steps": 4, "learning_rate": 0.0005},
+            "checkpointing": {"save_steps": 2},
         },
     ]
 )
@@ -64,7 +64,7 @@ def test_each_stage_is_the_run_with_what_it_sets(tmp_path: Path) -> None:
     assert (sft.method.objective, sft.data.path) == ("sft", str(IDENTITY))
     assert sft.training.learning_rate == 0.005 and sft.training.max_steps == 3
     assert (dpo.method.objective, dpo.data.path) == ("dpo", str(PAIRS))
-    assert dpo.training.max_steps == 6 and dpo.checkpointing.save_steps == 3
+    assert dpo.training.max_steps == 4 and dpo.checkpointing.save_steps == 2
     assert dpo.training.per_device_train_batch_size == 2  # the run's, not the stage's
     assert not sft.stages and not dpo.stages
     with pytest.raises(UserError, match="one machine"):
