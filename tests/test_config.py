@@ -214,7 +214,7 @@ def test_the_data_commands_train_on_choices_are_the_configurations() -> None:
     from typing import get_args
 
     from ftwizard.cli.parser import build_parser
-    from ftwizard.core.config.schema import TrainOn
+    from ftwizard.core.config.choices import TrainOn
 
     parser = build_parser()
     data = parser._subparsers._group_actions[0].choices["data"]  # type: ignore[union-attr]

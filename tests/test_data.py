@@ -151,7 +151,8 @@ def test_column_map_reads_custom_columns() -> None:
 
 
 def test_column_map_accepts_every_column_a_layout_reads_and_nothing_else() -> None:
-    from ftwizard.core.config.schema import COLUMNS, DataSection
+    from ftwizard.core.config.choices import COLUMNS
+    from ftwizard.core.config.schema import DataSection
     from ftwizard.core.data.formats import LAYOUTS
 
     assert {key for layout in LAYOUTS for key in layout[3]} <= set(COLUMNS)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
-from ftwizard.core.config.schema import COLUMNS
+from ftwizard.core.config.choices import COLUMNS
 from ftwizard.core.data.split import split_counts
 from ftwizard.core.data.validate import ReportSummary, validate_path
 from ftwizard.core.errors import UserError

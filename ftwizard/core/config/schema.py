@@ -16,56 +16,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# The columns the dataset layouts read (core/data/formats.py): data.column_map's keys.
-COLUMNS = (
-    "instruction",
-    "input",
-    "output",
-    "system",
-    "history",
-    "conversations",
-    "messages",
-    "tools",
-    "prompt",
-    "completion",
-    "chosen",
-    "rejected",
-    "chosen_messages",
-    "rejected_messages",
-    "label",
-    "text",
+from ftwizard.core.config.choices import (
+    COLUMNS,
+    Adapter,
+    AttnImplementation,
+    DataFormat,
+    ModelDtype,
+    Objective,
+    Optimizer,
+    ReportTo,
+    Scheduler,
+    TrainOn,
 )
-
-Objective = Literal["sft", "dpo", "orpo", "kto", "cpt"]
-Adapter = Literal["full", "lora", "qlora"]
-Optimizer = Literal[
-    "adamw_torch",
-    "adamw_torch_fused",
-    "adamw_8bit",
-    "adamw_bnb_8bit",
-    "paged_adamw_8bit",
-    "paged_adamw_32bit",
-    "adafactor",
-    "sgd",
-]
-Scheduler = Literal[
-    "linear",
-    "cosine",
-    "cosine_with_restarts",
-    "cosine_with_min_lr",
-    "polynomial",
-    "constant",
-    "constant_with_warmup",
-    "inverse_sqrt",
-    "warmup_stable_decay",
-]
-AttnImplementation = Literal["eager", "sdpa", "flash_attention_2"]
-ModelDtype = Literal["auto", "bfloat16", "float16", "float32"]
-DataFormat = Literal[
-    "auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "preference", "kto"
-]
-TrainOn = Literal["assistant", "last_assistant", "all"]
-ReportTo = Literal["none", "tensorboard", "wandb", "mlflow", "trackio"]
 
 # A run name becomes a folder name: keep it portable and shell-safe.
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftwizard.core.config.schema import Adapter, RunConfig
+from ftwizard.core.config.choices import Adapter
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target
 from ftwizard.core.models import catalog
 from ftwizard.core.models.builtin import BUILTIN_MODELS

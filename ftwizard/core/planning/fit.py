@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ftwizard.core.config.schema import Adapter, RunConfig
+from ftwizard.core.config.choices import Adapter
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target, verdict
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts

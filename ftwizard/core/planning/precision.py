@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftwizard.core.config.schema import Adapter, ModelDtype
+from ftwizard.core.config.choices import Adapter, ModelDtype
 from ftwizard.core.hardware.gpus import Target
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftwizard.core.config.schema import Adapter, Objective, RunConfig
+from ftwizard.core.config.choices import Adapter, Objective
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target, verdict
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ftwizard.core.config.schema import Adapter, Objective
+from ftwizard.core.config.choices import Adapter, Objective
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 

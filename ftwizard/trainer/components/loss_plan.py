@@ -16,7 +16,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from ftwizard.core.config.schema import TrainOn
+from ftwizard.core.config.choices import TrainOn
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE
 from ftwizard.core.runs.watch import LOSS_WORDS
 

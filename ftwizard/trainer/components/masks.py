@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ftwizard.core.config.schema import TrainOn
+from ftwizard.core.config.choices import TrainOn
 from ftwizard.trainer.components.chat_render import ChatTemplate
 
 # An answer no template changes (no letters to re-case, no spaces to trim) or merges with.

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
 
-from ftwizard.core.config.schema import Adapter
+from ftwizard.core.config.choices import Adapter
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import in_words
 from ftwizard.core.planning.dataset_facts import facts_from_report
