@@ -121,16 +121,6 @@ def total_eta(stages: list[Stage]) -> float | None:
     return None if not etas or any(e is None for e in etas) else sum(e for e in etas if e)
 
 
-def peak_gib(stages: list[Stage]) -> float | None:
-    """The most memory any planned stage needs: they run one after another."""
-    peaks = [
-        s.plan.estimate.device_total_gib
-        for s in stages
-        if s.plan is not None and s.plan.estimate is not None
-    ]
-    return max(peaks) if peaks else None
-
-
 STAGE_SECTIONS = ("method", "training", "lora", "evaluation", "checkpointing")
 
 

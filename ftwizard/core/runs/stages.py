@@ -80,11 +80,13 @@ class StageFolder(RunFolder):
     run: RunFolder | None = None
     number: int = 1
     count: int = 1
+    objective: str = ""
+    """Its configuration's objective, known where the folder is made: the label goes
+    with every status write, which must not read config.yaml each time."""
 
     @property
     def label(self) -> str:
-        objective = self.read_config().method.objective
-        return f"stage {self.number} of {self.count}: {objective}"
+        return f"stage {self.number} of {self.count}: {self.objective}"
 
     @property
     def last(self) -> bool:
@@ -130,7 +132,8 @@ def stage_folder(run: RunFolder, number: int) -> StageFolder:
     configs = stage_configs(run.read_config())
     config = configs[number - 1]
     path = stage_path(run, number, config.method.objective)
-    folder = StageFolder(path, run=run, number=number, count=len(configs))
+    objective = config.method.objective
+    folder = StageFolder(path, run=run, number=number, count=len(configs), objective=objective)
     if not folder.config_path.exists():
         if number > 1:
             before = stage_path(run, number - 1, configs[number - 2].method.objective)
@@ -144,14 +147,13 @@ def stage_folder(run: RunFolder, number: int) -> StageFolder:
 
 def started_stages(run: RunFolder) -> list[StageFolder]:
     """The stages of ``run`` that have started, in order."""
-    if not run.read_config().stages:
-        return []
     configs = stage_configs(run.read_config())
     found = []
     for number, config in enumerate(configs, 1):
-        path = stage_path(run, number, config.method.objective)
+        objective = config.method.objective
+        path = stage_path(run, number, objective)
         if (path / "config.yaml").exists():
-            found.append(StageFolder(path, run=run, number=number, count=len(configs)))
+            found.append(StageFolder(path, run, number, len(configs), objective))
     return found
 
 
@@ -178,7 +180,7 @@ def stage_change(folder: StageFolder, state: str) -> StageChange:
     return StageChange(
         stage=folder.number,
         stages=folder.count,
-        objective=config.method.objective,
+        objective=folder.objective,
         state=state,
         path=str(folder.path.resolve()),
         from_run=config.model.from_run,
