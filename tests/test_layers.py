@@ -115,6 +115,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "hardware": HELPERS | {"trainer_calls"},
     "planning": HELPERS | {"config", "data", "hardware", "models"},
     "runs": HELPERS | {"config", "data", "hardware", "models", "planning", "trainer_calls"},
+    "evaluation": HELPERS | {"config", "data", "models", "runs", "trainer_calls"},
     "outputs": HELPERS
     | {"config", "data", "hardware", "models", "planning", "runs", "trainer_calls"},
 }
@@ -207,14 +208,17 @@ def test_command_flags_import_only_argparse() -> None:
 
 
 # What crosses between the trainer and its viewers: the run folder's files and the
-# trainer-process calls. Two public functions return plain dicts on purpose: the JSON
-# of an event as written, and the model card's YAML header in the Hub's layout.
+# trainer-process calls. Three public functions return plain dicts on purpose: the JSON
+# of an event as written, and the model card's YAML header and its model-index, in the
+# Hub's layout.
 SEAMS = [*(ROOT / "ftwizard" / "core" / "runs").glob("*.py")] + [
     ROOT / "ftwizard" / "core" / "trainer_calls.py",
     ROOT / "ftwizard" / "core" / "outputs" / "chat.py",
     ROOT / "ftwizard" / "core" / "outputs" / "chat_messages.py",
+    ROOT / "ftwizard" / "core" / "evaluation" / "messages.py",
+    ROOT / "ftwizard" / "core" / "evaluation" / "judging.py",
 ]
-PLAIN_ON_PURPOSE = {"stamped", "front_matter"}
+PLAIN_ON_PURPOSE = {"stamped", "front_matter", "model_index"}
 
 
 def _untyped_annotations(tree: ast.Module) -> list[str]:

@@ -79,6 +79,18 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import export
 
         return export.run(args)
+    if args.command == "eval":
+        from ftwizard.cli.commands import evaluate
+
+        return evaluate.run(args)
+    if args.command == "judge":
+        from ftwizard.cli.commands import judge
+
+        return judge.run(args)
+    if args.command == "compare":
+        from ftwizard.cli.commands import compare
+
+        return compare.run(args)
     if args.command == "chat":
         from ftwizard.cli.commands import chat
 

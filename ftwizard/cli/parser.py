@@ -15,6 +15,7 @@ from ftwizard.cli.flags import (
     data,
     detect,
     estimate,
+    evaluate,
     export,
     models,
     outputs,
@@ -24,7 +25,19 @@ from ftwizard.cli.flags import (
 )
 
 # Each command's flags, in the order --help lists them.
-COMMAND_FLAGS = (detect, estimate, plan, data, runs, outputs, chat, export, presets, models)
+COMMAND_FLAGS = (
+    detect,
+    estimate,
+    plan,
+    data,
+    runs,
+    outputs,
+    evaluate,
+    chat,
+    export,
+    presets,
+    models,
+)
 
 DESCRIPTION = """\
 Plan and run LoRA / QLoRA / full fine-tunes of language models from a terminal.
@@ -45,6 +58,9 @@ commands:
   data       check a dataset: its layout, every problem, token statistics, a preview
   runs       list runs and checkpoints; attach, stop and resume them
   sample     compare the base and the fine-tuned model on prompts
+  eval       score base and fine-tuned answers; harness tasks for what it forgot
+  judge      judge two models' answers A/B by keys; decisions become DPO pairs
+  compare    runs side by side: scores, losses, settings
   chat       talk to the fine-tuned model, the base, or both side by side
   merge      fold an adapter into the base model
   export     the fine-tuned model as one GGUF file (llama.cpp, Ollama), or to the Hub

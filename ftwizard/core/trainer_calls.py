@@ -9,7 +9,10 @@ The CLI wraps these calls in a spinner, the TUI in a worker thread.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -40,6 +43,48 @@ def call_trainer_module(
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         raise UserError(f"{what} failed: {result.stderr.strip()[-600:]}") from None
+    if isinstance(data, dict) and "error" in data:
+        raise UserError(data["error"], hint=data.get("hint"))
+    return data
+
+
+PROGRESS_LINE = '{"progress":true'
+
+
+def stream_trainer_module(
+    module: str,
+    arguments: list[str],
+    what: str,
+    input_text: str,
+    on_progress: Callable[[str], None],
+) -> object:
+    """``call_trainer_module`` for a long answer: a line starting ``{"progress":true``
+    goes to ``on_progress`` as it comes (the caller reads it as its type); the last
+    other line is the reply."""
+    command = [sys.executable, "-m", f"ftwizard.trainer.{module}", *arguments]
+    with tempfile.TemporaryFile("w+") as log:
+        process = lifetime.start(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(input_text)
+            process.stdin.close()
+            last = ""
+            for line in process.stdout:
+                if line.startswith(PROGRESS_LINE):
+                    on_progress(line)
+                elif line.strip():
+                    last = line.strip()
+            process.wait()
+        finally:
+            lifetime.forget(process)
+        log.seek(0)
+        problems = log.read()
+    try:
+        data = json.loads(last)
+    except json.JSONDecodeError:
+        raise UserError(f"{what} failed: {problems.strip()[-600:]}") from None
     if isinstance(data, dict) and "error" in data:
         raise UserError(data["error"], hint=data.get("hint"))
     return data

@@ -10,14 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from ftwizard.core.errors import UserError
 from ftwizard.core.outputs.prompts import prompt_label, prompt_messages
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.trainer_calls import Merged, SampleRow
+from ftwizard.trainer.components.generate import generate
 from ftwizard.trainer.components.loading import (
     load_tokenizer,
 )
@@ -25,37 +23,14 @@ from ftwizard.trainer.components.reply import reply
 from ftwizard.trainer.components.run_model import base_model, final_tokenizer, tuned_model
 
 
-def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
-    if tokenizer.chat_template:
-        inputs = tokenizer.apply_chat_template(
-            prompt_messages(prompt),
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-        )
-    else:
-        inputs = tokenizer(prompt_label(prompt_messages(prompt)), return_tensors="pt")
-    inputs = {k: v.to(model.device) for k, v in inputs.items()}
-    with torch.no_grad():
-        output = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    return str(
-        tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-    ).strip()
-
-
 def sample(run: RunFolder, prompts: list[str], max_new_tokens: int) -> list[SampleRow]:
     config = run.read_config()
     tokenizer = load_tokenizer(config)
     base = base_model(run)
-    before = [_generate(base, tokenizer, p, max_new_tokens) for p in prompts]
+    before = [generate(base, tokenizer, prompt_messages(p), max_new_tokens) for p in prompts]
     tuned = tuned_model(run, base)
     tokenizer = final_tokenizer(run)
-    after = [_generate(tuned, tokenizer, p, max_new_tokens) for p in prompts]
+    after = [generate(tuned, tokenizer, prompt_messages(p), max_new_tokens) for p in prompts]
     return [
         SampleRow(prompt=prompt_label(prompt_messages(p)), base=b, fine_tuned=a)
         for p, b, a in zip(prompts, before, after, strict=True)

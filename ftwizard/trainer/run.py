@@ -33,6 +33,7 @@ from ftwizard.core.runs.events import (
     StatusChange,
     Unmaskable,
     WarningNote,
+    source_shares,
 )
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.lock import RunLock
@@ -197,6 +198,7 @@ def _data_events(run: RunFolder, config: RunConfig, data: Any) -> None:
             masks=data.masked_by,
             loss_token_share=data.loss_token_share,
             unmaskable=unmaskable,
+            sources=source_shares(data.mix),
         )
     )
     if unmaskable is None:

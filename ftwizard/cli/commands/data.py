@@ -9,6 +9,8 @@ from rich.text import Text
 
 from ftwizard.cli.console import err, out, print_json
 from ftwizard.core.config.choices import COLUMNS
+from ftwizard.core.config.parts import MixSource
+from ftwizard.core.data.mix import MixPart, mix_words, plan_mix, repeat_warnings
 from ftwizard.core.data.split import split_counts
 from ftwizard.core.data.validate import ReportSummary, validate_path
 from ftwizard.core.errors import UserError
@@ -137,9 +139,11 @@ def run(args: argparse.Namespace) -> int:
         ).summary()
     split, validation = _split(args, report, column_map)
     usable = report.trainable(args.skip_invalid)
+    parts = _mix(args, report) if args.mix else []
     if args.json:
         print_json(
             {
+                **({"mix": [asdict(p) for p in parts]} if parts else {}),
                 **(reply.model_dump() if reply else {"report": report.model_dump()}),
                 **({"validation_report": validation.model_dump()} if validation else {}),
                 "split": asdict(split),
@@ -148,7 +152,25 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK if usable else EXIT_UNUSABLE
-    return _show(args, report, reply, split, usable)
+    return _show(args, report, reply, split, usable, parts)
+
+
+def _mix(args: argparse.Namespace, report: ReportSummary) -> list[MixPart]:
+    """``--mix PATH=WEIGHT``: the parts the trainer would make, read the same way."""
+    sources = []
+    for text in args.mix:
+        path, _, weight = text.rpartition("=")
+        try:
+            sources.append(MixSource(path=path, weight=float(weight)))
+        except ValueError:
+            raise UserError(
+                f"--mix {text}: give PATH=WEIGHT with a weight between 0 and 1, e.g. "
+                "general.jsonl=0.2."
+            ) from None
+    if sum(s.weight for s in sources) >= 1:
+        raise UserError("--mix: the weights add up to 1 or more; PATH must keep a share.")
+    share = 0.0 if args.val_path else args.val_size
+    return plan_mix(report.rows_valid, sources, args.seed, share, report.trainer_shape, args.path)
 
 
 def _show(
@@ -157,6 +179,7 @@ def _show(
     reply: TokenStatsReply | None,
     split: Split,
     usable: bool,
+    parts: list[MixPart],
 ) -> int:
     out.print(report_view(report))
     if reply is not None:
@@ -169,6 +192,10 @@ def _show(
         )
     source = f"from {args.val_path}" if args.val_path else f"seed {args.seed}"
     out.print(f"split: {split.train:,} train / {split.validation:,} validation ({source})")
+    if parts:
+        out.print(mix_words(parts), soft_wrap=True)
+        for warning in repeat_warnings(parts):
+            out.print(f"warning: {warning}", style="yellow", soft_wrap=True)
     if usable:
         skipped = (
             f"; {report.rows_invalid:,} invalid rows will be skipped"

@@ -17,6 +17,7 @@ from ftwizard.core.runs.folder import RunFolder, find_run, list_runs
 from ftwizard.core.runs.launch import join, stop
 from ftwizard.core.runs.machines import Machines, parse_machines
 from ftwizard.core.runs.resume import plan_resume, start_resume
+from ftwizard.core.runs.scores import score_words
 from ftwizard.core.runs.stages import checkpoints_of
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, duration
@@ -44,6 +45,8 @@ class RunRow:
     damage: str | None
     stage: str | None
     """The stage under way (or the last one) of a run in stages."""
+    score: str
+    """Its last ``ftwizard eval``: ROUGE-L base→tuned, or ""."""
 
 
 def _run_row(run: RunFolder, status: RunStatus) -> RunRow:
@@ -58,6 +61,7 @@ def _run_row(run: RunFolder, status: RunStatus) -> RunRow:
         path=str(run.path),
         damage=status.damage,
         stage=status.stage,
+        score=score_words(run),
     )
 
 
@@ -73,13 +77,14 @@ def list_command(root: str, as_json: bool) -> int:
     if not rows:
         out.print(f"No runs under {root}/ yet. Start one with `ftwizard --preset NAME`.")
         return 0
-    table = Table("run", "state", "progress", "last loss", "age", "size")
+    table = Table("run", "state", "progress", "last loss", "score", "age", "size")
     for row in rows:
         table.add_row(
             row.name,
             row.state if row.stage is None else f"{row.state}, {row.stage}",
             f"{row.step}/{row.max_steps or '?'}",
             "n/a" if row.last_loss is None else f"{row.last_loss:.4f}",
+            row.score or "-",
             duration(row.age_s) + " ago",
             gib(row.size_bytes, 2),
         )

@@ -64,4 +64,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     data.add_argument(
         "--val-path", metavar="FILE", help="a separate validation file, checked the same way"
     )
+    data.add_argument(
+        "--mix",
+        action="append",
+        default=[],
+        metavar="PATH=WEIGHT",
+        help="mix another source in at this share of the training rows, as data.mix "
+        "(repeatable), e.g. --mix general.jsonl=0.2: reports each source's rows and share",
+    )
     add_json(data)

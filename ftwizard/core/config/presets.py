@@ -76,6 +76,10 @@ def resolve_shipped_files(preset: Path, data: dict[str, Any]) -> None:
     stages = data.get("stages")
     if isinstance(stages, list):  # each stage's own data file
         places += [(stage, "data") for stage in stages]
+    section = data.get("data")
+    mix = section.get("mix") if isinstance(section, dict) else None
+    if isinstance(mix, list):  # each mixed-in source's file
+        places += [(source, "path") for source in mix]
     for values, key in places:
         value = values.get(key) if isinstance(values, dict) else None
         if isinstance(values, dict) and isinstance(value, str) and not Path(value).is_absolute():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ftwizard.core.config.choices import (
     COLUMNS,
@@ -28,15 +28,10 @@ from ftwizard.core.config.choices import (
     Scheduler,
     TrainOn,
 )
+from ftwizard.core.config.parts import MixSource, Section, StageSection
 
 # A run name becomes a folder name: keep it portable and shell-safe.
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class Section(BaseModel):
-    """Shared settings: unknown keys are errors and edits are re-validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class ModelSection(Section):
@@ -97,6 +92,18 @@ class DataSection(Section):
         description="Chat data: which tokens carry the loss. assistant: every assistant turn; "
         "last_assistant: only the final answer; all: every token, prompts included.",
     )
+    mix: list[MixSource] = Field(
+        default_factory=list,
+        description="Other datasets mixed in, each with its share of the training rows, e.g. "
+        "[{path: general.jsonl, weight: 0.2}]; data.path has the rest.",
+    )
+
+    @field_validator("mix")
+    @classmethod
+    def _shares_leave_room(cls, value: list[MixSource]) -> list[MixSource]:
+        if sum(source.weight for source in value) >= 1:
+            raise ValueError("the weights add up to 1 or more: data.path must keep a share")
+        return value
 
     @field_validator("column_map")
     @classmethod
@@ -315,26 +322,6 @@ class DistributedSection(Section):
     def world_size(self) -> int:
         """Training processes over every machine."""
         return self.num_processes * self.num_machines
-
-
-Settings = dict[str, str | int | float | bool | list[str] | None]
-
-
-class StageSection(Section):
-    """One stage of a run that trains in several, one after another (SFT, then DPO):
-    its objective and data, and the settings it changes. Everything else is the run's;
-    each stage after the first starts from the one before (``model.from_run``)."""
-
-    objective: Objective = Field(description="What this stage trains: sft, dpo, orpo, kto, cpt.")
-    data: str | None = Field(
-        None, description="This stage's data file (default: the run's data.path)."
-    )
-    format: DataFormat = Field("auto", description="Its layout; auto detects it.")
-    method: Settings = Field({}, description="method.* settings of this stage, e.g. beta.")
-    training: Settings = Field({}, description="training.* settings of this stage.")
-    lora: Settings = Field({}, description="lora.* settings of this stage.")
-    evaluation: Settings = Field({}, description="evaluation.* settings of this stage.")
-    checkpointing: Settings = Field({}, description="checkpointing.* settings of this stage.")
 
 
 class RunConfig(Section):

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ftwizard.core.config.schema import RunConfig, StageSection
+from ftwizard.core.config.parts import StageSection
+from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 from typing_extensions import Self
 
+from ftwizard.core.data.mix import MixPart
 from ftwizard.core.files import load_json, shorten
 from ftwizard.core.planning.oom import Advice
 
@@ -95,6 +96,33 @@ class Unmaskable(Record):
     examples: tuple[int, ...] = ()
 
 
+class SourceShare(Record):
+    """One source of mixed training data (``data.mix``), ``data.path`` first."""
+
+    label: str
+    weight: float
+    """The share asked for."""
+    rows_train: int
+    share: float
+    """Its share of the training rows."""
+    repeated: bool = False
+
+
+def source_shares(parts: list[MixPart]) -> tuple[SourceShare, ...]:
+    """The parts of mixed data as the ``data`` event records them (none without a mix)."""
+    total = sum(part.train for part in parts)
+    return tuple(
+        SourceShare(
+            label=part.label,
+            weight=part.weight,
+            rows_train=part.train,
+            share=part.train / total if total else 0.0,
+            repeated=part.repeated,
+        )
+        for part in parts
+    )
+
+
 class DataRead(Event):
     type: Literal["data"] = "data"
     rows_train: int
@@ -107,6 +135,8 @@ class DataRead(Event):
     masks: str | None = None
     loss_token_share: float | None = None
     unmaskable: Unmaskable | None = None
+    sources: tuple[SourceShare, ...] = ()
+    """With ``data.mix``: each source's part of the training rows."""
 
 
 class TrainBegin(Event):

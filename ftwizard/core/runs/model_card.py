@@ -22,6 +22,7 @@ from ftwizard.core.files import load_json, read_small_text
 from ftwizard.core.models.source import hub_id_of
 from ftwizard.core.runs.events import AnyEvent, DataRead, Event, Launch, TrainBegin
 from ftwizard.core.runs.folder import RunFolder, write_atomic
+from ftwizard.core.runs.score_card import evaluation_lines, model_index
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import duration
 from ftwizard.core.trainer_calls import SampleRow
@@ -144,6 +145,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
     if merged:
         what = f"merged model ({what} folded into the base)"
     header = front_matter(config, merged)
+    header.update(model_index(run))
     lines = ["---", yaml.safe_dump(header, sort_keys=False).strip(), "---", ""]
     lines += [
         f"# {run.name}",
@@ -161,6 +163,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
     lines += ["", "## Hyperparameters", "", "| setting | value |", "| --- | --- |"]
     for key, value in hyperparameters(config):
         lines.append(f"| `{key}` | {json.dumps(value)} |")
+    lines += evaluation_lines(run)
     lines += _samples(run.path / SAMPLES_FILE)
     lines += ["", "## Use it", "", "```sh"]
     lines += [
@@ -212,6 +215,11 @@ def save_samples(run: RunFolder, rows: list[SampleRow]) -> None:
     """Keep sampled answers with the run and show them in its card (when it has one)."""
     text = json.dumps([row.model_dump() for row in rows], indent=2)
     write_atomic(run.path / SAMPLES_FILE, text)  # 0600: they hold the prompts
+    refresh_card(run)
+
+
+def refresh_card(run: RunFolder) -> None:
+    """Write the card again (when the run has one) after something it shows changed."""
     card = run.final_dir / "README.md"
     if card.exists():
         card.write_text(model_card(run), encoding="utf-8")

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.data.mix import mix_words, plan_mix, repeat_warnings
 from ftwizard.core.data.templates import check_objective
-from ftwizard.core.data.validate import validate_path
+from ftwizard.core.data.validate import detect_path, validate_path
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware.gpus import Target, Verdict, target_from_report, verdict
 from ftwizard.core.hardware.probe import HardwareReport
@@ -222,10 +223,29 @@ def prepare_launch(
         plan = _staged_launch(config, target_from_report(report), prepare, on_step)
     else:
         facts, data = check_before_launch(config, prepare)
+        mixed = _mix_notes(config, data.rows, on_step)
+        data = replace(data, rows=data.rows + mixed[0])
         on_step("Counting the examples' tokens for the ETA...")
         data = with_token_counts(config, data)
         plan = launch_figures(config, facts, data, target_from_report(report))
+        plan = replace(plan, notes=(*mixed[1], *plan.notes))
     return replace(plan, notes=(start, *plan.notes)) if start else plan
+
+
+def _mix_notes(
+    config: RunConfig, rows: int, on_step: Callable[[str], None]
+) -> tuple[int, tuple[str, ...]]:
+    """With ``data.mix``: the rows the other sources add, and the lines said before
+    training (the shares, and any source too small for its share, which repeats)."""
+    if not config.data.mix:
+        return 0, ()
+    on_step("Reading the mixed-in sources...")
+    d = config.data
+    shape = detect_path(d.path, d.format, d.column_map, "auto", d.name, d.split).trainer_shape
+    share = 0.0 if config.evaluation.val_path else config.evaluation.val_size
+    parts = plan_mix(rows, list(d.mix), config.training.seed, share, shape, d.path)
+    added = sum(p.train + p.validation for p in parts[1:])
+    return added, (mix_words(parts), *(f"warning: {w}" for w in repeat_warnings(parts)))
 
 
 def _staged_launch(

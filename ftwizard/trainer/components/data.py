@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftwizard.core.config.schema import RunConfig
+from ftwizard.core.data.mix import MixPart, mix_rows
 from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.templates import CHATML_TRAINING_TEMPLATE, special_tokens_in
 from ftwizard.core.data.validate import DataReport, validate_path
@@ -46,6 +47,8 @@ class PreparedData:
     unmaskable: dict[str, Any] = field(default_factory=dict)
     """Conversations left out because their turns cannot be located: count, reason,
     examples, and how many of a separate validation file."""
+    mix: list[MixPart] = field(default_factory=list)
+    """With ``data.mix``: each source's part, ``data.path``'s first."""
 
     @property
     def masked_by(self) -> str | None:
@@ -118,10 +121,17 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     if shape in ("messages", "preference", "kto"):
         install_chat_template(tokenizer)
     held: list[dict[str, Any]] = []
+    seed, share = config.training.seed, config.evaluation.val_size
     if config.evaluation.val_path:
         _read(config.evaluation.val_path, config, held.append)
+        share = 0.0  # the separate file is the validation set: nothing held out of the data
+    held_out = [in_validation(i, seed, share) for i in range(len(rows))]
 
     prepared = PreparedData(None, None, report, "all")
+    if data.mix:
+        rows, held_out, prepared.mix = mix_rows(
+            rows, held_out, list(data.mix), seed, share, shape, data.path
+        )
     training_rows: list[dict[str, Any] | None] = list(rows)
     if config.method.objective == "sft" and shape == "messages":
         plan = loss_plan(tokenizer, data.train_on)
@@ -138,13 +148,9 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
     elif config.method.objective == "sft" and shape == "prompt-completion":
         prepared.loss_mode = "completion"
 
-    if config.evaluation.val_path:
-        train_rows = [row for row in training_rows if row is not None]
-    else:
-        seed, share = config.training.seed, config.evaluation.val_size
-        split = [(in_validation(i, seed, share), row) for i, row in enumerate(training_rows)]
-        train_rows = [row for held_out, row in split if row is not None and not held_out]
-        held = [row for held_out, row in split if row is not None and held_out]
+    split = list(zip(held_out, training_rows, strict=True))
+    train_rows = [row for is_held, row in split if row is not None and not is_held]
+    held += [row for is_held, row in split if row is not None and is_held]
     if not train_rows:
         raise UserError(f"{data.path}: no rows left to train on after the validation split.")
     prepared.train = Dataset.from_list(train_rows)

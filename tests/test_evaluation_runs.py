@@ -1,0 +1,149 @@
+"""``eval``, ``judge`` and ``compare`` on a real run: the session's LoRA run of the demo
+model, its answers generated and scored, the harness run offline, A/B judged by keys
+through a pseudo-terminal, the pairs trained on by DPO, and a data mix trained."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftwizard.core.runs.folder import RunFolder
+from tests.conftest import ROOT, run_cli
+from tests.recorded_runs import record_run
+from tests.terminal import Terminal
+from tests.test_training import events, make_run, train
+
+DEMO_DATA = ROOT / "data" / "demo" / "wizard-identity.jsonl"
+
+
+@pytest.mark.slow
+def test_eval_scores_both_models_and_shows_in_card_runs_and_compare(
+    lora_run: RunFolder, tmp_path: Path
+) -> None:
+    refused = run_cli("eval", str(lora_run.path))
+    assert refused.returncode == 2  # val_size 0: nothing held out to score
+    assert "held no validation rows out" in refused.stderr and "--data" in refused.stderr
+
+    done = run_cli(
+        "eval", str(lora_run.path), "--data", str(DEMO_DATA), "--limit", "3",
+        "--max-new-tokens", "12", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [m["label"] for m in report["models"]] == ["base", "tuned"]
+    for model in report["models"]:
+        assert 0 <= model["rouge_l"] <= 1 and 0 <= model["exact_match"] <= 1
+        assert model["loss"] > 0 and model["perplexity"] > 1
+    assert len(report["examples"]) == 3
+    assert all(set(e["answers"]) == {"base", "tuned"} for e in report["examples"])
+    assert (lora_run.path / "eval.json").exists()
+    card = (lora_run.final_dir / "README.md").read_text()
+    assert "model-index:" in card and "## Evaluation" in card
+
+    listed = run_cli("runs", "--root", str(lora_run.path.parent))
+    assert "R-L" in listed.stdout
+
+    other = record_run(tmp_path, "recorded-other", "finished", 120)
+    compared = run_cli("compare", str(lora_run.path), str(other))
+    assert compared.returncode == 0, compared.stderr
+    assert lora_run.name in compared.stdout and "recorded-other" in compared.stdout
+    assert "not evaluated" in compared.stdout and "ROUGE-L" in compared.stdout
+    assert "training loss" in compared.stdout
+
+
+@pytest.mark.slow
+def test_the_harness_runs_a_local_task_offline_before_and_after(lora_run: RunFolder) -> None:
+    done = run_cli(
+        "eval", str(lora_run.path), "--tasks", "ftwizard_facts", "--limit", "8", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    [task] = json.loads(done.stdout)["scores"]
+    assert (task["task"], task["metric"], task["samples"]) == ("ftwizard_facts", "acc", 8)
+    assert 0 <= task["base"] <= 1 and 0 <= task["tuned"] <= 1
+    assert task["base_stderr"] > 0 and task["tuned_stderr"] > 0
+    missing = run_cli("eval", str(lora_run.path), "--tasks", "arc_easy", "--limit", "2")
+    assert missing.returncode == 2
+    assert "not on this machine" in missing.stderr and "--include-path" in missing.stderr
+
+
+@pytest.mark.slow
+def test_judging_by_keys_makes_pairs_dpo_trains_on_and_a_model_judge_agrees_or_not(
+    lora_run: RunFolder, demo_model_folder: Path, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    command = [
+        sys.executable, "-m", "ftwizard.cli.main", "judge", str(lora_run.path),
+        "--data", str(DEMO_DATA), "--limit", "4", "--max-new-tokens", "12",
+        "--pairs", str(pairs),
+    ]  # fmt: skip
+    terminal = Terminal(command, tmp_path)
+    try:
+        for number, keys in enumerate([b"ha", b"b", b"t", b"a"], start=1):
+            terminal.wait_for(rf"prompt {number} of 4")
+            terminal.wait_for("marks: none")
+            terminal.press(keys)  # single keys, no Enter
+            terminal.wait_for(r"→ (tuned|base|tie)")
+        summary = terminal.wait_for(r"win rate \d+%")
+        assert "2 won, 1 lost, 1 tied" in summary or "1 won, 2 lost, 1 tied" in summary
+        assert terminal.wait_exit(60) == 0
+    finally:
+        terminal.close()
+    judged = [
+        json.loads(line) for line in (lora_run.path / "judgments.jsonl").read_text().splitlines()
+    ]
+    assert judged[0]["marks"] == ["helpful"] and judged[2]["winner"] is None
+
+    checked = run_cli("data", str(pairs), "--json")
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)["report"]
+    assert (report["trainer_shape"], report["rows_valid"]) == ("preference", 3)
+
+    dpo = make_run(
+        tmp_path, demo_model_folder, pairs, "method.objective=dpo",
+        f"model.from_run={lora_run.path}", "training.max_steps=2",
+    )  # fmt: skip
+    assert train(dpo) == 0
+    [data] = events(dpo, "data")
+    assert data.rows_train == 3
+    assert len(events(dpo, "log")) >= 1
+
+    judged_by_model = run_cli(
+        "judge", str(lora_run.path), "--data", str(DEMO_DATA), "--limit", "4",
+        "--max-new-tokens", "12", "--pairs", str(tmp_path / "model-pairs.jsonl"),
+        "--judge", str(demo_model_folder), "--json",
+    )  # fmt: skip
+    assert judged_by_model.returncode == 0, judged_by_model.stderr
+    summary = json.loads(judged_by_model.stdout)
+    assert summary["wins"] + summary["losses"] + summary["ties"] == 4
+    assert summary["agreement_with_people"]["shared"] == 4
+
+
+@pytest.mark.slow
+def test_a_mixed_run_records_its_sources_and_shares(tiny_model: Path, tmp_path: Path) -> None:
+    general = tmp_path / "general.jsonl"
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}."},
+                {"role": "assistant", "content": f"{i}."},
+            ]
+        }
+        for i in range(400)
+    ]
+    general.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = make_run(
+        tmp_path, tiny_model, DEMO_DATA, "training.max_steps=1",
+        f"data.mix=[{{path: {general}, weight: 0.25}}]", "evaluation.val_size=0.1",
+    )  # fmt: skip
+    assert train(run) == 0
+    [data] = events(run, "data")
+    labels = [s.label for s in data.sources]
+    assert labels == ["wizard-identity.jsonl", "general.jsonl"]
+    for source, weight in zip(data.sources, (0.75, 0.25), strict=True):
+        assert abs(source.share - weight) < 0.02
+    assert sum(s.rows_train for s in data.sources) == data.rows_train
+    shown = run_cli("runs", run.name, "--root", str(run.path.parent))
+    assert shown.returncode == 0
