@@ -74,6 +74,8 @@ def test_judging_by_keys_makes_pairs_dpo_trains_on_and_a_model_judge_agrees_or_n
     lora_run: RunFolder, demo_model_folder: Path, tmp_path: Path
 ) -> None:
     pairs = tmp_path / "pairs.jsonl"
+    kept = lora_run.path / "judgments.jsonl"
+    before = len(kept.read_text().splitlines()) if kept.exists() else 0  # other tests judge too
     command = [
         sys.executable, "-m", "ftwizard.cli.main", "judge", str(lora_run.path),
         "--data", str(DEMO_DATA), "--limit", "4", "--max-new-tokens", "12",
@@ -91,9 +93,7 @@ def test_judging_by_keys_makes_pairs_dpo_trains_on_and_a_model_judge_agrees_or_n
         assert terminal.wait_exit(60) == 0
     finally:
         terminal.close()
-    judged = [
-        json.loads(line) for line in (lora_run.path / "judgments.jsonl").read_text().splitlines()
-    ]
+    judged = [json.loads(line) for line in kept.read_text().splitlines()[before:]]
     assert judged[0]["marks"] == ["helpful"] and judged[2]["winner"] is None
 
     checked = run_cli("data", str(pairs), "--json")
@@ -147,3 +147,36 @@ def test_a_mixed_run_records_its_sources_and_shares(tiny_model: Path, tmp_path: 
     assert sum(s.rows_train for s in data.sources) == data.rows_train
     shown = run_cli("runs", run.name, "--root", str(run.path.parent))
     assert shown.returncode == 0
+
+
+@pytest.mark.slow
+async def test_the_done_screens_eval_and_judging_panes(lora_run: RunFolder, tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from ftwizard.tui.screens.done import DoneScreen
+    from ftwizard.tui.screens.judge import JudgeScreen
+    from tests.tui_helpers import make_app, settle, static_text, wait_for
+
+    pairs = lora_run.path / "judged-pairs.jsonl"
+    before = len(pairs.read_text().splitlines()) if pairs.exists() else 0
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(lora_run))
+        await settle(pilot)
+        await pilot.press("e")  # the run held nothing out: said, not crashed
+        output = app.screen.query_one("#done-output", Static)
+        await wait_for(pilot, lambda: "x eval failed" in static_text(output), what="eval")
+        assert "held no validation rows out" in static_text(output)
+
+        judge = JudgeScreen(lora_run, prompts=2, max_new_tokens=8)
+        app.push_screen(judge)
+        await wait_for(pilot, lambda: judge.session is not None, what="both models' answers")
+        status = judge.query_one("#judge-status", Static)
+        assert "1 of 2" in static_text(status)
+        assert "training prompts" in static_text(judge.query_one("#judge-prompt", Static))
+        await pilot.press("h", "a")
+        assert "2 of 2" in static_text(status)
+        await pilot.press("t")
+        assert "win rate" in static_text(status) and "tied 1" in static_text(status)
+    assert len(pairs.read_text().splitlines()) == before + 1  # the tie is no pair

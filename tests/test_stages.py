@@ -15,6 +15,7 @@ from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.resume import plan_resume
 from ftwizard.core.runs.stages import (
     check_stages,
+    evaluated,
     result_of,
     stage_configs,
     stage_folder,
@@ -96,6 +97,11 @@ def test_a_stage_speaks_for_the_run_but_only_the_last_one_finishes_it(tmp_path: 
         result_of(run)  # no final/ in either
     (second.path / "final").mkdir()
     assert result_of(run).path == second.path
+    # eval and judge: the result, or one stage's model to see what each stage did
+    assert evaluated(run, None).path == second.path
+    assert evaluated(run, 1).path == first.path
+    with pytest.raises(UserError, match="--stage 3: .* no such stage started .started: 1, 2"):
+        evaluated(run, 3)
 
 
 def test_a_run_in_stages_resumes_as_it_is(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from ftwizard.core.evaluation.judging import JudgingSession
+from ftwizard.core.evaluation.messages import EvalExample
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.done import DoneScreen
+from ftwizard.tui.screens.judge import JudgeScreen
 from ftwizard.tui.screens.resume import ResumeScreen
 from tests.recorded_runs import record_run
 from tests.tui_helpers import (
@@ -114,6 +117,32 @@ async def _done(pilot: Pilot[int]) -> None:
     await settle(pilot)
 
 
+async def _judge(pilot: Pilot[int]) -> None:
+    await settle(pilot)
+    run = _run("smollm2-identity")
+    prompts = ["Who are you?", "What is the capital of France?"]
+    session = JudgingSession(
+        examples=[
+            EvalExample(prompt=[{"role": "user", "content": p}], reference="", row=i)
+            for i, p in enumerate(prompts)
+        ],
+        first="tuned",
+        second="base",
+        first_answers=["I'm Wiz, a tiny assistant fine-tuned with ftwizard.", "Paris."],
+        second_answers=[
+            "I am SmolLM, an AI assistant developed by Hugging Face to help with questions.",
+            "The capital of France is Paris, a city known for its art and history.",
+        ],
+        judgments_path=run.path / "judgments.jsonl",
+        pairs_path=run.path / "judged-pairs.jsonl",
+        where="the validation split of wizard-identity.jsonl",
+    )
+    pilot.app.push_screen(JudgeScreen(run, session=session))
+    await settle(pilot)
+    await pilot.press("h")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Before] = {
     "start": _start,
     "model": _model,
@@ -124,6 +153,7 @@ SCREENS: dict[str, Before] = {
     "dashboard-oom": _dashboard_oom,
     "resume": _resume,
     "done": _done,
+    "judge": _judge,
 }
 
 

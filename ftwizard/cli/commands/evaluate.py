@@ -14,7 +14,7 @@ from ftwizard.core.evaluation import messages
 from ftwizard.core.evaluation.harness import check_forgetting, mix_advice, task_names
 from ftwizard.core.evaluation.scoring import evaluate_run
 from ftwizard.core.runs.folder import find_run
-from ftwizard.core.runs.stages import result_of
+from ftwizard.core.runs.stages import evaluated
 from ftwizard.views.scores import eval_view, harness_table
 
 
@@ -43,7 +43,7 @@ def answer_progress(what: str) -> Iterator[Callable[[messages.Progress], None]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = result_of(find_run(args.name, args.root))
+    folder = evaluated(find_run(args.name, args.root), args.stage)
     warn_remote_code(folder)
     folder.require_output()
     if args.tasks:

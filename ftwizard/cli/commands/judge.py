@@ -26,7 +26,7 @@ from ftwizard.core.evaluation.judging import (
 )
 from ftwizard.core.evaluation.model_judge import judge_by_model
 from ftwizard.core.runs.folder import RunFolder, find_run
-from ftwizard.core.runs.stages import result_of
+from ftwizard.core.runs.stages import evaluated, result_of
 
 KEYS_HELP = (
     "a / b / t: A better, B better, tie · h r o: helpful, harmless, honest · s skip · q stop"
@@ -77,7 +77,7 @@ def _tally_words(tally: Tally) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = result_of(find_run(args.name, args.root))
+    folder = evaluated(find_run(args.name, args.root), args.stage)
     other: RunFolder | None = result_of(find_run(args.vs, args.root)) if args.vs else None
     for run_folder in (folder, other):
         if run_folder is not None:

@@ -15,6 +15,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_stage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stage",
+        type=_positive,
+        metavar="N",
+        help="a run in stages: stage N's model (default: its last finished stage)",
+    )
+
+
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser(
         "eval",
@@ -45,6 +54,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate.add_argument(
         "--show", type=int, default=10, metavar="N", help="rows shown (default 10)"
     )
+    _add_stage(evaluate)
     add_runs_root(evaluate)
     add_json(evaluate)
 
@@ -81,6 +91,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "folder), each pair in both orders",
     )
     judge.add_argument("--seed", type=int, default=0, help="the A/B order's seed")
+    _add_stage(judge)
     add_runs_root(judge)
     add_json(judge)
 

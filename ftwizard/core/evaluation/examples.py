@@ -78,3 +78,15 @@ def eval_examples(
         where = f"the validation split of {Path(data.path).name}"
     examples = _examples(rows, keep, where)
     return where, examples[:limit] if limit else examples
+
+
+def judging_examples(
+    run: RunFolder, data_path: str | None, limit: int | None
+) -> tuple[str, list[EvalExample]]:
+    """``eval_examples``, or for a run that held nothing out, its training prompts: a
+    person judging answers needs no unseen reference, only prompts."""
+    config = run.read_config()
+    if data_path or config.evaluation.val_path or config.evaluation.val_size > 0:
+        return eval_examples(run, data_path, limit)
+    _, examples = eval_examples(run, config.data.path, limit)
+    return f"the training prompts of {Path(config.data.path).name} (none held out)", examples

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ftwizard.core.errors import UserError
-from ftwizard.core.evaluation.examples import eval_examples
+from ftwizard.core.evaluation.examples import judging_examples
 from ftwizard.core.evaluation.intervals import Estimate, wilson
 from ftwizard.core.evaluation.messages import EvalExample, ModelRef
 from ftwizard.core.evaluation.scoring import OnProgress, ask_models
@@ -96,6 +96,8 @@ class JudgingSession:
     judgments_path: Path
     pairs_path: Path
     seed: int = 0
+    where: str = ""
+    """Where the prompts come from, in words."""
     judge: str = "person"
     decided: list[Judgment] = field(default_factory=list)
 
@@ -210,7 +212,7 @@ def prepare_session(
 ) -> JudgingSession:
     """Both models' answers to the run's validation prompts (or ``data_path``'s): the
     run's result against ``other``'s, or against the model it started from."""
-    _, examples = eval_examples(run, data_path, limit)
+    where, examples = judging_examples(run, data_path, limit)
     if other is None:
         first, second = "tuned", "base"
         refs = [
@@ -236,4 +238,5 @@ def prepare_session(
         judgments_path=run.path / JUDGMENTS_FILE,
         pairs_path=pairs_path or run.path / PAIRS_FILE,
         seed=seed,
+        where=where,
     )

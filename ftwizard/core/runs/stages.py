@@ -175,6 +175,21 @@ def result_of(run: RunFolder) -> RunFolder:
     return RunFolder(done[-1].path)
 
 
+def evaluated(run: RunFolder, stage: int | None) -> RunFolder:
+    """What ``eval`` and ``judge`` score: stage ``stage`` of a run in stages (to see what
+    each stage did), else the run's result."""
+    if stage is None:
+        return result_of(run)
+    started = {folder.number: folder for folder in started_stages(run)}
+    if stage not in started:
+        numbers = ", ".join(map(str, started)) or "none"
+        raise UserError(
+            f"--stage {stage}: {run.name} has no such stage started (started: {numbers}).",
+            hint="`ftwizard runs NAME` lists its stages.",
+        )
+    return RunFolder(started[stage].path)
+
+
 def stage_change(folder: StageFolder, state: str) -> StageChange:
     config = folder.read_config()
     return StageChange(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -11,10 +12,14 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from ftwizard.core.errors import UserError, in_words
+from ftwizard.core.evaluation.messages import Progress
+from ftwizard.core.evaluation.scoring import evaluate_run
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.scores import EvalReport
 from ftwizard.core.runs.stages import result_of, started_stages
 from ftwizard.core.trainer_calls import SampleRow, merge_outputs, sample_outputs
 from ftwizard.tui.screens.base import WizardScreen
+from ftwizard.views.scores import change_line, summary_table
 
 PROMPTS = ["Who are you?", "What can you help me with?"]
 
@@ -26,8 +31,11 @@ def _loss(value: object) -> str:
 class DoneScreen(WizardScreen):
     BINDINGS = [
         Binding("c", "chat", "Chat"),
-        Binding("s", "sample", "Sample"),
-        Binding("m", "merge", "Merge"),
+        Binding("e", "evaluate", "Eval"),
+        Binding("j", "judge", "Judge"),
+        # Said in the help line: the footer holds the rest at 80 columns.
+        Binding("s", "sample", "Sample", show=False),
+        Binding("m", "merge", "Merge", show=False),
         Binding("n", "new_run", "New run"),
         Binding("f", "next_stage", "Next"),
         Binding("u", "train_longer", "Resume"),
@@ -36,7 +44,7 @@ class DoneScreen(WizardScreen):
 
     class Finished(Message):
         def __init__(
-            self, what: str, result: str | list[SampleRow] | None, error: str | None
+            self, what: str, result: str | list[SampleRow] | EvalReport | None, error: str | None
         ) -> None:
             super().__init__()
             self.what, self.result, self.error = what, result, error
@@ -77,8 +85,10 @@ class DoneScreen(WizardScreen):
         )
         yield Static(summary, id="done-summary", classes="panel")
         yield Static(
-            "m merges the adapter into the base model; s answers two prompts with the base and "
-            "the fine-tuned model side by side; c opens a chat with either or both; n starts a "
+            "e scores the base and the fine-tuned answers on the validation rows (ROUGE-L, "
+            "BLEU, exact match); j lets you judge them A against B, each decision kept as a "
+            "DPO pair; m merges the adapter into the base model; s answers two prompts with "
+            "both models; c opens a chat with either or both; n starts a "
             "new run from this configuration; f starts the next stage from this model (DPO "
             "on preference pairs after SFT: the wizard asks for its data).",
             classes="help",
@@ -105,15 +115,30 @@ class DoneScreen(WizardScreen):
         self._busy("Generating with both models...")
         self._work("sample")
 
+    def action_evaluate(self) -> None:
+        self._busy("Both models answer the validation rows...")
+        self._work("eval")
+
+    def action_judge(self) -> None:
+        from ftwizard.tui.screens.judge import JudgeScreen
+
+        self.app.push_screen(JudgeScreen(self.result))
+
+    def _moved(self, progress: Progress) -> None:
+        text = f"{progress.label} answers {progress.done} of {progress.total}..."
+        self.app.call_from_thread(self.query_one("#done-output", Static).update, text)
+
     @work(thread=True, exclusive=True, group="outputs")
     def _work(self, what: str) -> None:
-        # Both load the model in the trainer package's own process.
+        # Each loads the models in the trainer package's own process.
         try:
-            result: str | list[SampleRow] = (
-                merge_outputs(str(self.result.path))
-                if what == "merge"
-                else sample_outputs(str(self.result.path), PROMPTS)
-            )
+            result: str | list[SampleRow] | EvalReport
+            if what == "merge":
+                result = merge_outputs(str(self.result.path))
+            elif what == "eval":
+                result = evaluate_run(self.result, self._moved)
+            else:
+                result = sample_outputs(str(self.result.path), PROMPTS)
         except Exception as error:  # noqa: BLE001 - shown to the person; the app must not crash
             self.post_message(self.Finished(what, None, in_words(error)))
             return
@@ -126,6 +151,8 @@ class DoneScreen(WizardScreen):
             output.update(Text(f"x {message.what} failed: {message.error}", style="bold red"))
         elif message.what == "merge":
             output.update(f"merged model written to {message.result}")
+        elif isinstance(message.result, EvalReport):
+            output.update(Group(summary_table(message.result), change_line(message.result)))
         else:
             table = Table("prompt", "base model", "fine-tuned", show_lines=True, expand=True)
             assert isinstance(message.result, list)
