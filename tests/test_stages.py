@@ -170,7 +170,7 @@ def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
 
 @pytest.mark.slow
 async def test_the_wizard_trains_both_stages_and_the_done_screen_shows_both(
-    tmp_path: Path, demo_model_folder: Path
+    tmp_path: Path, tiny_model: Path
 ) -> None:
     import time
 
@@ -188,7 +188,7 @@ async def test_the_wizard_trains_both_stages_and_the_done_screen_shows_both(
     app = make_app(str(root), gpus=(), clock=time.time)  # CPU mode, as here
     async with app.run_test(size=(80, 24)) as pilot:
         app.state.purpose = "chat"  # SFT, then DPO on preference pairs
-        await to_data_step(pilot, str(IDENTITY))
+        await to_data_step(pilot, str(IDENTITY), model=str(tiny_model))  # 2 layers: quick
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert isinstance(app.screen, PurposeScreen)

@@ -13,6 +13,7 @@ from rich.text import Text
 from ftwizard.cli.commands.evaluate import answer_progress
 from ftwizard.cli.console import err, out, print_json, warn_remote_code
 from ftwizard.cli.keys import key_reader, read_key
+from ftwizard.core import lifetime
 from ftwizard.core.evaluation.judging import (
     JUDGMENTS_FILE,
     MARK_KEYS,
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         ):
             agreement = judge_by_model(session, args.judge_model, args.root)
     else:
-        _judge_by_keys(session)
+        with lifetime.exit_on_hangup():  # a viewer: the judging ends with its terminal
+            _judge_by_keys(session)
     tally = session.tally()
     summary = {
         "first": tally.first,

@@ -129,6 +129,9 @@ def _data_lines(config: RunConfig, data: DataRead | None, status: RunStatus) -> 
             f"- loss on {data.loss_token_share:.0%} of the tokens "
             f"(`data.train_on: {config.data.train_on}`)"
         )
+    if data is not None and data.sources:
+        shares = ", ".join(f"{s.share:.0%} `{s.label}` ({s.rows_train} rows)" for s in data.sources)
+        lines.append(f"- mixed (`data.mix`): {shares} of the training rows")
     if data is not None and data.skipped_invalid:
         lines.append(f"- {data.skipped_invalid} invalid rows skipped")
     return lines
