@@ -23,7 +23,7 @@ from ftwizard.core.evaluation import metrics
 from ftwizard.core.evaluation.intervals import mean_interval, wilson
 from ftwizard.core.evaluation.judging import JudgingSession, read_judgments, tally
 from ftwizard.core.evaluation.messages import AnswersReply, EvalExample, ModelAnswers
-from ftwizard.core.evaluation.model_judge import verdict
+from ftwizard.core.evaluation.model_judge import check_judge, verdict
 from ftwizard.core.evaluation.scoring import score
 from ftwizard.core.runs.events import source_shares
 from ftwizard.core.runs.folder import RunFolder
@@ -237,3 +237,18 @@ def test_the_data_command_reports_a_mix(tmp_path: Path) -> None:
     assert "data mix: 75% domain.jsonl (60 rows), 25% general.jsonl (20 rows)" in shown.stdout
     refused = run_cli("data", str(domain), "--mix", f"{general}=1")
     assert refused.returncode == 2 and "between 0 and 1" in refused.stderr
+
+
+def test_a_judge_that_cannot_load_is_refused_before_any_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    # In the catalog (its facts are known offline), but its weights are not here.
+    with pytest.raises(UserError, match="not in the local Hugging Face cache"):
+        check_judge("Qwen/Qwen2.5-0.5B-Instruct", str(tmp_path))
+    with pytest.raises(UserError, match="no such folder or file"):
+        check_judge("./no-such-model", str(tmp_path))
+    record_run(tmp_path, "judge-run", "running", 10)
+    with pytest.raises(UserError):
+        check_judge("judge-run", str(tmp_path))  # no result to judge with yet

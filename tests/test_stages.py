@@ -116,11 +116,16 @@ def test_a_run_in_stages_resumes_as_it_is(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_stages_from_one_preset_stop_in_stage_2_and_resume_it(
-    tmp_path: Path, demo_model_folder: Path
+    tmp_path: Path, small_model: Path
 ) -> None:
     root = tmp_path / "runs"
     preset = tmp_path / "two.yaml"
-    save_config(load_config(None, _staged(root, demo_model_folder)), preset)
+    # The 4-layer model: a DPO step with its checkpoint takes about 2 s here, so stage 2
+    # trains 8 of them for the stop (sent once it has logged a step) to land in it.
+    stages = json.loads(STAGES)
+    stages[1]["training"]["max_steps"] = 8
+    more = f"stages={json.dumps(stages)}"
+    save_config(load_config(None, _staged(root, small_model, more)), preset)
     env = {"FTWIZARD_CACHE": str(TEST_CACHE)}
     started = run_cli("--preset", str(preset), "--detach", env=env)
     assert started.returncode == 0, started.stderr

@@ -206,7 +206,10 @@ def _judge_model(request: JudgeRequest) -> tuple[Any, Any]:
     name = request.judge_model or ""
     location, gguf_file = model_location(name)
     model = from_pretrained(location, gguf_file, name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
+    except OSError as error:
+        raise UserError(f"--judge {name}: cannot load its tokenizer ({error}).") from None
     return model.to(_device()), tokenizer
 
 

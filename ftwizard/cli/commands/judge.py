@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from rich.columns import Columns
+from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
@@ -25,7 +26,7 @@ from ftwizard.core.evaluation.judging import (
     check_pairs_path,
     prepare_session,
 )
-from ftwizard.core.evaluation.model_judge import judge_by_model
+from ftwizard.core.evaluation.model_judge import check_judge, judge_by_model
 from ftwizard.core.runs.folder import RunFolder, find_run
 from ftwizard.core.runs.stages import evaluated, result_of
 
@@ -34,35 +35,39 @@ KEYS_HELP = (
 )
 
 
-def _show(session: JudgingSession, number: int, marks: set[Mark]) -> None:
+def _show(session: JudgingSession, number: int, marks: set[Mark], screen: Console) -> None:
     item = session.item(number)
-    out.rule(f"prompt {number + 1} of {len(session.examples)}")
+    screen.rule(f"prompt {number + 1} of {len(session.examples)}")
     for turn in item.prompt:
-        out.print(Text.assemble((f"{turn['role']}: ", "bold"), turn["content"]))
-    out.print(Columns([Panel(item.a, title="A", width=38), Panel(item.b, title="B", width=38)]))
+        screen.print(Text.assemble((f"{turn['role']}: ", "bold"), turn["content"]))
+    screen.print(Columns([Panel(item.a, title="A", width=38), Panel(item.b, title="B", width=38)]))
     chosen = ", ".join(sorted(marks)) or "none"
-    out.print(Text(f"{KEYS_HELP}\nmarks: {chosen}", style="dim"))
+    screen.print(Text(f"{KEYS_HELP}\nmarks: {chosen}", style="dim"))
 
 
-def _judge_by_keys(session: JudgingSession) -> None:
+def _judge_by_keys(session: JudgingSession, screen: Console) -> None:
+    """One prompt after another on ``screen`` (stderr under --json, which keeps stdout for
+    the tally), one key at a time."""
+    if session.where:
+        screen.print(f"prompts: {session.where}", style="dim")
     with key_reader():
         for number in range(len(session.examples)):
             marks: set[Mark] = set()
-            _show(session, number, marks)
+            _show(session, number, marks, screen)
             while True:
                 key = read_key()
                 if key in ("", "q"):
                     return
                 if key in MARK_KEYS:
                     marks ^= {MARK_KEYS[key]}
-                    out.print(Text(f"marks: {', '.join(sorted(marks)) or 'none'}", style="dim"))
+                    screen.print(Text(f"marks: {', '.join(sorted(marks)) or 'none'}", style="dim"))
                     continue
                 if key == "s":
                     break
                 if key in ("a", "b", "t"):
                     decided: Key = key  # type: ignore[assignment]
                     judgment = session.decide(number, decided, marks)
-                    out.print(f"→ {judgment.winner or 'tie'}")
+                    screen.print(f"→ {judgment.winner or 'tie'}")
                     break
 
 
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
             run_folder.require_output()
     pairs = Path(args.pairs) if args.pairs else folder.path / PAIRS_FILE
     check_pairs_path(pairs)
+    if args.judge_model:
+        check_judge(args.judge_model, args.root)
     with answer_progress("Answering") as moved:
         session = prepare_session(
             folder,
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             agreement = judge_by_model(session, args.judge_model, args.root)
     else:
         with lifetime.exit_on_hangup():  # a viewer: the judging ends with its terminal
-            _judge_by_keys(session)
+            _judge_by_keys(session, err if args.json else out)
     tally = session.tally()
     summary = {
         "first": tally.first,

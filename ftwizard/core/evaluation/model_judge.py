@@ -12,6 +12,7 @@ from __future__ import annotations
 from ftwizard.core.errors import UserError
 from ftwizard.core.evaluation.judging import JudgingSession, agreement, read_judgments
 from ftwizard.core.evaluation.messages import JudgeItem, JudgeReply, JudgeRequest
+from ftwizard.core.models.source import check_loadable
 from ftwizard.core.runs.folder import find_run
 from ftwizard.core.trainer_calls import call_trainer_module
 
@@ -28,6 +29,17 @@ def judge_prompt(conversation: list[dict[str, str]], a: str, b: str) -> list[dic
         "Which answer is better? Reply with A or B."
     )
     return [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": question}]
+
+
+def check_judge(judge: str, root: str) -> None:
+    """The judge can be loaded, found out before minutes of answers: a finished run, or
+    a model whose facts can be read here (offline, a Hub id must be in the cache)."""
+    try:
+        run = find_run(judge, root)
+    except UserError:
+        check_loadable(judge)
+        return
+    run.require_output()
 
 
 def _request(session: JudgingSession, judge: str, root: str) -> JudgeRequest:

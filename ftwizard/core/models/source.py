@@ -176,6 +176,23 @@ def tokenizer_location(name_or_path: str) -> tuple[str, str | None]:
     return name_or_path, None
 
 
+def check_loadable(name_or_path: str) -> None:
+    """A UserError now when the model's weights cannot be loaded here: no such folder or
+    file, a built-in model not prepared, or a Hub id outside the cache while offline.
+    (The catalog knows many models' facts, not their weights.)"""
+    location, _ = tokenizer_location(name_or_path)
+    if Path(location).is_dir() or not _hub_id_shaped(name_or_path):
+        if not Path(location).is_dir():
+            raise UserError(f"Model `{name_or_path}`: no such folder or file.")
+        return
+    if _from_hf_cache(name_or_path, None) is None and (_offline() or not hub_reachable()):
+        raise UserError(
+            f"Model `{name_or_path}` is not in the local Hugging Face cache and the Hub "
+            "cannot be reached.",
+            hint="Download it once where the Hub answers, or give a local folder.",
+        )
+
+
 def hub_id_of(name: str) -> str | None:
     """The Hugging Face Hub id a model or dataset name stands for (a built-in model's
     origin included); None for anything on this machine's disk."""
