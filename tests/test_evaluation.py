@@ -20,6 +20,7 @@ from ftwizard.core.data.split import in_validation
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import UserError
 from ftwizard.core.evaluation import metrics
+from ftwizard.core.evaluation.harness import forgetting_advice
 from ftwizard.core.evaluation.intervals import mean_interval, wilson
 from ftwizard.core.evaluation.judging import JudgingSession, read_judgments, tally
 from ftwizard.core.evaluation.messages import AnswersReply, EvalExample, ModelAnswers
@@ -28,7 +29,14 @@ from ftwizard.core.evaluation.scoring import score
 from ftwizard.core.runs.events import source_shares
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.model_card import model_card
-from ftwizard.core.runs.scores import read_eval, save_eval, score_words
+from ftwizard.core.runs.scores import (
+    HarnessReport,
+    TaskScore,
+    read_eval,
+    save_eval,
+    save_harness,
+    score_words,
+)
 from tests.conftest import run_cli
 from tests.recorded_runs import record_run
 
@@ -252,3 +260,43 @@ def test_a_judge_that_cannot_load_is_refused_before_any_answer(
     record_run(tmp_path, "judge-run", "running", 10)
     with pytest.raises(UserError):
         check_judge("judge-run", str(tmp_path))  # no result to judge with yet
+
+
+def test_a_task_that_dropped_past_its_noise_suggests_a_mix(tmp_path: Path) -> None:
+    run = RunFolder(record_run(tmp_path, "forgetful", "finished", 120))
+    assert forgetting_advice(run) is None  # no harness run yet
+
+    def report(tuned: float) -> HarnessReport:
+        score = TaskScore(
+            task="ftwizard_facts", metric="acc", base=0.6, base_stderr=0.05,
+            tuned=tuned, tuned_stderr=0.05, samples=40,
+        )  # fmt: skip
+        return HarnessReport(scores=[score], limit=None, device="cpu", created=0.0)
+
+    # The noise of the difference: 1.96 x sqrt(0.05² + 0.05²) = 0.139.
+    save_harness(run, report(0.5))
+    assert forgetting_advice(run) is None
+    save_harness(run, report(0.4))
+    advice = forgetting_advice(run)
+    assert advice and "ftwizard_facts 0.600→0.400" in advice and "data.mix" in advice
+
+
+async def test_the_done_screen_says_what_was_forgotten(tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from ftwizard.tui.screens.done import DoneScreen
+    from tests.tui_helpers import make_app, settle, static_text
+
+    run = RunFolder(record_run(tmp_path, "forgetful", "finished", 120))
+    score = TaskScore(
+        task="arc_easy", metric="acc_norm", base=0.7, base_stderr=0.02,
+        tuned=0.5, tuned_stderr=0.02, samples=500,
+    )  # fmt: skip
+    save_harness(run, HarnessReport(scores=[score], limit=None, device="cpu", created=0.0))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(DoneScreen(run))
+        await settle(pilot)
+        advice = static_text(app.screen.query_one("#done-advice", Static))
+        assert "It forgot: arc_easy 0.700→0.500" in " ".join(advice.split())

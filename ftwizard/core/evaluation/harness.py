@@ -16,7 +16,7 @@ from ftwizard.core.errors import UserError
 from ftwizard.core.evaluation.messages import HarnessReply, HarnessRequest, Progress
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.model_card import refresh_card
-from ftwizard.core.runs.scores import HarnessReport, save_harness
+from ftwizard.core.runs.scores import HarnessReport, read_harness, save_harness
 from ftwizard.core.trainer_calls import stream_trainer_module
 
 BUILTIN_TASKS = {"ftwizard_facts": str(BUILTIN_DIR / "data" / "general-facts.jsonl")}
@@ -77,3 +77,13 @@ def mix_advice(report: HarnessReport, data_path: str) -> str | None:
         f"beside {data_path}, e.g. --set 'data.mix=[{{path: general-chat.jsonl, weight: 0.2}}]' "
         "(20 % of the training rows), and train again."
     )
+
+
+def forgetting_advice(run: RunFolder) -> str | None:
+    """``mix_advice`` for a run's last ``eval --tasks``, if it had one (the done screen
+    says it where the next run is started)."""
+    try:
+        report = read_harness(run)
+    except UserError:
+        return None
+    return None if report is None else mix_advice(report, run.read_config().data.path)

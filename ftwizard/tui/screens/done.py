@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from ftwizard.core.errors import UserError, in_words
+from ftwizard.core.evaluation.harness import forgetting_advice
 from ftwizard.core.evaluation.messages import Progress
 from ftwizard.core.evaluation.scoring import evaluate_run
 from ftwizard.core.runs.folder import RunFolder
@@ -84,6 +85,9 @@ class DoneScreen(WizardScreen):
             f"ftwizard chat {self.run.name}\nftwizard export {self.run.name} --ollama NAME",
         )
         yield Static(summary, id="done-summary", classes="panel")
+        advice = forgetting_advice(self.result)
+        if advice:
+            yield Static(Text(advice, style="yellow"), id="done-advice", classes="help")
         yield Static(
             "e scores the base and the fine-tuned answers on the validation rows (ROUGE-L, "
             "BLEU, exact match); j lets you judge them A against B, each decision kept as a "
