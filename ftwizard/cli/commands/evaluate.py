@@ -4,42 +4,14 @@ tasks before and after. The work is ``core/evaluation``'s; this draws it."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-
-from ftwizard.cli.console import err, out, print_json, warn_remote_code
-from ftwizard.core.evaluation import messages
+from ftwizard.cli.console import out, print_json, warn_remote_code
+from ftwizard.cli.progress import answer_progress
 from ftwizard.core.evaluation.harness import check_forgetting, mix_advice, task_names
 from ftwizard.core.evaluation.scoring import evaluate_run
 from ftwizard.core.runs.folder import find_run
 from ftwizard.core.runs.stages import evaluated
 from ftwizard.views.scores import eval_view, harness_table
-
-
-@contextmanager
-def answer_progress(what: str) -> Iterator[Callable[[messages.Progress], None]]:
-    """A bar per model on stderr, moved by the trainer process's progress lines."""
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    )
-    tasks: dict[str, TaskID] = {}
-    loading = bars.add_task(f"{what}: loading the models", total=None)
-
-    def moved(progress: messages.Progress) -> None:
-        if loading in bars.task_ids:
-            bars.remove_task(loading)
-        if progress.label not in tasks:
-            tasks[progress.label] = bars.add_task(progress.label, total=progress.total)
-        bars.update(tasks[progress.label], completed=progress.done)
-
-    with bars:
-        yield moved
 
 
 def run(args: argparse.Namespace) -> int:

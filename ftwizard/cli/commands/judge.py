@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from ftwizard.cli.commands.evaluate import answer_progress
 from ftwizard.cli.console import err, out, print_json, warn_remote_code
 from ftwizard.cli.keys import key_reader, read_key
+from ftwizard.cli.progress import answer_progress
 from ftwizard.core import lifetime
 from ftwizard.core.evaluation.judging import (
     JUDGMENTS_FILE,
