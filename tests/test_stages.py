@@ -60,8 +60,10 @@ def _staged(root: Path, model: str | Path = "org/base", *more: str) -> list[str]
 
 
 def test_each_stage_is_the_run_with_what_it_sets(tmp_path: Path) -> None:
-    config = load_config(None, _staged(tmp_path))
+    mix = f"data.mix=[{{path: {IDENTITY}, weight: 0.2}}]"
+    config = load_config(None, _staged(tmp_path, "org/base", mix))
     sft, dpo = stage_configs(config)
+    assert len(sft.data.mix) == 1 and dpo.data.mix == []  # the pairs stage has its own data
     assert (sft.method.objective, sft.data.path) == ("sft", str(IDENTITY))
     assert sft.training.learning_rate == 0.005 and sft.training.max_steps == 3
     assert (dpo.method.objective, dpo.data.path) == ("dpo", str(PAIRS))

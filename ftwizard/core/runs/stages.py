@@ -40,8 +40,10 @@ def stage_configs(config: RunConfig) -> list[RunConfig]:
     base = config.model_copy(update={"stages": []})
     configs = []
     for number, stage in enumerate(config.stages, 1):
+        # A stage with data of its own (DPO's pairs after SFT's chats) leaves the run's
+        # data.mix behind: those sources are the run's data's kind, not the stage's.
         data = (
-            {"path": stage.data, "format": stage.format}
+            {"path": stage.data, "format": stage.format, "mix": []}
             if stage.data
             else {"path": base.data.path, "format": base.data.format}
         )
