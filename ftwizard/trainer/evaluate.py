@@ -145,7 +145,12 @@ def harness(request: HarnessRequest) -> HarnessReply:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    manager = TaskManager(include_path=request.include_path)
+    # Indexing the harness's own thousands of tasks takes about 10 s here: only when a
+    # task that is not ftwizard's is asked for.
+    own = all(name in request.builtin_tasks for name in request.tasks)
+    manager = TaskManager(
+        include_path=request.include_path, include_defaults=not own or bool(request.include_path)
+    )
     _check_names(request, manager)
     tasks = [_task(name, request) for name in request.tasks]
     from lm_eval.tasks import get_task_dict
