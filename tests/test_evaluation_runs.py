@@ -51,6 +51,7 @@ def test_eval_scores_both_models_and_shows_in_card_runs_and_compare(
     assert compared.returncode == 0, compared.stderr
     assert lora_run.name in compared.stdout and "recorded-other" in compared.stdout
     assert "not evaluated" in compared.stdout and "ROUGE-L" in compared.stdout
+    assert "wizard-identity.jsonl" in compared.stdout  # what the scores were measured on
     assert "training loss" in compared.stdout
 
 

@@ -33,6 +33,7 @@ def _rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
         ("exact match", "exact_match", ".0%"),
         ("perplexity", "perplexity", ".2f"),
     ]
+    rows.append(("scored on", [s.evaluation.data if s.evaluation else "-" for s in summaries]))
     for name, key, form in measures:
         cells = []
         for s in summaries:
