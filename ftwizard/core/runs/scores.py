@@ -4,6 +4,8 @@ tasks before and after). The card, ``runs`` and ``compare`` read them from here.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ftwizard.core.errors import UserError
@@ -102,34 +104,30 @@ def save_harness(run: RunFolder, report: HarnessReport) -> None:
     write_atomic(run.path / HARNESS_FILE, report.model_dump_json(indent=1))
 
 
-def _read(run: RunFolder, name: str) -> str | None:
+R = TypeVar("R", EvalReport, HarnessReport)
+
+
+def _read(run: RunFolder, name: str, kind: type[R], what: str, command: str) -> R | None:
+    """``name`` in the run folder as ``kind``; None if absent, a UserError if damaged."""
     path = run.path / name
     if not path.exists():
         return None
-    return read_small_text(path, name, SCORE_FILE_BYTES)
+    try:
+        return kind.model_validate_json(read_small_text(path, name, SCORE_FILE_BYTES))
+    except ValidationError as error:
+        raise UserError(
+            f"{path}: not {what} ({error.errors()[0]['msg']}).",
+            hint=f"Run `{command}` again to write it anew.",
+        ) from None
 
 
 def read_eval(run: RunFolder) -> EvalReport | None:
     """The run's last eval, None if it has none; a damaged file is a UserError."""
-    text = _read(run, EVAL_FILE)
-    try:
-        return None if text is None else EvalReport.model_validate_json(text)
-    except ValidationError as error:
-        raise UserError(
-            f"{run.path / EVAL_FILE}: not an eval report ({error.errors()[0]['msg']}).",
-            hint="Run `ftwizard eval` again to write it anew.",
-        ) from None
+    return _read(run, EVAL_FILE, EvalReport, "an eval report", "ftwizard eval")
 
 
 def read_harness(run: RunFolder) -> HarnessReport | None:
-    text = _read(run, HARNESS_FILE)
-    try:
-        return None if text is None else HarnessReport.model_validate_json(text)
-    except ValidationError as error:
-        raise UserError(
-            f"{run.path / HARNESS_FILE}: not a harness report ({error.errors()[0]['msg']}).",
-            hint="Run `ftwizard eval --tasks` again to write it anew.",
-        ) from None
+    return _read(run, HARNESS_FILE, HarnessReport, "a harness report", "ftwizard eval --tasks")
 
 
 def score_words(run: RunFolder) -> str:
