@@ -157,8 +157,8 @@ def test_column_map_accepts_every_column_a_layout_reads_and_nothing_else() -> No
 
     assert {key for layout in LAYOUTS for key in layout[3]} <= set(COLUMNS)
     assert DataSection(column_map={name: "mine" for name in COLUMNS}).column_map
-    with pytest.raises(ValueError, match="answer: not a column ftwizard reads"):
-        DataSection(column_map={"answer": "output"})  # the pair written the wrong way round
+    with pytest.raises(ValueError, match="reply: not a column ftwizard reads"):
+        DataSection(column_map={"reply": "output"})  # the pair written the wrong way round
 
 
 def test_csv_tsv_parquet_and_folders(tmp_path: Path) -> None:

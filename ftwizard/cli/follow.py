@@ -16,11 +16,13 @@ from rich.text import Text
 
 from ftwizard.cli.console import out
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
+from ftwizard.core.runs.completions import read_completions
 from ftwizard.core.runs.events import AnyEvent, Failure
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import stop
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, describe
+from ftwizard.views.completions import completions_view
 from ftwizard.views.run_status import status_view
 
 POLL_S = 0.5
@@ -50,7 +52,10 @@ class Follower:
             f"(ftwizard attach {self.run.name}).",
             style="dim",
         )
-        return Group(name, status_view(status, self.watch), events, hint)
+        parts: list[RenderableType] = [name, status_view(status, self.watch)]
+        if self.watch.reward:  # online RL: what the rewards were given for
+            parts.append(completions_view(read_completions(self.run)))
+        return Group(*parts, events, hint)
 
 
 def _exit_code(run: RunFolder, follower: Follower) -> int:

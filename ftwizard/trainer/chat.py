@@ -61,7 +61,7 @@ class Models:
     """The base and the tuned model, and how to ask either for an answer."""
 
     def __init__(self, run: RunFolder) -> None:
-        run.require_output()
+        run.require_text_model()
         self.tokenizer = final_tokenizer(run)
         base = base_model(run)
         self.adapter = (run.final_dir / "adapter_config.json").exists()

@@ -38,6 +38,7 @@ LOSS_COVERS = {
     "prompt-completion": "the completion",
     "preference": "the longer of chosen and rejected",
     "kto": "the completion",
+    "prompts": "the completions the model writes (none of the prompt)",
 }
 
 

@@ -302,7 +302,7 @@ def load_final_model(run: RunFolder) -> tuple[Any, Any]:
     from ftwizard.trainer.components.loading import refuse_pickled_weights
     from ftwizard.trainer.components.run_model import base_model, final_tokenizer, tuned_model
 
-    run.require_output()
+    run.require_text_model()
     if (run.final_dir / "adapter_config.json").exists():
         _say("merging the adapter into its base")
         model = tuned_model(run, base_model(run, torch.float32)).merge_and_unload()

@@ -12,7 +12,13 @@ from rich.text import Text
 
 from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.runs.status import RunStatus
-from ftwizard.core.runs.watch import RunWatch, duration, eta_words
+from ftwizard.core.runs.watch import (
+    RunWatch,
+    completion_words,
+    duration,
+    eta_words,
+    reward_functions,
+)
 from ftwizard.core.units import gib, percent
 from ftwizard.views.bars import share_bar
 
@@ -74,10 +80,18 @@ def status_view(
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    if watch.train_loss:
+    if watch.reward:
+        _reward_rows(grid, watch)
+    elif watch.train_loss:
         grid.add_row("loss", f"{watch.train_loss[-1][1]:.4f} (step {watch.train_loss[-1][0]})")
     if watch.eval_loss:
         grid.add_row("eval loss", f"{watch.eval_loss[-1][1]:.4f} (step {watch.eval_loss[-1][0]})")
+    if watch.last_eval is not None and "accuracy" in watch.last_eval.metrics:
+        grid.add_row(
+            "pair accuracy",
+            f"{watch.last_eval.metrics['accuracy']:.1%} of held-out pairs "
+            f"(step {watch.last_eval.step})",
+        )
     log = watch.last_log
     if log is not None:
         grad = "n/a" if log.grad_norm is None else f"{log.grad_norm:.3f}"
@@ -86,6 +100,24 @@ def status_view(
             grid.add_row("tokens/s", f"{log.tokens_per_s:,.0f}")
     _memory_rows(grid, status, watch, report)
     return Group(head, share_bar(step, total or None, width=30), progress, grid)
+
+
+def _reward_rows(grid: Table, watch: RunWatch) -> None:
+    """Online RL: the mean reward (and where it started), each function's, the KL and the
+    completions' length."""
+    step, reward = watch.reward[-1]
+    first = watch.reward[0][1]
+    metrics = watch.last_log.metrics if watch.last_log is not None else {}
+    spread = f" ± {metrics['reward_std']:.3f}" if "reward_std" in metrics else ""
+    grid.add_row("reward", f"{reward:.3f}{spread} (step {step}; {first:.3f} at the start)")
+    each = reward_functions(metrics)
+    if each:
+        grid.add_row("per function", ", ".join(f"{k} {v:.2f}" for k, v in each.items()))
+    if "kl" in metrics:
+        grid.add_row("KL", f"{metrics['kl']:.4f}")
+    words = completion_words(metrics)
+    if words:
+        grid.add_row("completions", words.removeprefix(", completions "))
 
 
 def problem_view(status: RunStatus, name: str) -> RenderableType | None:

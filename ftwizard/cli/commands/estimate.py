@@ -99,6 +99,9 @@ LABELS = {
     "optimizer": "optimizer states",
     "activations": "activations",
     "logits": "logits and loss",
+    "generation": "generation (KV cache)",
+    "reference_model": "reference model",
+    "reward_model": "reward model",
     "cuda_overhead": "CUDA context + allocator",
 }
 

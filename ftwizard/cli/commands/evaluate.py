@@ -17,7 +17,7 @@ from ftwizard.views.scores import eval_view, harness_table
 def run(args: argparse.Namespace) -> int:
     folder = evaluated(find_run(args.name, args.root), args.stage)
     warn_remote_code(folder)
-    folder.require_output()
+    folder.require_text_model()
     if args.tasks:
         tasks = task_names(args.tasks)
         with answer_progress("lm-evaluation-harness") as moved:

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     folder = result_of(find_run(args.name, args.root))
     if target == "gguf" or args.merged:  # both load the model to merge it
         warn_remote_code(folder)
-    folder.require_output()
+    folder.require_text_model()
     if target == "hub":
         return _to_hub(folder, rest[0] if rest else None, args)
     return _to_gguf(folder, args)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for run_folder in (folder, other):
         if run_folder is not None:
             warn_remote_code(run_folder)
-            run_folder.require_output()
+            run_folder.require_text_model()
     pairs = Path(args.pairs) if args.pairs else folder.path / PAIRS_FILE
     check_pairs_path(pairs)
     if args.judge_model:

@@ -17,7 +17,7 @@ from ftwizard.core.trainer_calls import merge_outputs, sample_outputs
 def run(args: argparse.Namespace) -> int:
     folder = result_of(find_run(args.name, args.root))
     warn_remote_code(folder)
-    folder.require_output()  # before seconds of loading torch in the trainer's process
+    folder.require_text_model()  # before seconds of loading torch in the trainer's process
     if args.command == "merge":
         with err.status("Merging the adapter into the base model..."):
             written = merge_outputs(str(folder.path), args.output)

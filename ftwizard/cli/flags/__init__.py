@@ -76,13 +76,19 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# choices.Objective's values (flags import argparse alone: --help stays fast); a test
+# holds the two equal.
+OBJECTIVES = ("sft", "dpo", "orpo", "kto", "cpt", "reward", "grpo", "rloo")
+
+
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the run (each flag is a shortcut for one --set)")
     group.add_argument("--method", choices=["full", "lora", "qlora"], help="method.adapter")
     group.add_argument(
         "--objective",
-        choices=["sft", "dpo", "orpo", "kto", "cpt"],
-        help="method.objective (dpo/orpo run chosen and rejected together)",
+        choices=OBJECTIVES,
+        help="method.objective (dpo/orpo run chosen and rejected together; grpo/rloo "
+        "generate rl.num_generations completions per prompt)",
     )
     group.add_argument("--bits", type=int, choices=[4, 8], help="method.bits for qlora")
     group.add_argument(

@@ -26,9 +26,15 @@ COLUMNS = (
     "rejected_messages",
     "label",
     "text",
+    "answer",
+    "solution",
 )
 
-Objective = Literal["sft", "dpo", "orpo", "kto", "cpt"]
+Objective = Literal["sft", "dpo", "orpo", "kto", "cpt", "reward", "grpo", "rloo"]
+# Online RL: the model writes completions during training and a reward scores them.
+ONLINE_RL: tuple[Objective, ...] = ("grpo", "rloo")
+# Objectives whose beta is a preference strength, for which 0 means nothing.
+PREFERENCE_BETA: tuple[Objective, ...] = ("dpo", "orpo", "kto")
 Adapter = Literal["full", "lora", "qlora"]
 Optimizer = Literal[
     "adamw_torch",
@@ -54,7 +60,18 @@ Scheduler = Literal[
 AttnImplementation = Literal["eager", "sdpa", "flash_attention_2"]
 ModelDtype = Literal["auto", "bfloat16", "float16", "float32"]
 DataFormat = Literal[
-    "auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "preference", "kto"
+    "auto",
+    "alpaca",
+    "sharegpt",
+    "messages",
+    "prompt_completion",
+    "text",
+    "preference",
+    "kto",
+    "prompts",
 ]
+# The built-in reward functions of online RL (rl.reward_funcs); FILE.py:FUNCTION is the
+# person's own.
+BUILTIN_REWARDS = ("answer", "format", "length")
 TrainOn = Literal["assistant", "last_assistant", "all"]
 ReportTo = Literal["none", "tensorboard", "wandb", "mlflow", "trackio"]

@@ -18,6 +18,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ftwizard.core.config.choices import (
     COLUMNS,
+    ONLINE_RL,
+    PREFERENCE_BETA,
     Adapter,
     AttnImplementation,
     DataFormat,
@@ -29,6 +31,7 @@ from ftwizard.core.config.choices import (
     TrainOn,
 )
 from ftwizard.core.config.parts import MixSource, Section, StageSection
+from ftwizard.core.config.rl import RlSection
 
 # A run name becomes a folder name: keep it portable and shell-safe.
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -124,7 +127,8 @@ class MethodSection(Section):
     objective: Objective = Field(
         "sft",
         description="sft: imitate answers; dpo/orpo: prefer chosen over rejected; "
-        "kto: good/bad labels; cpt: continue pre-training on raw text.",
+        "kto: good/bad labels; cpt: continue pre-training on raw text; reward: a reward "
+        "model from preference pairs; grpo/rloo: online RL on prompts, scored by rewards.",
     )
     adapter: Adapter = Field(
         "lora",
@@ -142,10 +146,17 @@ class MethodSection(Section):
     )
     beta: float = Field(
         0.1,
-        gt=0,
+        ge=0,
         le=10,
-        description="Preference strength for dpo/orpo/kto: higher stays closer to the base model.",
+        description="Preference strength for dpo/orpo/kto, the KL weight for grpo/rloo: "
+        "higher stays closer to the starting model (grpo/rloo: 0 needs no reference model).",
     )
+
+    @model_validator(mode="after")
+    def _beta_means_something(self) -> MethodSection:
+        if self.objective in PREFERENCE_BETA and self.beta == 0:
+            raise ValueError(f"beta must be above 0 for {self.objective}")
+        return self
 
 
 class LoraSection(Section):
@@ -202,7 +213,11 @@ class TrainingSection(Section):
         4, ge=1, le=4096, description="Micro-batches summed before each optimiser step."
     )
     max_length: int = Field(
-        1024, ge=16, le=1_048_576, description="Tokens per example; longer ones are truncated."
+        1024,
+        ge=16,
+        le=1_048_576,
+        description="Tokens per example; longer ones are truncated. grpo/rloo: the prompts' "
+        "length the plan assumes (they are not cut; rl.max_completion_length adds the rest).",
     )
     warmup_ratio: float = Field(
         0.03, ge=0, le=1, description="Share of steps spent ramping the learning rate up."
@@ -337,11 +352,23 @@ class RunConfig(Section):
     checkpointing: CheckpointingSection = Field(default_factory=CheckpointingSection)
     output: OutputSection = Field(default_factory=OutputSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
+    rl: RlSection = Field(default_factory=RlSection)
     stages: list[StageSection] = Field(
         [],
         description="Train in stages, one after another in one run (e.g. SFT, then DPO "
         "on preference pairs); empty: one stage, this configuration.",
     )
+
+    @model_validator(mode="after")
+    def _groups_fill_the_batch(self) -> RunConfig:
+        # trl's own check, said before any model loads: a batch holds whole groups.
+        group = self.rl.num_generations
+        if self.method.objective in ONLINE_RL and self.effective_batch_size % group:
+            raise ValueError(
+                f"the batch ({self.effective_batch_size} completions: batch x accumulation x "
+                f"processes) must be a multiple of rl.num_generations ({group})"
+            )
+        return self
 
     @property
     def effective_batch_size(self) -> int:

@@ -171,7 +171,10 @@ def _number(value: float) -> str:
 
 
 def field_info(path: KeyPath) -> FieldInfo | None:
-    """The pydantic field behind a dotted key, or None."""
+    """The pydantic field behind a dotted key, or None (and for the whole configuration:
+    a rule across its sections has no one key)."""
+    if not path:
+        return None
     if len(path) == 1:
         return RunConfig.model_fields.get(path[0])
     section = SECTIONS.get(path[0])

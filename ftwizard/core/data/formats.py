@@ -1,8 +1,9 @@
 """Dataset layouts: detect which one a file uses, and normalise rows to trl's shapes.
 
-trl's trainers take five shapes: conversational ``messages`` (plus ``tools``),
-``prompt``/``completion``, ``text``, ``prompt``/``chosen``/``rejected`` and KTO's
-``prompt``/``completion``/``label``. Every layout people use maps onto one of
+trl's trainers take six shapes: conversational ``messages`` (plus ``tools``),
+``prompt``/``completion``, ``text``, ``prompt``/``chosen``/``rejected``, KTO's
+``prompt``/``completion``/``label``, and online RL's ``prompt`` alone (with the
+``answer`` a reward checks). Every layout people use maps onto one of
 them here. A row that cannot be mapped raises :class:`RowProblem` with a kind and
 a message, so validation can count and list every problem at once.
 """
@@ -153,6 +154,46 @@ def _preference_full_conversations(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"prompt": chosen[:shared], "chosen": chosen[shared:], "rejected": rejected[shared:]}
 
 
+def _answer(row: Mapping[str, Any]) -> dict[str, str]:
+    """The row's checkable answer (``answer``, or ``solution`` as trl's rewards call it)."""
+    for key in ("answer", "solution"):
+        value = row.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise RowProblem("wrong_type", f"`{key}` must be text or a number")
+        return {"answer": str(value)}
+    return {}
+
+
+def _prompt_only(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A prompt for online RL, always as a conversation (so the chat template applies)."""
+    prompt = _side(row, "prompt")
+    if isinstance(prompt, str):
+        prompt = [{"role": "user", "content": prompt}]
+    check_order(prompt, "prompt", ends_with_assistant=False)
+    return {"prompt": prompt, **_answer(row)}
+
+
+def _open_messages(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``messages`` that end with the user's turn: the prompt the model answers."""
+    messages = conversation(row.get("messages"), "messages", "role", "content")
+    check_order(messages, "messages", ends_with_assistant=False)
+    if messages[-1]["role"] != "user":
+        raise RowProblem("role_order", "`messages` must end with the user's turn")
+    return {"prompt": messages, **_answer(row)}
+
+
+def _ends_with_user(row: Mapping[str, Any]) -> bool:
+    turns = row.get("messages")
+    return (
+        isinstance(turns, list)
+        and bool(turns)
+        and isinstance(turns[-1], dict)
+        and turns[-1].get("role") == "user"
+    )
+
+
 def _label(row: Mapping[str, Any]) -> bool:
     label = row.get("label")
     if not isinstance(label, bool):
@@ -192,6 +233,7 @@ LAYOUTS: list[tuple[str, str, str, tuple[str, ...], Normaliser]] = [
     ("preference", "trl", "preference", ("chosen",), _preference_trl),
     ("preference", "trl", "preference", ("rejected",), _preference_trl),
     ("sharegpt", "sharegpt", "messages", ("conversations",), _sharegpt),
+    ("prompts", "messages", "prompts", ("messages",), _open_messages),  # ends with the user
     ("messages", "openai", "messages", ("messages",), _messages),
     ("alpaca", "alpaca", "messages", ("instruction",), _alpaca),
     (
@@ -201,13 +243,22 @@ LAYOUTS: list[tuple[str, str, str, tuple[str, ...], Normaliser]] = [
         ("prompt", "completion"),
         _prompt_completion,
     ),
+    ("prompts", "prompt", "prompts", ("prompt",), _prompt_only),
     ("text", "text", "text", ("text",), _text),
 ]
 FORMATS = sorted({layout[0] for layout in LAYOUTS})
 
 
-def _match(keys: set[str]) -> tuple[str, str, str, tuple[str, ...], Normaliser] | None:
-    return next((layout for layout in LAYOUTS if set(layout[3]) <= keys), None)
+def _match(row: Mapping[str, Any]) -> tuple[str, str, str, tuple[str, ...], Normaliser] | None:
+    keys = set(row)
+    for layout in LAYOUTS:
+        if not set(layout[3]) <= keys:
+            continue
+        # A conversation waiting for its answer is a prompt, not an example to imitate.
+        if layout[4] is _open_messages and not _ends_with_user(row):
+            continue
+        return layout
+    return None
 
 
 def detect(sample: Sequence[Mapping[str, Any]], forced: str = "auto") -> Detection | None:
@@ -215,7 +266,7 @@ def detect(sample: Sequence[Mapping[str, Any]], forced: str = "auto") -> Detecti
     votes: Counter[tuple[str, str]] = Counter()
     by_key: dict[tuple[str, str], tuple[str, str, str, tuple[str, ...], Normaliser]] = {}
     for row in sample:
-        layout = _match(set(row))
+        layout = _match(row)
         if layout is not None and (forced == "auto" or layout[0] == forced):
             votes[(layout[0], layout[1])] += 1
             by_key[(layout[0], layout[1])] = layout
@@ -228,7 +279,7 @@ def detect(sample: Sequence[Mapping[str, Any]], forced: str = "auto") -> Detecti
     evidence = [f"{count} of {len(sample)} sampled rows have {keys}"]
     columns = sorted({k for row in sample for k in row})
     evidence.append("columns: " + ", ".join(columns))
-    if fmt in ("sharegpt", "messages", "kto") or variant == "sharegpt":
+    if fmt in ("sharegpt", "messages", "kto") or variant in ("sharegpt", "messages"):
         field, role_key = (
             ("conversations", "from") if "conversations" in layout[3] else ("messages", "role")
         )

@@ -34,6 +34,9 @@ OBJECTIVE_SHAPES = {
     "dpo": ("preference",),
     "orpo": ("preference",),
     "kto": ("kto",),
+    "reward": ("preference",),
+    "grpo": ("prompts",),
+    "rloo": ("prompts",),
 }
 
 
@@ -47,6 +50,9 @@ def check_objective(objective: str, shape: str, fmt: str) -> str | None:
         "orpo": "preference pairs (chosen/rejected)",
         "kto": "examples labelled good or bad (label)",
         "cpt": "raw text",
+        "reward": "preference pairs (chosen/rejected)",
+        "grpo": "prompts (a prompt, or messages ending with the user's turn)",
+        "rloo": "prompts (a prompt, or messages ending with the user's turn)",
         "sft": "instructions, conversations, prompt/completion or text",
     }[objective]
     return f"the objective {objective} trains on {need}, but this dataset is {fmt}"

@@ -41,7 +41,7 @@ def check_forgetting(
 ) -> HarnessReport:
     """Each task's score before and after, with its standard error; kept as
     ``harness.json`` and in the card."""
-    run.require_output()
+    run.require_text_model()
     request = HarnessRequest(
         run=str(run.path),
         tasks=tasks,

@@ -121,7 +121,7 @@ def evaluate_run(
     max_new_tokens: int = 64,
 ) -> EvalReport:
     """Score the run's base and fine-tuned answers; kept as ``eval.json`` and in the card."""
-    run.require_output()
+    run.require_text_model()
     where, examples = eval_examples(run, data_path, limit)
     models = [
         ModelRef(run=str(run.path), which="base", label="base"),

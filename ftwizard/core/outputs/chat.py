@@ -206,7 +206,7 @@ class ChatModels:
     """The run's models in their own process (``trainer/chat.py``)."""
 
     def __init__(self, run: RunFolder) -> None:
-        run.require_output()
+        run.require_text_model()
         self._log: IO[str] = tempfile.TemporaryFile("w+")  # its warnings, shown if it fails
         self._process = lifetime.start(
             [sys.executable, "-m", "ftwizard.trainer.chat", str(run.path)],

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from ftwizard.core.data.token_stats import TokenStats
 from ftwizard.core.data.validate import ReportSummary
 
-DataKind = Literal["chat", "preference", "kto", "text"]
-DATA_KINDS: tuple[DataKind, ...] = ("chat", "preference", "kto", "text")
+DataKind = Literal["chat", "preference", "kto", "text", "prompts"]
+DATA_KINDS: tuple[DataKind, ...] = ("chat", "preference", "kto", "text", "prompts")
 # The trainer shape a detected format normalises to -> the planner's kind of data.
 KIND_OF_SHAPE: dict[str, DataKind] = {
     "messages": "chat",
@@ -21,6 +21,7 @@ KIND_OF_SHAPE: dict[str, DataKind] = {
     "preference": "preference",
     "kto": "kto",
     "text": "text",
+    "prompts": "prompts",
 }
 
 
@@ -29,7 +30,8 @@ class DatasetFacts:
     rows: int
     kind: DataKind = "chat"
     """chat: instruction or conversation examples; preference: chosen/rejected pairs;
-    kto: examples labelled good or bad; text: raw text for continued pre-training."""
+    kto: examples labelled good or bad; text: raw text for continued pre-training;
+    prompts: prompts alone (with answers to check), for online RL."""
     tokens_mean: float | None = None
     tokens_p95: int | None = None
     source: str = "row count"

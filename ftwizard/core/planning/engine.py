@@ -69,6 +69,23 @@ def training_arguments(
     }
 
 
+def online_rl_arguments(config: RunConfig, has_eval: bool) -> dict[str, Any]:
+    """trl's GRPO / RLOO settings: the group, the sampling and the KL weight. They have
+    no ``max_length`` (a prompt is never cut; ``max_completion_length`` bounds the rest)."""
+    rl = config.rl
+    return {
+        "num_generations": rl.num_generations,
+        "max_completion_length": rl.max_completion_length,
+        "temperature": rl.temperature,
+        "beta": config.method.beta,
+        "reward_weights": rl.reward_weights,
+        # The run folder records the latest completions; trl's own table is for trackers.
+        "log_completions": False,
+        # Evaluation samples as many completions per prompt as training does.
+        "num_generations_eval": rl.num_generations if has_eval else None,
+    }
+
+
 def trainer_arguments(config: RunConfig) -> dict[str, Any]:
     """The Trainer's ``fsdp`` / ``fsdp_config`` / DDP arguments for this configuration."""
     dist = config.distributed

@@ -35,9 +35,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.facts import LinearModule, ModelFacts
+from ftwizard.core.planning.generation import generation_bytes, other_models_bytes
 from ftwizard.core.planning.sharding import per_process
 
 GIB = 1024**3
@@ -149,12 +151,29 @@ def load_dtype(config: RunConfig) -> str:
     return "float32"
 
 
+def sequence_length(config: RunConfig) -> int:
+    """Tokens of one training sequence: ``max_length``; for online RL the prompt
+    (``max_length``) and the completion it writes (``rl.max_completion_length``)."""
+    if config.method.objective in ONLINE_RL:
+        return config.training.max_length + config.rl.max_completion_length
+    return config.training.max_length
+
+
+def compute_dtype_name(config: RunConfig) -> str:
+    """The dtype the forward pass computes in: bf16/fp16 under autocast, else the load's."""
+    if config.training.bf16:
+        return "bfloat16"
+    if config.training.fp16:
+        return "float16"
+    return load_dtype(config)
+
+
 def _tokens(config: RunConfig) -> tuple[int, int]:
     """(sequences, tokens) the backward pass sees per micro-batch."""
     sequences = config.training.per_device_train_batch_size
     if config.method.objective in ("dpo", "orpo"):
         sequences *= 2  # chosen and rejected run in one concatenated batch
-    return sequences, sequences * config.training.max_length
+    return sequences, sequences * sequence_length(config)
 
 
 def _layer_activation_bytes(
@@ -183,7 +202,7 @@ def _layer_activation_bytes(
     extra_norms = max(0, facts.norm_params_per_layer // h - 2)  # Gemma's pre/post norms
     per_token += 4 * h * extra_norms
     if config.training.attn_implementation == "eager":
-        per_token += EAGER_PER_HEAD_KEY * facts.num_attention_heads * config.training.max_length
+        per_token += EAGER_PER_HEAD_KEY * facts.num_attention_heads * sequence_length(config)
     if load_dtype(config) == "float32" and not (config.training.bf16 or config.training.fp16):
         per_token *= 2  # no autocast: every saved tensor is fp32
     return per_token
@@ -194,6 +213,11 @@ def _logits_bytes(
 ) -> tuple[float, float]:
     """(saved for backward, extra at the loss backward's peak)."""
     h, vocab = facts.hidden_size, facts.vocab_size
+    if config.method.objective in ONLINE_RL:
+        # trl's GRPO/RLOO compute the log-probabilities of the completion's tokens only,
+        # from their full logits (no fused head).
+        tokens = config.training.per_device_train_batch_size * config.rl.max_completion_length
+        return FULL_LOGITS_SAVED * tokens * vocab, FULL_LOGITS_BACKWARD * tokens * vocab
     if loss_impl == "full":
         saved = FULL_LOGITS_SAVED * (2 if config.method.adapter == "qlora" else 1)
         return saved * tokens * vocab, FULL_LOGITS_BACKWARD * tokens * vocab
@@ -299,11 +323,23 @@ def _micro_batch_bytes(
         checkpoints, recompute = facts.num_layers * per_layer * tokens, 0.0
     activations = checkpoints + recompute
     if training.attn_implementation == "eager":
-        activations += 2 * sequences * training.max_length**2  # the 4-D additive mask
+        activations += 2 * sequences * sequence_length(config) ** 2  # the 4-D additive mask
     logits = saved_logits + logits_backward
     # The loss backward and a checkpointed layer's recompute never overlap.
     forward_backward = activations + logits - min(recompute, logits_backward)
     return activations, logits, forward_backward, tokens
+
+
+def _generation_words(config: RunConfig, generation: float, logits: float, peak: float) -> str:
+    rl, t = config.rl, config.training
+    sequences = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    return (
+        f"online RL generates {sequences} completions at once ({sequences // rl.num_generations} "
+        f"prompts x {rl.num_generations}), each up to {t.max_length} prompt + "
+        f"{rl.max_completion_length} completion tokens: {generation / GIB:.2f} GB, "
+        f"{generation / peak:.0%} of the peak; the step's completion logits take "
+        f"{logits / GIB:.2f} GB. Fewer generations or shorter completions shrink both"
+    )
 
 
 def estimate(
@@ -335,18 +371,21 @@ def estimate(
         facts, config, targets, loss_impl, device
     )
 
-    resident = weights + adapter + (optimizer - paged)
+    reference, reward_model = other_models_bytes(facts, config, dtype_bytes, notes)
+    resident = weights + adapter + (optimizer - paged) + reference + reward_model
     if method.adapter == "full" and training.gradient_accumulation_steps == 1:
         # Gradients fill in as activations drain; the optimizer step adds its temporaries.
-        peak = resident + max(forward_backward, gradients + step_temp)
+        step = max(forward_backward, gradients + step_temp)
     elif method.adapter == "full":
         # Accumulating: the first micro-batch's gradients stay through the next ones.
-        peak = resident + gradients + max(forward_backward, step_temp)
+        step = gradients + max(forward_backward, step_temp)
     else:
-        peak = resident + gradients + step_temp + forward_backward
-    if method.objective in ("dpo", "kto") and method.adapter == "full":
-        peak += facts.params_total * dtype_bytes  # a frozen reference model
-        notes.append("full-parameter DPO/KTO keeps a second, frozen copy as the reference model")
+        step = gradients + step_temp + forward_backward
+    # Online RL generates between optimizer steps, when the gradients are freed.
+    generation = generation_bytes(facts, config, DTYPE_BYTES[compute_dtype_name(config)])
+    peak = resident + max(step, generation)
+    if generation:
+        notes.append(_generation_words(config, generation, logits, peak))
     if config.model.from_run and method.adapter != "full":
         # The earlier run's adapter is folded into the base as it loads: no training memory.
         notes.append(
@@ -369,6 +408,9 @@ def estimate(
         "optimizer": optimizer / GIB,
         "activations": activations / GIB,
         "logits": logits / GIB,
+        **({"generation": generation / GIB} if generation else {}),
+        **({"reference_model": reference / GIB} if reference else {}),
+        **({"reward_model": reward_model / GIB} if reward_model else {}),
         "cuda_overhead": overhead,
     }
     return Estimate(

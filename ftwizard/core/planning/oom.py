@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.config.yaml_io import with_overrides
+from ftwizard.core.errors import ConfigError
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.estimator import estimate
 
@@ -42,6 +44,32 @@ def _candidates(config: RunConfig, p95_tokens: int | None) -> list[tuple[str, li
         ideas.append((f"cut max_length to {target} ({why})", [f"training.max_length={target}"]))
     if config.method.adapter == "lora":
         ideas.append(("use QLoRA (a 4-bit base)", ["method.adapter=qlora"]))
+    return ideas + _online_rl_candidates(config)
+
+
+def _online_rl_candidates(config: RunConfig) -> list[tuple[str, list[str]]]:
+    """GRPO/RLOO: shorter completions, and smaller groups (with the micro-batch, so the
+    generation batch shrinks: the group alone only trades prompts for completions)."""
+    if config.method.objective not in ONLINE_RL:
+        return []
+    rl, t = config.rl, config.training
+    ideas: list[tuple[str, list[str]]] = []
+    if rl.max_completion_length >= 64:
+        shorter = rl.max_completion_length // 2
+        ideas.append(
+            (
+                f"halve the completions to {shorter} tokens (rl.max_completion_length)",
+                [f"rl.max_completion_length={shorter}"],
+            )
+        )
+    if rl.num_generations >= 4 and t.per_device_train_batch_size >= 2:
+        group, micro = rl.num_generations // 2, t.per_device_train_batch_size // 2
+        ideas.append(
+            (
+                f"generate {group} completions per prompt and train {micro} at a time",
+                [f"rl.num_generations={group}", f"training.per_device_train_batch_size={micro}"],
+            )
+        )
     return ideas
 
 
@@ -50,7 +78,10 @@ def oom_advice(facts: ModelFacts, config: RunConfig, p95_tokens: int | None = No
     now = estimate(facts, config).peak_allocated_gib
     advice = []
     for text, overrides in _candidates(config, p95_tokens):
-        changed = with_overrides(config, overrides, "the advice")
+        try:
+            changed = with_overrides(config, overrides, "the advice")
+        except ConfigError:  # e.g. a batch that no longer holds whole groups
+            continue
         saved = now - estimate(facts, changed).peak_allocated_gib
         advice.append(Advice(text, overrides, round(saved, 2)))
     useful = [a for a in advice if a.saves_gib > 0]

@@ -15,13 +15,14 @@ from ftwizard.core.config.choices import Adapter, Objective
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 
-Purpose = Literal["domain", "chat", "prototype", "production", "alignment"]
+Purpose = Literal["domain", "chat", "prototype", "production", "alignment", "checkable"]
 PURPOSES: dict[Purpose, str] = {
     "domain": "teach a field's knowledge and style (SFT + LoRA)",
     "chat": "a chat assistant (SFT first, then DPO on preference pairs)",
     "prototype": "a quick first version (SFT + QLoRA: least memory)",
     "production": "a balanced, polished model (DPO + LoRA)",
     "alignment": "prefer chosen over rejected answers (DPO/ORPO/KTO)",
+    "checkable": "answers a program checks: maths, code (SFT, then GRPO)",
 }
 METHODS: tuple[Adapter, ...] = ("full", "lora", "qlora")
 
@@ -43,6 +44,11 @@ def hardware_methods(memory_gib: float, params_b: float) -> tuple[list[Adapter],
 def objective_for(purpose: Purpose, data: DatasetFacts, model: ModelFacts) -> tuple[Objective, str]:
     if data.kind == "text":
         return "cpt", "raw text corpus: continued pre-training"
+    if data.kind == "prompts":
+        return (
+            "grpo",
+            "prompts with checkable answers: GRPO samples answers and rewards the right ones",
+        )
     if data.kind == "kto":
         return "kto", "examples labelled good/bad without pairs: KTO"
     if data.kind == "preference":
@@ -52,6 +58,8 @@ def objective_for(purpose: Purpose, data: DatasetFacts, model: ModelFacts) -> tu
                 "preference pairs on a base model: ORPO does SFT and alignment in one stage",
             )
         return "dpo", "preference pairs present: DPO"
+    if purpose == "checkable":
+        return "sft", "checkable tasks start with SFT on worked examples; GRPO on prompts follows"
     if purpose == "alignment":
         return "sft", "alignment needs preference pairs; with instruction data, start with SFT"
     return "sft", "instruction or chat examples: supervised fine-tuning (SFT)"
@@ -128,5 +136,8 @@ def size_defaults(rows: int) -> SizeDefaults:
 def learning_rate(objective: Objective, adapter: Adapter, scale: float) -> float:
     if objective in ("dpo", "kto", "orpo"):
         return 5e-6
+    if objective in ("grpo", "rloo"):
+        # trl's GRPO default is 1e-6 for every weight; LoRA recipes (Unsloth's) use 5e-6.
+        return 1e-6 if adapter == "full" else 5e-6
     base = 2e-5 if adapter == "full" else 2e-4
     return round(base * scale, 8)

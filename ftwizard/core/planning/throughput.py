@@ -22,10 +22,12 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
+from ftwizard.core.planning.decoding import generation_seconds
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def _sequences_per_example(config: RunConfig) -> tuple[float, float]:
         return 2.0, 0.0
     if objective == "kto":
         return 1.0, 2.0  # the reference forward of the example and of a mismatched one
+    if objective in ONLINE_RL and config.method.beta > 0:
+        return 1.0, 1.0  # the reference model's log-probabilities of each completion
     return 1.0, 0.0
 
 
@@ -173,8 +177,11 @@ def micro_batch_time(
     return compute, floor
 
 
-def step_time(model: ModelFacts, config: RunConfig, lengths: Lengths, device: Device) -> StepTime:
-    """Seconds per optimizer step and tokens per second for ``config`` on ``device``."""
+def step_time(
+    model: ModelFacts, config: RunConfig, lengths: Lengths, device: Device, prompt: float = 0.0
+) -> StepTime:
+    """Seconds per optimizer step and tokens per second for ``config`` on ``device``;
+    online RL adds writing its completions (``prompt``: the prompts' padded length)."""
     compute, floor = micro_batch_time(model, config, lengths, device)
     blend = device.constants.blend
     one = (compute**blend + floor**blend) ** (1 / blend)
@@ -182,7 +189,9 @@ def step_time(model: ModelFacts, config: RunConfig, lengths: Lengths, device: De
     trained, _ = _sequences_per_example(config)
     micro_batches = t.gradient_accumulation_steps
     tokens = micro_batches * t.per_device_train_batch_size * trained * lengths.real
-    return StepTime(one * micro_batches, compute, floor, tokens)
+    cpu = device.constants is CPU_CONSTANTS
+    writing = generation_seconds(model, config, prompt, device.peak_flops, device.bandwidth, cpu)
+    return StepTime(one * micro_batches + writing, compute, floor, tokens)
 
 
 # --- Several GPUs -------------------------------------------------------------------
@@ -324,7 +333,12 @@ def predicted_step(
     lengths = micro_batch_lengths(
         t.per_device_train_batch_size, t.max_length, mean, data.tokens_p95, t.packing
     )
-    return step_time(model, config, lengths, device_for(target))
+    if config.method.objective not in ONLINE_RL:
+        return step_time(model, config, lengths, device_for(target))
+    # Online RL trains on each prompt with its completion (taken as full length).
+    completion = config.rl.max_completion_length
+    trained = Lengths(lengths.padded + completion, lengths.real + completion)
+    return step_time(model, config, trained, device_for(target), prompt=lengths.padded)
 
 
 def training_time(

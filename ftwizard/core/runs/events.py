@@ -169,6 +169,9 @@ class Evaluation(Event):
     step: int
     eval_loss: float
     perplexity: float
+    metrics: dict[str, float] = {}
+    """The objective's own held-out numbers under trl's names, without ``eval_``: a
+    reward model's ``accuracy`` (chosen scored above rejected), GRPO's ``reward``."""
 
 
 class CheckpointSaved(Event):

@@ -108,6 +108,19 @@ class RunFolder:
             )
         return self.final_dir
 
+    def require_text_model(self) -> Path:
+        """The trained output of a model that writes text: merge, sample, chat, export and
+        eval need one; a reward model only scores (a UserError saying how to use it)."""
+        output = self.require_output()
+        if self.read_config().method.objective == "reward":
+            raise UserError(
+                f"{self.name} is a reward model: it scores answers and writes none, so it "
+                "cannot be merged, sampled, chatted with, exported or evaluated as one.",
+                hint=f"Use it as a reward: rl.reward_model_run: {self.name} in a grpo or "
+                "rloo run.",
+            )
+        return output
+
     def read_config(self) -> RunConfig:
         label = str(self.config_path)
         data = load_yaml(read_small_text(self.config_path, "a run's config.yaml"), label)

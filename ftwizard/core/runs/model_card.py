@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.files import load_json, read_small_text
@@ -39,6 +40,9 @@ OBJECTIVES = {
     "orpo": "odds-ratio preference optimisation (ORPO)",
     "kto": "Kahneman-Tversky optimisation (KTO)",
     "cpt": "continued pre-training",
+    "reward": "a reward model (a scalar score head, trained on preference pairs)",
+    "grpo": "group relative policy optimisation (GRPO, online RL)",
+    "rloo": "REINFORCE leave-one-out (RLOO, online RL)",
 }
 METHODS = {
     "lora": "LoRA adapter",
@@ -199,19 +203,27 @@ def hyperparameters(config: RunConfig) -> list[tuple[str, Any]]:
     for key, value in settings["method"].items():
         if key.startswith(("bits", "bnb_")) and method.adapter != "qlora":
             continue
-        if key == "beta" and method.objective not in ("dpo", "orpo", "kto"):
+        if key == "beta" and method.objective not in ("dpo", "orpo", "kto", "grpo", "rloo"):
             continue
         rows.append((f"method.{key}", value))
     sections = ["training", "evaluation"]
     if method.adapter != "full":
         sections.insert(0, "lora")
+    if method.objective in ONLINE_RL:
+        sections.append("rl")
     for section in sections:
         rows += [(f"{section}.{key}", value) for key, value in settings[section].items()]
-    # A separate validation file is named as the data is: by its name, not its path.
-    return [
-        (key, Path(value).name if key == "evaluation.val_path" and value else value)
-        for key, value in rows
-    ]
+    # A separate validation file, a reward model run and a reward function's file are
+    # named as the data is: by their names, not their paths on this machine.
+    return [(key, _by_name(key, value)) for key, value in rows]
+
+
+def _by_name(key: str, value: Any) -> Any:
+    if key in ("evaluation.val_path", "rl.reward_model_run") and value:
+        return Path(value).name
+    if key == "rl.reward_funcs":
+        return [Path(entry).name for entry in value]
+    return value
 
 
 def save_samples(run: RunFolder, rows: list[SampleRow]) -> None:

@@ -25,6 +25,7 @@ from ftwizard.core.runs.folder import RunFolder, create_run
 from ftwizard.core.runs.launch import launch
 from ftwizard.core.runs.machines import Machines, check_machines
 from ftwizard.core.runs.model_card import save_decisions
+from ftwizard.core.runs.rewards import with_rewards
 from ftwizard.core.runs.stages import check_stages
 from ftwizard.core.runs.start import with_start
 from ftwizard.core.runs.watch import duration
@@ -219,6 +220,7 @@ def prepare_launch(
     check_hardware(config, report)
     on_step("Checking the model and the data...")
     config, start = with_start(config)
+    config, rewards = with_rewards(config)
     if config.stages:
         plan = _staged_launch(config, target_from_report(report), prepare, on_step)
     else:
@@ -229,6 +231,7 @@ def prepare_launch(
         data = with_token_counts(config, data)
         plan = launch_figures(config, facts, data, target_from_report(report))
         plan = replace(plan, notes=(*mixed[1], *plan.notes))
+    plan = replace(plan, notes=(*rewards, *plan.notes))
     return replace(plan, notes=(start, *plan.notes)) if start else plan
 
 

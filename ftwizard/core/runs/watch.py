@@ -34,6 +34,8 @@ LOSS_WORDS = {
     "last_assistant": "the final answer",
     "all": "every token",
     "completion": "the completion",
+    "completions": "the completions it writes",
+    "pairs": "the score of chosen over rejected",
 }
 
 
@@ -102,16 +104,54 @@ def _data_words(event: DataRead) -> str:
     )
 
 
+def reward_functions(metrics: dict[str, float]) -> dict[str, float]:
+    """Online RL's mean reward per function, by trl's names (``rewards/NAME/mean``)."""
+    return {
+        key.removeprefix("rewards/").removesuffix("/mean"): value
+        for key, value in metrics.items()
+        if key.startswith("rewards/") and key.endswith("/mean")
+    }
+
+
+def reward_words(metrics: dict[str, float]) -> str | None:
+    """Online RL's step in words: the reward (mean and spread, each function's mean), the
+    KL from the reference and the completions' length; None for other objectives."""
+    if "reward" not in metrics:
+        return None
+    each = ", ".join(f"{name} {value:.2f}" for name, value in reward_functions(metrics).items())
+    words = f"reward {metrics['reward']:.3f} ± {metrics.get('reward_std', 0.0):.3f}"
+    words += f" ({each})" if each else ""
+    if "kl" in metrics:
+        words += f", KL {metrics['kl']:.4f}"
+    return words + completion_words(metrics)
+
+
+def completion_words(metrics: dict[str, float]) -> str:
+    if "completions/mean_length" not in metrics:
+        return ""
+    cut = metrics.get("completions/clipped_ratio")
+    return f", completions {metrics['completions/mean_length']:.0f} tokens" + (
+        f" ({cut:.0%} cut at the maximum)" if cut is not None else ""
+    )
+
+
 def describe(event: AnyEvent) -> str:
     """One line for one event, the same in every view."""
     if isinstance(event, Log):
         speed = f", {event.tokens_per_s:.0f} tok/s" if event.tokens_per_s else ""
         grad = f", grad {event.grad_norm:.2f}" if event.grad_norm is not None else ""
+        rl = reward_words(event.metrics)
+        what = rl if rl is not None else f"loss {event.loss:.4f}"
         return (
-            f"step {event.step}/{event.max_steps}: loss {event.loss:.4f}, "
+            f"step {event.step}/{event.max_steps}: {what}, "
             f"lr {event.learning_rate:.2e}{grad}{speed}, {memory_words(event)}"
         )
     if isinstance(event, Evaluation):
+        if "accuracy" in event.metrics:  # a reward model: chosen scored above rejected
+            return (
+                f"eval at step {event.step}: loss {event.eval_loss:.4f}, "
+                f"pair accuracy {event.metrics['accuracy']:.1%}"
+            )
         return (
             f"eval at step {event.step}: loss {event.eval_loss:.4f}, "
             f"perplexity {event.perplexity:.2f}"
@@ -154,9 +194,12 @@ class RunWatch:
     offset: int = 0
     train_loss: list[Point] = field(default_factory=list)
     eval_loss: list[Point] = field(default_factory=list)
+    reward: list[Point] = field(default_factory=list)
+    """Online RL's mean reward per step (trl's ``reward``)."""
     learning_rate: list[Point] = field(default_factory=list)
     grad_norm: list[Point] = field(default_factory=list)
     last_log: Log | None = None
+    last_eval: Evaluation | None = None
     last_error: Failure | None = None
     peak_memory_gb: float | None = None
     memory_per_rank: str | None = None
@@ -179,17 +222,26 @@ class RunWatch:
             return
         if isinstance(event, Evaluation):
             _append(self.eval_loss, event.step, event.eval_loss)
+            self.last_eval = event
         elif isinstance(event, Failure):
             self.last_error = event
         elif isinstance(event, StageChange) and event.state == "starting":
             # Its steps count from 0 again: the curves show the stage under way.
-            for series in (self.train_loss, self.eval_loss, self.learning_rate, self.grad_norm):
+            for series in (
+                self.train_loss,
+                self.eval_loss,
+                self.reward,
+                self.learning_rate,
+                self.grad_norm,
+            ):
                 series.clear()
         self.recent.append(describe(event))
 
     def _fold_log(self, log: Log) -> None:
         self.last_log = log
         _append(self.train_loss, log.step, log.loss)
+        if "reward" in log.metrics:
+            _append(self.reward, log.step, log.metrics["reward"])
         _append(self.learning_rate, log.step, log.learning_rate)
         if log.grad_norm is not None:
             _append(self.grad_norm, log.step, log.grad_norm)

@@ -1,4 +1,5 @@
-"""Build the trl trainer for a RunConfig: SFT, DPO, ORPO, KTO or continued pre-training."""
+"""Build the trl trainer for a RunConfig: SFT, DPO, ORPO, KTO, continued pre-training,
+a reward model, or online RL (GRPO, RLOO: ``online_rl.py``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ from typing import Any
 
 import torch
 
+from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
-from ftwizard.core.planning.engine import loss_implementation, training_arguments
+from ftwizard.core.planning.engine import (
+    loss_implementation,
+    online_rl_arguments,
+    training_arguments,
+)
 from ftwizard.core.runs.checkpoints import CHECKPOINT
 from ftwizard.core.runs.events import CheckpointSaved
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.trainer.components.data import PreparedData
+from ftwizard.trainer.components.online_rl import (
+    RecordsCompletions,
+    frozen_reference,
+    online_rl_inputs,
+)
 
 
 class AtomicCheckpoints:
@@ -96,6 +107,12 @@ def build_trainer(
     cuda = torch.cuda.is_available()
     common = training_arguments(config, str(run.staging_dir), data.eval is not None, cuda)
     mixins: list[type] = [AtomicCheckpoints]
+    extra: dict[str, Any] = {}
+    if objective in ONLINE_RL:
+        common.pop("max_length")  # a prompt is never cut; max_completion_length bounds the rest
+        common.update(online_rl_arguments(config, data.eval is not None))
+        mixins.append(RecordsCompletions)
+        extra.update(online_rl_inputs(config))
     if objective in ("sft", "cpt"):
         from trl import SFTConfig, SFTTrainer
 
@@ -116,28 +133,42 @@ def build_trainer(
         from trl import KTOConfig, KTOTrainer
 
         args, base = KTOConfig(**common, beta=config.method.beta), KTOTrainer
+    elif objective == "reward":
+        from trl import RewardConfig, RewardTrainer
+
+        model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last token
+        args, base = RewardConfig(**common), RewardTrainer
+    elif objective == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        args, base = GRPOConfig(**common), GRPOTrainer
+    elif objective == "rloo":
+        from trl import RLOOConfig, RLOOTrainer
+
+        args, base = RLOOConfig(**common), RLOOTrainer
     else:
         from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
         args, base = ORPOConfig(**common, beta=config.method.beta), ORPOTrainer
     trainer_class = type(f"Ftwizard{base.__name__}", (*mixins, base), {})
-    extra: dict[str, Any] = {}
     if objective in ("dpo", "kto") and peft_config is None:
         # A frozen copy of the model as loaded. Left to trl, the reference is loaded again
         # from the config's path: the bare base for a run from another run's result (and
         # nothing at all for a GGUF base). With an adapter, the reference is the same
         # model with the adapter switched off: no copy.
         extra["ref_model"] = copy.deepcopy(model).eval()
-    trainer = trainer_class(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=data.eval,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-        **extra,
-    )
+    reference = objective in ONLINE_RL and peft_config is None and config.method.beta > 0
+    with frozen_reference(model, reference):
+        trainer = trainer_class(
+            model=model,
+            args=args,
+            train_dataset=data.train,
+            eval_dataset=data.eval,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+            **extra,
+        )
     if config.method.adapter == "qlora" and not config.training.bf16:
         _adapters_in_float32(trainer.model)
     trainer.ftwizard_run = run

@@ -41,6 +41,17 @@ def memory_figures() -> Memory:
 
 # What every Log event carries in its own fields.
 LOGGED_APART = ("loss", "learning_rate", "grad_norm", "epoch")
+# What the Trainer adds to every evaluation: its timing, not the model's.
+EVAL_TIMING = ("loss", "runtime", "samples_per_second", "steps_per_second")
+
+
+def eval_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """The held-out numbers trl logs beside ``eval_loss``, without the prefix."""
+    return {
+        key.removeprefix("eval_"): value
+        for key, value in objective_metrics(logs).items()
+        if key.startswith("eval_") and key.removeprefix("eval_") not in EVAL_TIMING
+    }
 
 
 def objective_metrics(logs: dict[str, Any]) -> dict[str, float]:
@@ -104,6 +115,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
                     step=state.global_step,
                     eval_loss=loss,
                     perplexity=round(math.exp(min(loss, 50)), 3),
+                    metrics=eval_metrics(logs),
                 )
             )
             self.run.write_status(last_eval_loss=loss)

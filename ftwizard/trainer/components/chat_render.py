@@ -154,6 +154,8 @@ class Renderer:
             _, rejected = self._side(prompt, row["rejected"])
             longer = chosen if len(chosen) >= len(rejected) else rejected
             return prompt_text + longer, [longer]
+        if "completion" not in row:  # a prompt for online RL: the model writes the rest
+            return self.chat(row["prompt"], generation_prompt=True), []
         prompt_text, completion = self._side(row["prompt"], row["completion"])
         return prompt_text + completion, [completion]
 
@@ -161,6 +163,8 @@ class Renderer:
         """The full text and the character spans the loss covers, for the preview of a
         row that is not a conversation (conversations: ``trainer.masks``)."""
         text, answers = self.render(row)
+        if not answers and "text" not in row:
+            return text, []
         start = len(text) - len(answers[0]) if answers else len(text)
         return text, [(0 if "text" in row else start, len(text))]
 

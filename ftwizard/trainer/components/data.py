@@ -39,7 +39,8 @@ class PreparedData:
     eval: Any | None
     report: DataReport
     loss_mode: str
-    """assistant: every assistant turn; last_assistant: the final answer; all; completion."""
+    """assistant: every assistant turn; last_assistant: the final answer; all; completion;
+    completions (online RL: what the model writes); pairs (a reward model)."""
     trl_masks: bool = False
     """trl masks the assistant turns (``assistant_only_loss``)."""
     loss_token_share: float | None = None
@@ -118,7 +119,7 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
             "(set data.skip_invalid to train without them)."
         )
     shape = report.detection.trainer_shape
-    if shape in ("messages", "preference", "kto"):
+    if shape in ("messages", "preference", "kto", "prompts"):
         install_chat_template(tokenizer)
     held: list[dict[str, Any]] = []
     seed, share = config.training.seed, config.evaluation.val_size
@@ -147,6 +148,10 @@ def prepare(config: RunConfig, tokenizer: Any) -> PreparedData:
                 prepared.unmaskable = {**left_out, "validation": held_left_out["count"]}
     elif config.method.objective == "sft" and shape == "prompt-completion":
         prepared.loss_mode = "completion"
+    elif shape == "prompts":
+        prepared.loss_mode = "completions"
+    elif config.method.objective == "reward":
+        prepared.loss_mode = "pairs"
 
     split = list(zip(held_out, training_rows, strict=True))
     train_rows = [row for is_held, row in split if row is not None and not is_held]

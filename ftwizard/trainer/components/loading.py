@@ -102,18 +102,22 @@ def refuse_pickled_weights(location: str, name: str) -> None:
         )
 
 
-def from_pretrained(location: str, gguf_file: str | None, name: str, **kwargs: Any) -> Any:
-    """``AutoModelForCausalLM.from_pretrained`` the way every load here goes: safetensors
-    only (or a GGUF file, dequantised to plain floats), a failure in words."""
+def from_pretrained(
+    location: str, gguf_file: str | None, name: str, auto_class: Any = None, **kwargs: Any
+) -> Any:
+    """``AutoModelForCausalLM.from_pretrained`` (or ``auto_class``'s: a reward model's
+    sequence classifier) the way every load here goes: safetensors only (or a GGUF file,
+    dequantised to plain floats), a failure in words."""
     from transformers import AutoModelForCausalLM
 
+    auto_class = auto_class or AutoModelForCausalLM
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
     else:
         refuse_pickled_weights(location, name)
         kwargs["use_safetensors"] = True
     try:
-        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+        model = auto_class.from_pretrained(location, **kwargs)
     except OSError as exc:
         raise UserError(f"Cannot load the model `{name}` ({exc}).") from None
     if gguf_file:
@@ -128,7 +132,8 @@ def from_pretrained(location: str, gguf_file: str | None, name: str, **kwargs: A
 def starting_model(config: RunConfig, **kwargs: Any) -> Any:
     """The model a run starts from, unquantised: its base; or with ``model.from_run`` the
     source run's result: its own starting model with its adapter folded in (so a chain
-    of runs folds every adapter in order), or its fully trained weights."""
+    of runs folds every adapter in order), or its fully trained weights. ``auto_class``
+    (a keyword) loads it as another head, the reward model's scalar one."""
     start = source_of(config)
     kwargs.setdefault("trust_remote_code", config.model.trust_remote_code)
     if start is None:
@@ -159,16 +164,25 @@ def _folded_copy(config: RunConfig, folder: Path) -> str:
     return str(folder)
 
 
+def reward_head() -> dict[str, Any]:
+    """How a reward model loads: the base with one scalar output (trl's ``num_labels=1``)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return {"auto_class": AutoModelForSequenceClassification, "num_labels": 1}
+
+
 def load_model(config: RunConfig, scratch: Path | None = None) -> Any:
     """The model a run trains: its starting model, quantised for QLoRA and prepared for
-    k-bit training. ``scratch``: where a QLoRA run from an adapter run keeps the folded
-    starting model it quantises (the run folder's ``start/``)."""
+    k-bit training; a reward model gets a scalar head. ``scratch``: where a QLoRA run
+    from an adapter run keeps the folded starting model it quantises (``start/``)."""
     if config.model.trust_remote_code:
         log.warning("trust_remote_code is on: running Python code shipped with the model")
     kwargs: dict[str, Any] = {
         "dtype": TORCH_DTYPES[load_dtype(config)],
         "attn_implementation": config.training.attn_implementation,
     }
+    if config.method.objective == "reward":
+        kwargs.update(reward_head())
     if config.method.adapter != "qlora":
         return starting_model(config, **kwargs)
     kwargs["quantization_config"] = _quantization(config)
@@ -205,5 +219,7 @@ def lora_config(config: RunConfig) -> Any:
         target_modules=lora.target_modules,
         use_dora=lora.use_dora,
         use_rslora=lora.use_rslora,
-        task_type="CAUSAL_LM",
+        # A reward model's new score head trains whole beside the adapters (peft's
+        # SEQ_CLS keeps it in modules_to_save), and is saved with them.
+        task_type="SEQ_CLS" if config.method.objective == "reward" else "CAUSAL_LM",
     )

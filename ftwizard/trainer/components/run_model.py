@@ -28,7 +28,7 @@ def base_model(run: RunFolder, dtype: Any = None) -> Any:
 
 
 def tuned_model(run: RunFolder, base: Any) -> Any:
-    run.require_output()
+    run.require_text_model()
     refuse_pickled_weights(str(run.final_dir), run.name)
     if (run.final_dir / "adapter_config.json").exists():
         from peft import PeftModel

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, RichLog, Static
 
 from ftwizard.core.errors import in_words
 from ftwizard.core.hardware.probe import HardwareReport
+from ftwizard.core.runs.completions import read_completions
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import request_checkpoint, stop
 from ftwizard.core.runs.resume import plan_resume, start_resume
@@ -26,6 +27,7 @@ from ftwizard.core.runs.watch import RunWatch, describe
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.widgets.loss_chart import LossChart
+from ftwizard.views.completions import completions_view
 from ftwizard.views.run_status import problem_view, status_view
 
 POLL_S = 0.5
@@ -38,6 +40,7 @@ class DashboardScreen(WizardScreen):
         Binding("c", "checkpoint", "Checkpoint now"),
         Binding("d", "detach", "Detach"),
         Binding("o", "folder", "Folder"),
+        Binding("g", "completions", "Completions"),
         Binding("a", "apply_advice", "Resume with advice"),
         Binding("u", "resume_picker", "Resume..."),
         Binding("enter", "results", "Results"),
@@ -57,6 +60,7 @@ class DashboardScreen(WizardScreen):
         self.report: HardwareReport | None = None
         self._stats_shown: tuple[object, ...] = ()
         self._outcome_shown: tuple[object, ...] = ()
+        self._completions_shown: int | None = -1
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -72,11 +76,13 @@ class DashboardScreen(WizardScreen):
         # min_width: RichLog renders every line at least 78 columns wide by default, one
         # more than an 80-column terminal leaves it, and a sideways scrollbar appears.
         yield RichLog(id="event-log", max_lines=500, wrap=True, min_width=20)
+        yield Static("", id="completions")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#loss-chart").border_title = "Loss"
         self.query_one("#event-log").border_title = "Events"
+        self.query_one("#completions").border_title = "Latest completions (g: events)"
         self.refresh_view()
         self.set_interval(POLL_S, self.refresh_view)
         self.set_interval(HARDWARE_POLL_S, self._read_hardware)
@@ -94,8 +100,9 @@ class DashboardScreen(WizardScreen):
             log = self.query_one("#event-log", RichLog)
             for event in events:
                 log.write(describe(event))
-            self.query_one(LossChart).series = (self.tail.train_loss, self.tail.eval_loss)
+            self._show_chart()
         self._show_stats()
+        self._show_completions()
         # The banner and the keys on offer follow the state (and a failure's words).
         outcome = (self.status.state, self.status.error, self.status.advice)
         if outcome == self._outcome_shown:
@@ -123,7 +130,39 @@ class DashboardScreen(WizardScreen):
             return state in ("failed", "stopped")
         if action == "results":
             return state == "finished"
+        if action == "completions":
+            return bool(self.tail.reward)  # online RL only
         return True
+
+    def _show_chart(self) -> None:
+        chart = self.query_one(LossChart)
+        if self.tail.reward:  # online RL: its loss says little, the reward is the signal
+            if chart.names[0] != "mean reward":
+                chart.names = ("mean reward", "eval reward")
+                self.query_one("#loss-chart").border_title = "Reward"
+                self.refresh_bindings()
+            chart.series = (self.tail.reward, [])
+        else:
+            chart.series = (self.tail.train_loss, self.tail.eval_loss)
+
+    def _show_completions(self) -> None:
+        panel = self.query_one("#completions", Static)
+        if not panel.display:
+            return
+        latest = read_completions(self.run)
+        shown = None if latest is None else latest.step
+        if shown == self._completions_shown:
+            return
+        self._completions_shown = shown
+        panel.update(completions_view(latest))
+
+    def action_completions(self) -> None:
+        """Show the latest prompt's completions and rewards in place of the events."""
+        panel = self.query_one("#completions", Static)
+        log = self.query_one("#event-log", RichLog)
+        panel.display, log.display = not panel.display, panel.display
+        self._completions_shown = -1
+        self._show_completions()
 
     @work(thread=True, exclusive=True, group="hardware")
     def _read_hardware(self) -> None:

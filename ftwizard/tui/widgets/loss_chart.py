@@ -12,12 +12,21 @@ from ftwizard.core.runs.watch import Point, downsample
 TRAIN, EVAL = "•", "o"
 
 
-def render_chart(train: list[Point], evals: list[Point], width: int, height: int) -> Text:
-    """``height`` rows of ``width`` columns plus an axis line and a legend line."""
+def render_chart(
+    train: list[Point],
+    evals: list[Point],
+    width: int,
+    height: int,
+    names: tuple[str, str] = ("train loss", "eval loss"),
+) -> Text:
+    """``height`` rows of ``width`` columns plus an axis line and a legend line naming
+    the two series (``names``: online RL plots its mean reward)."""
     label_width = 8
     plot_w, plot_h = max(8, width - label_width - 1), max(3, height - 2)
     if not train and not evals:
-        return Text("No loss logged yet: the first point appears after the first logging step.")
+        return Text(
+            f"No {names[0]} logged yet: the first point appears after the first logging step."
+        )
     values = [v for _, v in train + evals]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
@@ -48,15 +57,17 @@ def render_chart(train: list[Point], evals: list[Point], width: int, height: int
         text.append("\n")
     axis = f"step {first_step}".ljust(plot_w // 2) + f"step {last_step}".rjust(plot_w - plot_w // 2)
     text.append(" " * (label_width + 1) + axis + "\n", style="dim")
-    text.append(f"{TRAIN} train loss   {EVAL} eval loss", style="dim")
+    text.append(f"{TRAIN} {names[0]}   {EVAL} {names[1]}", style="dim")
     return text
 
 
 class LossChart(Widget):
-    """Set ``series`` to (train points, eval points) to redraw."""
+    """Set ``series`` to (train points, eval points) to redraw; ``names`` says what they
+    are (the mean reward of online RL instead of its loss, which says little)."""
 
     series: reactive[tuple[list[Point], list[Point]]] = reactive(([], []), always_update=True)
+    names: tuple[str, str] = ("train loss", "eval loss")
 
     def render(self) -> Text:
         train, evals = self.series
-        return render_chart(train, evals, self.size.width, self.size.height)
+        return render_chart(train, evals, self.size.width, self.size.height, self.names)
