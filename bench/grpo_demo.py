@@ -29,7 +29,7 @@ from ftwizard.core.runs.folder import RunFolder  # noqa: E402
 from ftwizard.tui.widgets.loss_chart import render_chart  # noqa: E402
 
 
-def train(steps: int, root: Path) -> RunFolder:
+def train(steps: int | None, root: Path) -> RunFolder:
     name = f"grpo-bench-{time.strftime('%Y%m%d-%H%M%S')}"
     command = [
         str(ROOT / ".venv" / "bin" / "ftwizard"),
@@ -39,9 +39,9 @@ def train(steps: int, root: Path) -> RunFolder:
         f"output.run_name={name}",
         "--set",
         f"output.runs_root={root}",
-        "--set",
-        f"training.max_steps={steps}",
     ]
+    if steps is not None:
+        command += ["--set", f"training.max_steps={steps}"]
     print("$", " ".join(command[1:]), flush=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
@@ -58,7 +58,7 @@ def difference(first: list[float], last: list[float]) -> tuple[float, float, flo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, help="default: the preset's (20)")
     parser.add_argument("--root", type=Path, default=ROOT / "runs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -225,6 +225,36 @@ def demo(quick: bool) -> list[Row]:
     return rows + [eta_row("`make demo`'s printed ETA vs its training, s", predicted, measured)]
 
 
+def grpo(quick: bool) -> list[Row]:
+    """The GRPO demo (bench/grpo_demo.py): does the mean reward rise, and its ETA."""
+    figures = _script("grpo_demo", "--steps", "6" if quick else "20")
+    diff, low, high = figures["difference"]
+    rows = [
+        Row(
+            "GRPO demo: mean reward, first third -> last third of the steps",
+            f"{figures['first_mean']:.2f} -> {figures['last_mean']:.2f} "
+            f"({diff:+.2f}, 95 % {low:+.2f} to {high:+.2f})",
+            "rises (interval > 0)",
+            None if quick else low > 0,
+        ),
+        Row(
+            "GRPO demo: minutes in all",
+            f"{figures['minutes']:.1f} min",
+            "< 10 min",
+            figures["minutes"] < 10,
+        ),
+    ]
+    if figures["planned_s"]:
+        rows.append(
+            eta_row(
+                "GRPO demo's printed ETA vs its training, s",
+                figures["planned_s"],
+                figures["trained_s"],
+            )
+        )
+    return rows
+
+
 def planned_and_trained(run: Path) -> tuple[float, float]:
     """The ETA the plan printed at launch, and the training it measured: from the trainer's
     start to its last step (evaluations included; loading and saving not)."""
@@ -292,6 +322,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     throughput,
     attach_cost,
     demo,
+    grpo,
     eta,  # last: it sums up the ETAs of the runs above
 ]
 

@@ -54,9 +54,12 @@ def problem(rng: random.Random) -> tuple[str, int]:
 
 def main() -> None:
     rng = random.Random(31)
-    rows = []
-    for _ in range(ROWS):
+    rows, seen = [], set()
+    while len(rows) < ROWS:
         text, answer = problem(rng)
+        if text in seen:  # ftwizard data warns of repeated rows
+            continue
+        seen.add(text)
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
         rows.append({"messages": messages, "answer": str(answer)})
     TARGET.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

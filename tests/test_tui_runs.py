@@ -255,3 +255,42 @@ async def test_done_screen_shows_results_and_starts_a_new_run_from_the_config(
         assert app.state.model_facts is not None  # resolved again from the old config
         assert app.state.config.output.run_name is None
         assert app.state.data_path == run.read_config().data.path
+
+
+async def test_a_grpo_run_plots_its_reward_and_shows_its_completions(tmp_path: Path) -> None:
+    from ftwizard.core.runs.completions import (
+        LatestCompletions,
+        ScoredCompletion,
+        write_completions,
+    )
+
+    run = RunFolder(record_run(tmp_path, "grpo", "running", 3))
+    base = {"type": "log", "max_steps": 120, "learning_rate": 1e-5, "loss": 0.0, "ram_gb": 2.0}
+    for step, reward in ((4, 0.25), (5, 0.75)):
+        metrics = {"reward": reward, "reward_std": 0.4, "rewards/format/mean": reward}
+        _append(run, {**base, "time": T0 + 100 + step, "step": step, "metrics": metrics})
+    completions = (
+        ScoredCompletion(text="7 + 5 = 13", rewards={"format": 1.0}),
+        ScoredCompletion(text="7 + 5 = 12", rewards={"format": 1.0, "answer": 1.0}),
+    )
+    write_completions(
+        run, LatestCompletions(step=5, prompt="What is 7 + 5?", completions=completions)
+    )
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await show_dashboard(app, pilot, run)
+        chart = screen.query_one(LossChart)
+        assert chart.series[0] == [(4, 0.25), (5, 0.75)]  # the reward, not the loss
+        assert screen.query_one("#loss-chart").border_title == "Reward"
+        assert "reward" in static_text(screen.query_one("#run-stats"))
+        panel = screen.query_one("#completions")
+        assert not panel.display
+        await pilot.press("g")
+        await settle(pilot)
+        assert panel.display and not screen.query_one("#event-log").display
+        shown = static_text(panel)
+        assert "What is 7 + 5?" in shown
+        assert shown.index("7 + 5 = 12") < shown.index("7 + 5 = 13")  # the best first
+        await pilot.press("g")
+        await settle(pilot)
+        assert screen.query_one("#event-log").display and not panel.display

@@ -34,21 +34,22 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     plan.add_argument(
         "--data-kind",
-        choices=["chat", "preference", "kto", "text"],
+        choices=["chat", "preference", "kto", "text", "prompts"],
         default="chat",
         help="with --rows: chat (instructions/conversations), preference (chosen/rejected "
-        "pairs), kto (good/bad labels) or text (default: chat)",
+        "pairs), kto (good/bad labels), text, or prompts with answers (default: chat)",
     )
     add_data_flags(plan)
     plan.add_argument(
         "--pairs",
         metavar="FILE",
-        help="preference pairs for the DPO stage that purposes chat and production add "
-        "after SFT: the plan lists both stages with their memory and ETA",
+        help="the second stage's data: preference pairs for the DPO stage that purposes "
+        "chat and production add after SFT, prompts with answers for checkable's GRPO "
+        "stage; the plan lists both stages with their memory and ETA",
     )
     plan.add_argument(
         "--purpose",
-        choices=["domain", "chat", "prototype", "production", "alignment"],
+        choices=["domain", "chat", "prototype", "production", "alignment", "checkable"],
         default="domain",
         help="what the fine-tune is for (default: domain)",
     )

@@ -16,10 +16,11 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.generation import generated_sequences
 
-# Host time per decoder layer per generated token. CPU: fitted on the GRPO demo
-# (bench/grpo_demo.py, SmolLM2-135M, 8 completions of up to 48 tokens on the 2-core
-# VM, 2026-12-06). GPU: an assumption until a lent card measures it (transformers'
-# generate takes 20-30 ms a token for ~30-layer models, with the GPU mostly idle).
+# Host time per decoder layer per generated token. CPU: a guess, then checked on the
+# GRPO demo (bench/grpo_demo.py: SmolLM2-135M, 16 completions of 24 tokens a step on the
+# 2-core VM, 2026-12-06): 30 steps planned at 433 s, trained in 488 s. GPU: an
+# assumption until a lent card measures it (transformers' generate takes 20-30 ms a
+# token for ~30-layer models, with the GPU mostly idle).
 DECODE_FLOOR_MS_PER_LAYER = {"cpu": 0.55, "cuda": 0.8}
 DECODE_MATMUL_SHARE = 0.3  # thin matmuls of a few rows reach a small share of the peak
 

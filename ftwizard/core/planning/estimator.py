@@ -214,10 +214,7 @@ def _logits_bytes(
     """(saved for backward, extra at the loss backward's peak)."""
     h, vocab = facts.hidden_size, facts.vocab_size
     if config.method.objective in ONLINE_RL:
-        # trl's GRPO/RLOO compute the log-probabilities of the completion's tokens only,
-        # from their full logits (no fused head).
-        tokens = config.training.per_device_train_batch_size * config.rl.max_completion_length
-        return FULL_LOGITS_SAVED * tokens * vocab, FULL_LOGITS_BACKWARD * tokens * vocab
+        return _online_rl_logits(config, vocab)
     if loss_impl == "full":
         saved = FULL_LOGITS_SAVED * (2 if config.method.adapter == "qlora" else 1)
         return saved * tokens * vocab, FULL_LOGITS_BACKWARD * tokens * vocab
@@ -227,6 +224,21 @@ def _logits_bytes(
     if config.method.adapter == "full":
         backward += vocab * h * 6  # fp32 LM-head gradient accumulator and its cast
     return saved, backward
+
+
+def _online_rl_logits(config: RunConfig, vocab: int) -> tuple[float, float]:
+    """trl's GRPO/RLOO take log-probabilities of the completion's tokens only, from their
+    full logits (no fused head). Kept for the backward: the logits, their copy divided by
+    the temperature and the log-softmax, in the compute dtype (read from trl 1.16's
+    ``selective_log_softmax``, not measured). Half-precision logits are soft-maxed one
+    sequence at a time, so the backward's fp32 buffers hold one sequence; fp32 logits
+    go through ``logsumexp`` over the whole micro-batch."""
+    completion = config.rl.max_completion_length
+    tokens = config.training.per_device_train_batch_size * completion
+    compute = DTYPE_BYTES[compute_dtype_name(config)]
+    saved = 3 * compute * tokens * vocab
+    backward_tokens = completion if compute == 2 else tokens
+    return float(saved), FULL_LOGITS_BACKWARD * backward_tokens * vocab
 
 
 def default_loss_impl(config: RunConfig, vocab_size: int, device: Device = "cuda") -> LossImpl:
@@ -333,9 +345,11 @@ def _micro_batch_bytes(
 def _generation_words(config: RunConfig, generation: float, logits: float, peak: float) -> str:
     rl, t = config.rl, config.training
     sequences = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    prompts = sequences // rl.num_generations
     return (
-        f"online RL generates {sequences} completions at once ({sequences // rl.num_generations} "
-        f"prompts x {rl.num_generations}), each up to {t.max_length} prompt + "
+        f"online RL generates {sequences} completions at once ({prompts} "
+        f"prompt{'s' if prompts != 1 else ''} x {rl.num_generations}), each up to "
+        f"{t.max_length} prompt + "
         f"{rl.max_completion_length} completion tokens: {generation / GIB:.2f} GB, "
         f"{generation / peak:.0%} of the peak; the step's completion logits take "
         f"{logits / GIB:.2f} GB. Fewer generations or shorter completions shrink both"

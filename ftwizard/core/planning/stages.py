@@ -1,11 +1,12 @@
 """The stages of a plan: the guides' path where the tables call for more than one run.
 
 The planning tables give two-stage recipes: "chat: SFT first, then DPO on preference
-pairs", "production: DPO + LoRA". A plan for such a purpose is then SFT on the
-person's examples, and a DPO stage that starts from the SFT result (``model.from_run``)
-on preference pairs. Each stage is planned on its own data, with its own memory
-estimate and ETA; the plan's total is their sum. Without pairs the second stage waits,
-saying what it needs, and the plan stops after stage 1.
+pairs", "production: DPO + LoRA", "checkable: SFT, then GRPO". A plan for such a purpose
+is then SFT on the person's examples, and a second stage that starts from the SFT result
+(``model.from_run``): DPO on preference pairs, or GRPO on prompts with checkable
+answers. Each stage is planned on its own data, with its own memory estimate and ETA;
+the plan's total is their sum. Without its data the second stage waits, saying what it
+needs, and the plan stops after stage 1.
 """
 
 from __future__ import annotations
@@ -22,13 +23,21 @@ from ftwizard.core.planning.plan import Plan
 from ftwizard.core.planning.recommend import recommend
 from ftwizard.core.planning.tables import Purpose
 
-# The purposes whose table recipe is SFT, then DPO on preference pairs.
-SFT_THEN_DPO: tuple[Purpose, ...] = ("chat", "production")
-
 PAIRS_NEEDED = (
     "needs preference pairs (rows with a prompt, a chosen and a rejected answer), e.g. your "
     "own file; until then the plan stops after stage 1"
 )
+PROMPTS_NEEDED = (
+    "needs prompts with checkable answers (rows with a prompt and an answer), e.g. your own "
+    "file; until then the plan stops after stage 1"
+)
+# The purposes whose table recipe has a second stage after SFT: its objective, the kind
+# of data it trains on, and what to say while that data is missing.
+SECOND_STAGE: dict[Purpose, tuple[str, str, str]] = {
+    "chat": ("dpo", "preference", PAIRS_NEEDED),
+    "production": ("dpo", "preference", PAIRS_NEEDED),
+    "checkable": ("grpo", "prompts", PROMPTS_NEEDED),
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,8 @@ class Stage:
         }
 
 
-def wants_preference_stage(purpose: Purpose, first: Plan) -> bool:
-    return purpose in SFT_THEN_DPO and first.config.method.objective == "sft"
+def wants_second_stage(purpose: Purpose, first: Plan) -> bool:
+    return purpose in SECOND_STAGE and first.config.method.objective == "sft"
 
 
 def plan_stages(
@@ -77,25 +86,27 @@ def plan_stages(
     pairs: DatasetFacts | None = None,
     pairs_path: str | None = None,
 ) -> list[Stage]:
-    """The plan's stages: ``first`` alone, or with the DPO stage its purpose calls for,
-    planned on ``pairs`` (the facts of ``pairs_path``) when they are given."""
+    """The plan's stages: ``first`` alone, or with the second stage its purpose calls
+    for (DPO, GRPO), planned on ``pairs`` (the facts of ``pairs_path``: preference
+    pairs, or prompts for GRPO) when they are given."""
     config = first.config
     stages = [Stage(1, first, config.method.objective, config.data.path or None)]
-    if not wants_preference_stage(purpose, first):
+    if not wants_second_stage(purpose, first):
         return stages
+    objective, kind, needed = SECOND_STAGE[purpose]
     if pairs is None or pairs_path is None:
-        return [*stages, Stage(2, None, "dpo", None, waiting=PAIRS_NEEDED, starts_from=1)]
-    if pairs.kind != "preference":
+        return [*stages, Stage(2, None, objective, None, waiting=needed, starts_from=1)]
+    if pairs.kind != kind:
+        what = "preference pairs" if kind == "preference" else "prompts"
         return [
             *stages,
             Stage(
                 2,
                 None,
-                "dpo",
+                objective,
                 pairs_path,
                 pairs.rows,
-                waiting=f"{pairs_path} holds {pairs.kind} examples, not preference pairs: "
-                + PAIRS_NEEDED,
+                waiting=f"{pairs_path} holds {pairs.kind} examples, not {what}: {needed}",
                 starts_from=1,
             ),
         ]

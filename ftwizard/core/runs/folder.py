@@ -116,8 +116,7 @@ class RunFolder:
             raise UserError(
                 f"{self.name} is a reward model: it scores answers and writes none, so it "
                 "cannot be merged, sampled, chatted with, exported or evaluated as one.",
-                hint=f"Use it as a reward: rl.reward_model_run: {self.name} in a grpo or "
-                "rloo run.",
+                hint=f"Use it as a reward: rl.reward_model_run: {self.name} in a grpo or rloo run.",
             )
         return output
 

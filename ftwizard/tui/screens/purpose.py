@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Input, RadioButton, RadioSet, Static
 
-from ftwizard.core.config.choices import Adapter
+from ftwizard.core.config.choices import ONLINE_RL, Adapter
 from ftwizard.core.data.validate import validate_path
 from ftwizard.core.errors import in_words
 from ftwizard.core.planning.dataset_facts import facts_from_report
@@ -33,13 +33,14 @@ def stage_lines(stages: list[Stage]) -> list[Text]:
     lines = []
     for stage in stages[1:]:
         what = f"stage {stage.number}: {stage.objective} from stage {stage.starts_from}'s result"
+        rows = "prompts" if stage.objective in ONLINE_RL else "pairs"
         plan = stage.plan
         if plan is None:
-            tail = f" - waits: {stage.waiting}; give pairs below, or later f on the done screen"
+            tail = f" - waits: {stage.waiting}; give {rows} below, or later f on the done screen"
         else:
             memory = plan.estimate.device_total_gib if plan.estimate else 0.0
             tail = (
-                f" on {stage.rows:,} pairs: about {memory:.1f} GB, ETA "
+                f" on {stage.rows:,} {rows}: about {memory:.1f} GB, ETA "
                 f"{duration(plan.eta_seconds)}; it trains in this run after stage 1"
             )
         lines.append(Text(what + tail, style="cyan"))
@@ -96,7 +97,7 @@ class PurposeScreen(StepScreen):
                 yield RadioButton(purpose_label(name, chosen), value=chosen, name=name)
         yield Static("", id="plan-decisions", classes="panel")
         yield Input(
-            placeholder="preference pairs for a DPO stage after SFT (chat, production), Enter",
+            placeholder="pairs for DPO (chat, production) or prompts for GRPO (checkable), Enter",
             id="pairs-path",
             value=self.state.pairs_path or "",
             suggester=PathSuggester(),

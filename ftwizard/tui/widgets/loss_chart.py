@@ -57,7 +57,8 @@ def render_chart(
         text.append("\n")
     axis = f"step {first_step}".ljust(plot_w // 2) + f"step {last_step}".rjust(plot_w - plot_w // 2)
     text.append(" " * (label_width + 1) + axis + "\n", style="dim")
-    text.append(f"{TRAIN} {names[0]}   {EVAL} {names[1]}", style="dim")
+    legend = f"{TRAIN} {names[0]}" + (f"   {EVAL} {names[1]}" if names[1] else "")
+    text.append(legend, style="dim")
     return text
 
 
