@@ -196,6 +196,14 @@ def test_the_launch_resolves_reward_sources_and_refuses_what_cannot_score(
         with_rewards(config.with_sections(rl={"reward_funcs": []}))
     with pytest.raises(UserError, match="no such file"):
         with_rewards(config.with_sections(rl={"reward_funcs": ["gone.py:f"]}))
+    # A run whose second stage is GRPO has its rewards resolved too; an SFT run has none.
+    staged = load_config(
+        None,
+        [root, "rl.reward_funcs=[mine.py:f]", "rl.trust_reward_code=true",
+         "stages=[{objective: sft}, {objective: grpo, data: p.jsonl}]"],
+    )  # fmt: skip
+    assert with_rewards(staged)[0].rl.reward_funcs == [f"{tmp_path / 'mine.py'}:f"]
+    assert with_rewards(staged.model_copy(update={"stages": []}))[1] == ()
 
 
 # --- Memory and time ----------------------------------------------------------------

@@ -54,7 +54,8 @@ def _absolute_entry(entry: str) -> str:
 def with_rewards(config: RunConfig) -> tuple[RunConfig, tuple[str, ...]]:
     """The configuration with its reward sources as absolute paths, and the lines said
     before training (the person's code that will run, the reward model used)."""
-    if config.method.objective not in ONLINE_RL:
+    objectives = {config.method.objective, *(stage.objective for stage in config.stages)}
+    if not objectives & set(ONLINE_RL):  # a GRPO stage reads the run's rl section
         return config, ()
     rl = config.rl
     funcs = [_absolute_entry(entry) for entry in rl.reward_funcs]
@@ -66,7 +67,7 @@ def with_rewards(config: RunConfig) -> tuple[RunConfig, tuple[str, ...]]:
         notes.append(f"reward model: run {source.name} scores every completion")
     if not resolved.rl.scorers():
         raise UserError(
-            f"{config.method.objective} needs something to score its completions.",
+            "online RL needs something to score its completions.",
             hint="Set rl.reward_funcs (answer, format, length or FILE.py:FUNCTION) or "
             "rl.reward_model_run.",
         )

@@ -22,9 +22,10 @@ from ftwizard.core.runs.completions import (
     ScoredCompletion,
     write_completions,
 )
-from ftwizard.core.runs.folder import RunFolder, find_run
+from ftwizard.core.runs.folder import RunFolder, find_run, runs_root
 from ftwizard.trainer.components.loading import (
     compute_dtype,
+    from_pretrained,
     refuse_pickled_weights,
     reward_head,
     starting_model,
@@ -88,24 +89,22 @@ def _number(value: Any) -> float | None:
     return None if number != number else round(number, 4)  # NaN: the function skipped it
 
 
-def load_reward_model(path: str, dtype: Any) -> tuple[Any, Any]:
+def load_reward_model(name: str, root: Path, dtype: Any) -> tuple[Any, Any]:
     """A finished reward-model run's model (its adapter and score head folded in) and
     the tokenizer it trained with, in eval mode."""
     from transformers import AutoTokenizer
 
-    run = find_run(path)
-    config = run.read_config()
-    model = starting_model(config, dtype=dtype, **reward_head())
-    refuse_pickled_weights(str(run.final_dir), run.name)
+    run = find_run(name, root)
+    final = str(run.final_dir)
     if (run.final_dir / "adapter_config.json").exists():
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(run.final_dir)).merge_and_unload()
+        refuse_pickled_weights(final, run.name)
+        base = starting_model(run.read_config(), dtype=dtype, **reward_head())
+        model = PeftModel.from_pretrained(base, final).merge_and_unload()
     else:
-        model = reward_head()["auto_class"].from_pretrained(
-            str(run.final_dir), num_labels=1, dtype=dtype, use_safetensors=True
-        )
-    tokenizer = AutoTokenizer.from_pretrained(str(run.final_dir))
+        model = from_pretrained(final, None, run.name, dtype=dtype, **reward_head())
+    tokenizer = AutoTokenizer.from_pretrained(final)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -118,7 +117,9 @@ def online_rl_inputs(config: RunConfig) -> dict[str, Any]:
     functions: list[Any] = list(reward_functions(config, Path.cwd()))
     processing: list[Any] = [None] * len(functions)
     if config.rl.reward_model_run:
-        model, tokenizer = load_reward_model(config.rl.reward_model_run, compute_dtype(config))
+        model, tokenizer = load_reward_model(
+            config.rl.reward_model_run, runs_root(config), compute_dtype(config)
+        )
         functions.append(model)
         processing.append(tokenizer)
     return {"reward_funcs": functions, "reward_processing_classes": processing}
