@@ -14,16 +14,16 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def completions_view(latest: LatestCompletions | None, lines: int = 1) -> RenderableType:
-    """The prompt, then each completion (``lines`` lines of it at most) with its rewards,
-    best first; a line saying there is nothing yet before the first logged step."""
+def completions_view(latest: LatestCompletions | None) -> RenderableType:
+    """The prompt, then each completion on one line with its rewards, best first; a line
+    saying there is nothing yet before the first logged step."""
     if latest is None:
         return Text("completions: none yet (they come with the first logged step)", style="dim")
     head = Text.assemble(("prompt ", "bold"), f"(step {latest.step}): ", _one_line(latest.prompt))
     head.truncate(1000)
     table = Table(box=None, show_header=True, padding=(0, 1), expand=True)
     table.add_column("reward", justify="right", no_wrap=True)
-    table.add_column("completion", ratio=1, overflow="ellipsis")
+    table.add_column("completion", ratio=1, overflow="ellipsis", no_wrap=True)
     ranked = sorted(latest.completions, key=latest.total, reverse=True)
     for completion in ranked:
         parts = ", ".join(
@@ -33,8 +33,4 @@ def completions_view(latest: LatestCompletions | None, lines: int = 1) -> Render
         if parts:
             text.append(f"  [{parts}]", style="dim")
         table.add_row(f"{latest.total(completion):.2f}", text)
-        table.rows[-1].end_section = False
-    if lines == 1:
-        for column in table.columns:
-            column.no_wrap = True
     return Group(head, table)
