@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ftwizard.cli.console import out
 from ftwizard.core.lifetime import EXIT_HANGUP, exit_on_hangup, leave, terminal_hung_up
-from ftwizard.core.runs.completions import read_completions
+from ftwizard.core.runs.completions import LatestCompletions, read_completions
 from ftwizard.core.runs.events import AnyEvent, Failure
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import stop
@@ -36,6 +36,7 @@ class Follower:
     def __init__(self, run: RunFolder) -> None:
         self.run = run
         self.watch = RunWatch(run, log_lines=6)
+        self._completions: LatestCompletions | None = None
 
     def poll(self) -> list[AnyEvent]:
         return self.watch.poll()
@@ -54,8 +55,17 @@ class Follower:
         )
         parts: list[RenderableType] = [name, status_view(status, self.watch)]
         if self.watch.reward:  # online RL: what the rewards were given for
-            parts.append(completions_view(read_completions(self.run)))
+            parts.append(self._latest_completions())
         return Group(*parts, events, hint)
+
+    def _latest_completions(self) -> RenderableType:
+        """The completions panel. The file is read again only until it holds the newest
+        logged step (the trainer writes it just after the step's event; the view redraws
+        twice a second)."""
+        step = self.watch.reward[-1][0]
+        if self._completions is None or self._completions.step < step:
+            self._completions = read_completions(self.run)
+        return completions_view(self._completions)
 
 
 def _exit_code(run: RunFolder, follower: Follower) -> int:

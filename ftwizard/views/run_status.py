@@ -17,7 +17,7 @@ from ftwizard.core.runs.watch import (
     completion_words,
     duration,
     eta_words,
-    reward_functions,
+    reward_means,
 )
 from ftwizard.core.units import gib, percent
 from ftwizard.views.bars import share_bar
@@ -110,14 +110,14 @@ def _reward_rows(grid: Table, watch: RunWatch) -> None:
     metrics = watch.last_log.metrics if watch.last_log is not None else {}
     spread = f" ± {metrics['reward_std']:.3f}" if "reward_std" in metrics else ""
     grid.add_row("reward", f"{reward:.3f}{spread} (step {step}; {first:.3f} at the start)")
-    each = reward_functions(metrics)
+    each = reward_means(metrics)
     if each:
         grid.add_row("per function", ", ".join(f"{k} {v:.2f}" for k, v in each.items()))
     if "kl" in metrics:
         grid.add_row("KL", f"{metrics['kl']:.4f}")
     words = completion_words(metrics)
     if words:
-        grid.add_row("completions", words.removeprefix(", completions "))
+        grid.add_row("completions", words)
 
 
 def problem_view(status: RunStatus, name: str) -> RenderableType | None:

@@ -26,7 +26,8 @@ DECODE_MATMUL_SHARE = 0.3  # thin matmuls of a few rows reach a small share of t
 
 
 def weight_bytes(model: ModelFacts, config: RunConfig) -> float:
-    """What a decoding step reads: the weights as loaded (4-bit linear layers for QLoRA)."""
+    """The weights as loaded (4-bit or 8-bit linear layers for QLoRA): what a decoding
+    step reads, and what FSDP gathers across machines."""
     from ftwizard.core.planning.estimator import DTYPE_BYTES, load_dtype
 
     dtype = DTYPE_BYTES[load_dtype(config)]

@@ -39,7 +39,11 @@ from ftwizard.core.config.choices import ONLINE_RL
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.models.facts import LinearModule, ModelFacts
-from ftwizard.core.planning.generation import generation_bytes, other_models_bytes
+from ftwizard.core.planning.generation import (
+    generated_sequences,
+    generation_bytes,
+    other_models_bytes,
+)
 from ftwizard.core.planning.sharding import per_process
 
 GIB = 1024**3
@@ -344,7 +348,7 @@ def _micro_batch_bytes(
 
 def _generation_words(config: RunConfig, generation: float, logits: float, peak: float) -> str:
     rl, t = config.rl, config.training
-    sequences = t.per_device_train_batch_size * t.gradient_accumulation_steps
+    sequences = generated_sequences(config)
     prompts = sequences // rl.num_generations
     return (
         f"online RL generates {sequences} completions at once ({prompts} "

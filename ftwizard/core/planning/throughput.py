@@ -27,7 +27,7 @@ from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.hardware.gpus import Target
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
-from ftwizard.core.planning.decoding import generation_seconds
+from ftwizard.core.planning.decoding import generation_seconds, weight_bytes
 
 
 @dataclass(frozen=True)
@@ -248,11 +248,7 @@ def network_bytes_per_step(model: ModelFacts, config: RunConfig) -> float:
     if dist.num_machines < 2 or world < 2:
         return 0.0
     dtype = DTYPE_BYTES[load_dtype(config)]
-    linear, other = model.params_linear, model.params_total - model.params_linear
-    if method.adapter == "qlora":
-        weights = linear * (0.5 if method.bits == 4 else 1.0) + other * dtype
-    else:
-        weights = model.params_total * dtype
+    weights = weight_bytes(model, config)
     gradients = model.params_total * dtype if method.adapter == "full" else 0.0
     ring = (world - 1) / world
     if dist.strategy == "ddp":

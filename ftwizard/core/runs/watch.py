@@ -104,7 +104,7 @@ def _data_words(event: DataRead) -> str:
     )
 
 
-def reward_functions(metrics: dict[str, float]) -> dict[str, float]:
+def reward_means(metrics: dict[str, float]) -> dict[str, float]:
     """Online RL's mean reward per function, by trl's names (``rewards/NAME/mean``)."""
     return {
         key.removeprefix("rewards/").removesuffix("/mean"): value
@@ -118,19 +118,21 @@ def reward_words(metrics: dict[str, float]) -> str | None:
     KL from the reference and the completions' length; None for other objectives."""
     if "reward" not in metrics:
         return None
-    each = ", ".join(f"{name} {value:.2f}" for name, value in reward_functions(metrics).items())
+    each = ", ".join(f"{name} {value:.2f}" for name, value in reward_means(metrics).items())
     words = f"reward {metrics['reward']:.3f} ± {metrics.get('reward_std', 0.0):.3f}"
     words += f" ({each})" if each else ""
     if "kl" in metrics:
         words += f", KL {metrics['kl']:.4f}"
-    return words + completion_words(metrics)
+    length = completion_words(metrics)
+    return words + (f", completions {length}" if length else "")
 
 
 def completion_words(metrics: dict[str, float]) -> str:
+    """The completions' mean length and the share cut at the maximum; "" before any."""
     if "completions/mean_length" not in metrics:
         return ""
     cut = metrics.get("completions/clipped_ratio")
-    return f", completions {metrics['completions/mean_length']:.0f} tokens" + (
+    return f"{metrics['completions/mean_length']:.0f} tokens" + (
         f" ({cut:.0%} cut at the maximum)" if cut is not None else ""
     )
 
