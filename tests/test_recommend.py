@@ -223,7 +223,7 @@ def test_cpu_plan_for_the_demo_model() -> None:
     cpu = Target("CPU", 0, 20.0, 20.0, False, 0.17, "detected")
     plan = recommend(cpu, SMOL, DatasetFacts(rows=200), "domain")
     assert plan.fits and plan.config.method.adapter == "lora"
-    assert not plan.config.training.bf16 and plan.config.training.optim == "adamw_torch"
+    assert not plan.config.training.bf16 and plan.config.training.optim == "adamw_torch_fused"
 
 
 def test_cpu_plans_train_adapters_without_dropout() -> None:

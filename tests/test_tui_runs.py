@@ -294,3 +294,42 @@ async def test_a_grpo_run_plots_its_reward_and_shows_its_completions(tmp_path: P
         await pilot.press("g")
         await settle(pilot)
         assert screen.query_one("#event-log").display and not panel.display
+
+
+async def test_t_shows_where_a_step_goes_and_a_gpu_runs_wait_on_the_host(
+    tmp_path: Path,
+) -> None:
+    run = RunFolder(record_run(tmp_path, "timed", "running", 3))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await show_dashboard(app, pilot, run)
+        assert "step time       2.00 s" in static_text(screen.query_one("#run-stats"))
+        panel = screen.query_one("#step-times")
+        await pilot.press("t")
+        await settle(pilot)
+        assert panel.display and not screen.query_one("#event-log").display
+        shown = static_text(panel)
+        assert "forward+backward" in shown and "90%" in shown and "1.80 s" in shown
+        assert "GPU" not in shown  # a CPU run: no profiled step
+        # A GPU run's next log carries a profiled step: the panel says how long it waited.
+        times = {
+            "steps": 5, "step_s": 0.3, "data_s": 0.001, "forward_backward_s": 0.25,
+            "optimizer_s": 0.02, "ftwizard_s": 0.001, "other_s": 0.028,
+            "device_busy": 0.38, "profiled_step": 4,
+        }  # fmt: skip
+        _append(
+            run,
+            {
+                "type": "log", "time": T0 + 500, "step": 4, "max_steps": 120, "loss": 0.5,
+                "learning_rate": 1e-4, "ram_gb": 2.0, "gpu_allocated_gb": 3.0,
+                "step_times": times,
+            },
+        )  # fmt: skip
+        run.write_status(step=4)
+        await pilot.pause(0.8)
+        shown = static_text(panel)
+        assert "waits on the host 62%" in shown and "300 ms" in shown
+        assert "GPU busy 38%" in static_text(screen.query_one("#run-stats"))
+        await pilot.press("t")
+        await settle(pilot)
+        assert screen.query_one("#event-log").display and not panel.display

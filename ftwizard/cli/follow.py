@@ -24,6 +24,7 @@ from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, describe
 from ftwizard.views.completions import completions_view
 from ftwizard.views.run_status import status_view
+from ftwizard.views.step_times import step_time_view
 
 POLL_S = 0.5
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
@@ -56,6 +57,9 @@ class Follower:
         parts: list[RenderableType] = [name, status_view(status, self.watch)]
         if self.watch.reward:  # online RL: what the rewards were given for
             parts.append(self._latest_completions())
+        log = self.watch.last_log
+        if log is not None and log.step_times is not None:
+            parts.append(step_time_view(log.step_times, log.step))
         return Group(*parts, events, hint)
 
     def _latest_completions(self) -> RenderableType:

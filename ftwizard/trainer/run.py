@@ -222,7 +222,13 @@ def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | End
     from ftwizard.trainer.components.build import build_trainer
     from ftwizard.trainer.components.callbacks import EventsCallback, StopOnSignal
     from ftwizard.trainer.components.data import prepare
-    from ftwizard.trainer.components.loading import load_model, load_tokenizer, lora_config
+    from ftwizard.trainer.components.loading import (
+        apply_kernels,
+        load_model,
+        load_tokenizer,
+        lora_config,
+    )
+    from ftwizard.trainer.components.step_clock import ClockCallback, StepClock
 
     tokenizer = load_tokenizer(config)
     data = prepare(config, tokenizer)
@@ -230,6 +236,7 @@ def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | End
     model = load_model(config, run.start_dir)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
+    apply_kernels(model, config)
     stopper = StopOnSignal(run)
     if early_stop:
         return Ending(
@@ -237,9 +244,21 @@ def load(run: RunFolder, config: RunConfig, early_stop: list[bool]) -> Job | End
             {"state": "stopped", "phase": None, "stopped_at": time.time()},
             StatusChange(state="stopped", reason="stopped before the first step"),
         )
-    callbacks = [EventsCallback(run), stopper]
-    trainer = build_trainer(config, run, model, tokenizer, lora_config(config), data, callbacks)
+    clock = StepClock(cuda=_cuda())
+    # The clock first: a step ends before the other callbacks' on_step_end, whose time
+    # (ftwizard's) goes to the next step, as does its logging.
+    events = clock.timed(EventsCallback(run, clock))
+    callbacks = [ClockCallback(clock), events, clock.timed(stopper)]
+    trainer = build_trainer(
+        config, run, model, tokenizer, lora_config(config), data, callbacks, clock
+    )
     return Job(run, config, tokenizer, data, trainer, stopper)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def fit(job: Job, resume: str | None) -> Ending | None:

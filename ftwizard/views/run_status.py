@@ -18,6 +18,7 @@ from ftwizard.core.runs.watch import (
     duration,
     eta_words,
     reward_means,
+    step_seconds,
 )
 from ftwizard.core.units import gib, percent
 from ftwizard.views.bars import share_bar
@@ -51,7 +52,8 @@ def _memory_rows(
         )
     if watch.memory_per_rank:
         grid.add_row("per GPU (rank)", watch.memory_per_rank)
-    if gpu is not None:
+    trains_on_cpu = log is not None and log.gpu_allocated_gb is None
+    if gpu is not None and not trains_on_cpu:  # a CPU run beside an idle card: not its figure
         grid.add_row("GPU utilisation", percent(gpu.utilization_percent))
     if report is not None:
         grid.add_row(
@@ -98,6 +100,10 @@ def status_view(
         grid.add_row("lr / grad norm", f"{log.learning_rate:.2e} / {grad}")
         if log.tokens_per_s:
             grid.add_row("tokens/s", f"{log.tokens_per_s:,.0f}")
+        if log.step_times is not None:
+            times = log.step_times
+            wait = "" if times.device_busy is None else f", GPU busy {times.device_busy:.0%}"
+            grid.add_row("step time", f"{step_seconds(times.step_s)}{wait}")
     _memory_rows(grid, status, watch, report)
     return Group(head, share_bar(step, total or None, width=30), progress, grid)
 

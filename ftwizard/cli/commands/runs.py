@@ -24,6 +24,7 @@ from ftwizard.core.runs.watch import RunWatch, duration
 from ftwizard.core.units import gib
 from ftwizard.views.run_status import problem_view, status_view
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
+from ftwizard.views.step_times import step_time_view
 
 
 def _size(run: RunFolder) -> int:
@@ -113,12 +114,23 @@ def show_command(name: str, root: str, as_json: bool) -> int:
             }
             for c in checkpoints
         ]
-        print_json({**_json_row(_run_row(run, status)), "checkpoints": rows})
+        watch = RunWatch(run)
+        watch.poll()
+        times = watch.last_log.step_times if watch.last_log is not None else None
+        print_json(
+            {
+                **_json_row(_run_row(run, status)),
+                "checkpoints": rows,
+                "step_times": None if times is None else times.model_dump(),
+            }
+        )
         return 0
     watch = RunWatch(run)
     watch.poll()
     out.print(Text(run.name, style="bold"))
     out.print(status_view(status, watch))
+    if watch.last_log is not None and watch.last_log.step_times is not None:
+        out.print(step_time_view(watch.last_log.step_times, watch.last_log.step))
     problem = problem_view(status, str(run.path))
     if problem is not None:
         out.print(problem)

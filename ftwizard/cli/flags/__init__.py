@@ -127,9 +127,10 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--loss",
-        choices=["full", "chunked"],
-        help="the loss's memory: chunked is trl's fused LM head, which trl 1.x's SFT, DPO "
-        "and KTO trainers use (the default for them); full holds every logit (ORPO's default)",
+        choices=["full", "chunked", "liger"],
+        help="the loss's memory: chunked is trl's fused LM head (DPO and KTO, and SFT with "
+        "long batches); full holds every logit (ORPO, short SFT batches); liger is Liger's "
+        "fused cross-entropy (SFT with training.use_liger_kernel on a GPU)",
     )
 
 

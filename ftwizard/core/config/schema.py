@@ -226,7 +226,9 @@ class TrainingSection(Section):
         "cosine", description="How the learning rate falls after warm-up."
     )
     optim: Optimizer = Field(
-        "adamw_torch", description="Optimiser; 8-bit and paged variants save memory."
+        "adamw_torch_fused",
+        description="Optimiser; fused AdamW steps every weight at once, 8-bit and paged "
+        "variants save memory.",
     )
     weight_decay: float = Field(0.0, ge=0, le=1, description="Decoupled weight decay.")
     max_grad_norm: float = Field(
@@ -244,8 +246,23 @@ class TrainingSection(Section):
     packing: bool = Field(
         False, description="Pack several short examples into one sequence (faster on short data)."
     )
+    torch_compile: bool = Field(
+        False,
+        description="Compile the model with torch.compile: fewer, fused kernels after a "
+        "compile of minutes (and again for each new batch shape).",
+    )
+    use_liger_kernel: bool = Field(
+        False,
+        description="sft/cpt on NVIDIA GPUs: Liger's Triton kernels (RMSNorm, SwiGLU, RoPE, a "
+        "loss that never builds the logits): less memory, fewer launches. Needs liger-kernel.",
+    )
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and init.")
-    logging_steps: int = Field(1, ge=1, description="Log loss and metrics every N steps.")
+    logging_steps: int = Field(
+        1,
+        ge=1,
+        description="Log loss, metrics and step times every N steps (a log waits for the "
+        "GPU to finish the step; plans log about once a second).",
+    )
 
     @model_validator(mode="after")
     def _one_half_precision(self) -> TrainingSection:

@@ -62,9 +62,14 @@ def training_arguments(
         "report_to": [] if config.output.report_to == "none" else [config.output.report_to],
         "use_cpu": not cuda,
         "disable_tqdm": True,
+        # Both read a tensor on the host every micro-batch, which on a GPU waits for every
+        # queued kernel: the token count is taken from shapes instead
+        # (``build.CountsTokensOnHost``), and a NaN loss is logged as NaN, not replaced.
+        "logging_nan_inf_filter": False,
         "include_num_input_tokens_seen": True,
         "dataloader_num_workers": 0,
         "max_length": t.max_length,
+        "torch_compile": t.torch_compile,
         **trainer_arguments(config),
     }
 

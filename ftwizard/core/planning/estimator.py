@@ -24,10 +24,12 @@ The model follows what the libraries really allocate:
   the backward's two fp32 buffers), 16 on an upcast QLoRA head. This is the largest
   term for 128k-256k vocabularies. trl's fused, tiled LM head (``loss_impl=
   "chunked"``) never holds them; trl 1.x's SFT, DPO and KTO trainers always use
-  it, so it is the default for those objectives (measured on an H100: the stock
-  loss's term over-predicted a 135M LoRA run fivefold, see the README). On a CPU
-  ftwizard's SFT trainer uses the model's own loss while its logits stay small
-  (``default_loss_impl``): there the fused head is the slower one.
+  it, so it is the default for DPO and KTO (measured on an H100: the stock
+  loss's term over-predicted a 135M LoRA run fivefold, see the README). ftwizard's SFT
+  trainer uses the model's own loss while its logits stay small (``default_loss_impl``:
+  on a CPU the fused head is slower, on a GPU it reads its metrics on the host every
+  micro-batch), and Liger's fused cross-entropy (``"liger"``) with
+  ``training.use_liger_kernel``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from ftwizard.core.planning.generation import (
 from ftwizard.core.planning.sharding import per_process
 
 GIB = 1024**3
-LossImpl = Literal["chunked", "full"]
+LossImpl = Literal["chunked", "full", "liger"]
 Device = Literal["cuda", "cpu"]
 
 # --- Activation coefficients: bytes per token per decoder layer (bf16 autocast) ---
@@ -80,6 +82,14 @@ FUSED_TILE_BYTES = {"cuda": 2.0, "cpu": 31.0}
 # loss. Its full logits cost memory, so that loss is used only while they stay
 # under this many bytes at their peak.
 CPU_FULL_LOGITS_LIMIT = 4 * 1024**3
+# On CUDA trl's fused head reads its entropy and accuracy on the host every micro-batch,
+# a wait for every kernel queued: the model's own loss, while its logits stay small.
+GPU_FULL_LOGITS_LIMIT = 2 * 1024**3
+# Liger's fused linear cross-entropy (liger-kernel 0.8.5, read from its
+# fused_linear_cross_entropy_forward, not measured): the loss and the hidden states'
+# gradient are computed in the forward, a chunk of about tokens x hidden logits at a
+# time (its rows rounded up to a power of two: up to twice that, in bf16).
+LIGER_CHUNK_BYTES = 4.0
 
 # --- Quantised weights (bytes per parameter) ---
 NF4_BYTES = 0.5 + 4 / 64  # 4-bit values + an fp32 absmax per 64-weight block
@@ -219,6 +229,12 @@ def _logits_bytes(
     h, vocab = facts.hidden_size, facts.vocab_size
     if config.method.objective in ONLINE_RL:
         return _online_rl_logits(config, vocab)
+    if loss_impl == "liger":
+        # the hidden states, their gradient and the fp32 per-token loss are kept
+        saved = float(tokens * h * 4 + tokens * 4)
+        if config.method.adapter == "full":
+            saved += vocab * h * 4  # the head's gradient, also computed in the forward
+        return saved, LIGER_CHUNK_BYTES * tokens * h
     if loss_impl == "full":
         saved = FULL_LOGITS_SAVED * (2 if config.method.adapter == "qlora" else 1)
         return saved * tokens * vocab, FULL_LOGITS_BACKWARD * tokens * vocab
@@ -250,19 +266,22 @@ def default_loss_impl(config: RunConfig, vocab_size: int, device: Device = "cuda
 
     trl 1.x's SFT, DPO and KTO trainers patch the model with their fused, tiled LM
     head (``add_fused_lm_head``), so the logits are never held whole; ORPO (in
-    ``trl.experimental``) still computes them in full. On a CPU, SFT and continued
-    pre-training use the model's own loss while its logits fit
-    ``CPU_FULL_LOGITS_LIMIT`` (the trainer asks this function too).
+    ``trl.experimental``) still computes them in full. SFT and continued pre-training
+    on CUDA with ``training.use_liger_kernel`` take Liger's fused loss; otherwise they
+    use the model's own loss while its logits fit ``CPU_FULL_LOGITS_LIMIT`` (CPU) or
+    ``GPU_FULL_LOGITS_LIMIT``. The trainer asks this function too.
     """
     objective = config.method.objective
     if objective == "orpo":
         return "full"
-    if device == "cpu" and objective in ("sft", "cpt"):
-        _, tokens = _tokens(config)
-        peak = (FULL_LOGITS_SAVED + FULL_LOGITS_BACKWARD) * tokens * vocab_size
-        if peak <= CPU_FULL_LOGITS_LIMIT:
-            return "full"
-    return "chunked"
+    if objective not in ("sft", "cpt"):
+        return "chunked"
+    if device == "cuda" and config.training.use_liger_kernel:
+        return "liger"
+    _, tokens = _tokens(config)
+    peak = (FULL_LOGITS_SAVED + FULL_LOGITS_BACKWARD) * tokens * vocab_size
+    limit = CPU_FULL_LOGITS_LIMIT if device == "cpu" else GPU_FULL_LOGITS_LIMIT
+    return "full" if peak <= limit else "chunked"
 
 
 def _weights_bytes(facts: ModelFacts, config: RunConfig, dtype_bytes: int) -> float:

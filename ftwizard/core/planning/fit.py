@@ -34,9 +34,13 @@ class MethodOption:
 
 
 def default_optim(adapter: Adapter, target: Target) -> str:
-    """Fused AdamW on GPUs; QLoRA's usual paged 8-bit AdamW; plain AdamW on the CPU."""
+    """Fused AdamW (one kernel over every weight); QLoRA's usual paged 8-bit AdamW on a GPU.
+
+    On the CPU too: plain AdamW steps each weight in turn, and a LoRA of the demo model
+    has 420. Its optimizer step took 0.16 s of a 2.0 s step there, fused 0.05 s
+    (2026-12-07, the trainer's step times)."""
     if target.cpu:
-        return "adamw_torch"
+        return "adamw_torch_fused"
     return "paged_adamw_8bit" if adapter == "qlora" else "adamw_torch_fused"
 
 

@@ -31,6 +31,7 @@ from ftwizard.core.planning.fit import (
     fastest_fitting,
     method_options,
 )
+from ftwizard.core.planning.kernels import decide_kernels
 from ftwizard.core.planning.plan import Decision, Plan
 from ftwizard.core.planning.precision import cpu_base_dtype
 from ftwizard.core.planning.tables import (
@@ -331,6 +332,33 @@ def decide_validation(
     return config, Decision("validation", split.choice, split.reason)
 
 
+# A log reads the loss back from the device (on a GPU a wait for every kernel queued)
+# and writes an event; about one a second keeps that cost out of sight, the events file
+# small on a long run, and the curves as dense as a person can follow.
+LOG_INTERVAL_S = 1.0
+MOST_STEPS_BETWEEN_LOGS = 50
+
+
+def decide_logging(
+    config: RunConfig, seconds_per_step: float, base: RunConfig
+) -> tuple[RunConfig, Decision | None]:
+    """Log every step while a step takes a second or more, else about once a second;
+    a ``training.logging_steps`` the person set is kept."""
+    if "logging_steps" in base.training.model_fields_set:
+        return config, None
+    every = round(LOG_INTERVAL_S / max(seconds_per_step, 1e-6))
+    every = max(1, min(MOST_STEPS_BETWEEN_LOGS, every))
+    if every == config.training.logging_steps:
+        return config, None
+    config = config.with_sections(training={"logging_steps": every})
+    return config, Decision(
+        "logging",
+        f"every {every} steps",
+        f"a step takes about {seconds_per_step:.2f} s: a log about once a second (each "
+        "waits for the GPU to finish its step); the events hold every step's times",
+    )
+
+
 # --- the plan ------------------------------------------------------------------------
 
 
@@ -353,6 +381,7 @@ def recommend(
     order, order_decisions = decide_method_order(ctx)
     sizes, size_decision, size_notes = decide_data_size(ctx)
     config = starting_settings(base, ctx, objective, sizes)
+    config, kernels = decide_kernels(config, model, target, base)
     choice = choose_method(ctx, config, order)
     config, precision = decide_precision(config, ctx, choice.chosen.adapter)
     config, dropout = decide_adapter_dropout(config, ctx, choice.chosen.adapter)
@@ -366,11 +395,14 @@ def recommend(
         checkpointing_reason(gpus.setting, gpus.options),
     )
     config, validation = decide_validation(config, ctx, base)
+    time = training_time(model, config, data, target)
+    config, logging = decide_logging(config, time.seconds_per_step, base)
     decisions = [
         objective_decision,
         *order_decisions,
         size_decision,
         precision,
+        *([kernels] if kernels else []),
         choice.decision,
         *([dropout] if dropout else []),
         rate,
@@ -378,6 +410,7 @@ def recommend(
         checkpointing,
         *([gpus.decision] if gpus.decision else []),
         validation,
+        *([logging] if logging else []),
     ]
     final = estimate(model, config, device=device_for(target))
     network = machines_note(model, config, data, target)
@@ -387,7 +420,7 @@ def recommend(
         methods=choice.methods,
         estimate=final,
         fits=verdict(final.device_total_gib, target) == "fits",
-        time=training_time(model, config, data, target),
+        time=time,
         changes_needed=gpus.changes,
         notes=[*notes, *size_notes, *([network] if network else [])],
     )

@@ -146,6 +146,32 @@ class TrainBegin(Event):
     epochs: float | None = None
 
 
+class StepTimes(Record):
+    """Where the optimizer steps since the last log went, in seconds per step, by the
+    trainer process's clock (``trainer/components/step_clock.py``). A step runs from one
+    step's end to the next, so it holds the previous step's logging. On a GPU the host
+    only queues the kernels: these are the host's times, and ``device_busy`` says how
+    much of a profiled step the GPU itself was running kernels."""
+
+    steps: int
+    step_s: float
+    data_s: float
+    """Fetching and collating the micro-batches."""
+    forward_backward_s: float
+    """The micro-batches' forward and backward (online RL: without writing completions)."""
+    generation_s: float = 0.0
+    """Online RL: writing and scoring the completions."""
+    optimizer_s: float
+    """Clipping the gradients and the optimizer's step."""
+    ftwizard_s: float
+    """ftwizard's own callbacks: events, status, stop requests."""
+    other_s: float
+    """The rest: the schedule, zeroing gradients, the libraries' logging, checkpoints."""
+    device_busy: float | None = None
+    """Share of the profiled step during which the GPU ran kernels (None on a CPU)."""
+    profiled_step: int | None = None
+
+
 class Log(Event, Memory):
     """One logged step: the loss, the schedule, the speed and each process's memory."""
 
@@ -162,6 +188,7 @@ class Log(Event, Memory):
     metrics: dict[str, float] = {}
     """The objective's own numbers under trl's names: DPO's ``rewards/margins`` and
     ``logps/chosen``, SFT's ``mean_token_accuracy``..."""
+    step_times: StepTimes | None = None
 
 
 class Evaluation(Event):

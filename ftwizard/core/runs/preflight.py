@@ -19,6 +19,7 @@ from ftwizard.core.models.source import resolve_model_facts
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.planning.estimator import estimate, targeted_modules
+from ftwizard.core.planning.kernels import check_kernels
 from ftwizard.core.planning.precision import cpu_base_dtype
 from ftwizard.core.planning.throughput import training_time
 from ftwizard.core.runs.folder import RunFolder, create_run
@@ -225,6 +226,7 @@ def prepare_launch(
         plan = _staged_launch(config, target_from_report(report), prepare, on_step)
     else:
         facts, data = check_before_launch(config, prepare)
+        check_kernels(config, facts, target_from_report(report))
         mixed = _mix_notes(config, data.rows, on_step)
         data = replace(data, rows=data.rows + mixed[0])
         on_step("Counting the examples' tokens for the ETA...")
@@ -264,6 +266,7 @@ def _staged_launch(
     for number, stage in enumerate(check_stages(config), 1):
         on_step(f"Checking stage {number}'s model and data...")
         facts, data = check_before_launch(stage, prepare)
+        check_kernels(stage, facts, target)
         plans.append(launch_figures(stage, facts, with_token_counts(stage, data), target))
     first = plans[0]
     peak = max(p.summary.estimate_gib for p in plans)

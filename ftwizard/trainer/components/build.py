@@ -26,6 +26,7 @@ from ftwizard.trainer.components.online_rl import (
     frozen_reference,
     online_rl_inputs,
 )
+from ftwizard.trainer.components.step_clock import StepClock, TimesGeneration, TimesSteps
 
 
 class AtomicCheckpoints:
@@ -71,13 +72,30 @@ class AtomicCheckpoints:
             )
 
 
-class ModelOwnLoss:
-    """SFT with the model's own loss (full logits, cross-entropy) instead of trl's fused head.
+class CountsTokensOnHost:
+    """The tokens seen, counted from the batch's shape. The Trainer sums them as a tensor
+    on the device and reads it back every micro-batch: on a GPU that waits for every
+    queued kernel. One process counts its own; several still gather them."""
 
-    Used where ``engine.loss_implementation`` says so (a CPU, while the logits are small):
-    there trl's head folds its tiles in torch ops over every position, and computes
-    the entropy and top-1 accuracy it logs on every step, which nothing in ftwizard
-    reads. The loss is the same sum over the labelled tokens divided by their count.
+    def _track_num_input_tokens(self, inputs: Any) -> None:
+        name = getattr(self.model, "main_input_name", "input_ids")  # type: ignore[attr-defined]
+        if self.accelerator.num_processes > 1 or not (  # type: ignore[attr-defined]
+            isinstance(inputs, dict) and name in inputs
+        ):
+            super()._track_num_input_tokens(inputs)  # type: ignore[misc]
+            return
+        self.state.num_input_tokens_seen += inputs[name].numel()  # type: ignore[attr-defined]
+
+
+class ModelOwnLoss:
+    """SFT with the model's own loss instead of trl's fused head: its full logits, or
+    with Liger's kernels their fused linear cross-entropy, which never builds them.
+
+    Used where ``engine.loss_implementation`` says so. trl's head computes the entropy
+    and top-1 accuracy it logs and reads them on the host every micro-batch (on a GPU,
+    a wait for every queued kernel), and on a CPU it folds its tiles in torch ops over
+    every position. Nothing in ftwizard reads those metrics. The loss is the same sum
+    over the labelled tokens divided by their count.
     """
 
     def compute_loss(
@@ -102,16 +120,17 @@ def build_trainer(
     peft_config: Any,
     data: PreparedData,
     callbacks: list[Any],
+    clock: StepClock,
 ) -> Any:
     objective = config.method.objective
     cuda = torch.cuda.is_available()
     common = training_arguments(config, str(run.staging_dir), data.eval is not None, cuda)
-    mixins: list[type] = [AtomicCheckpoints]
+    mixins: list[type] = [AtomicCheckpoints, TimesSteps, CountsTokensOnHost]
     extra: dict[str, Any] = {}
     if objective in ONLINE_RL:
         common.pop("max_length")  # a prompt is never cut; max_completion_length bounds the rest
         common.update(online_rl_arguments(config, data.eval is not None))
-        mixins.append(RecordsCompletions)
+        mixins += [RecordsCompletions, TimesGeneration]
         extra.update(online_rl_inputs(config))
     if objective in ("sft", "cpt"):
         from trl import SFTConfig, SFTTrainer
@@ -123,7 +142,8 @@ def build_trainer(
         )
         base: Any = SFTTrainer
         device = "cuda" if cuda else "cpu"
-        if loss_implementation(config, model.config.get_text_config().vocab_size, device) == "full":
+        vocab = model.config.get_text_config().vocab_size
+        if loss_implementation(config, vocab, device) in ("full", "liger"):
             mixins.append(ModelOwnLoss)
     elif objective == "dpo":
         from trl import DPOConfig, DPOTrainer
@@ -172,6 +192,7 @@ def build_trainer(
     if config.method.adapter == "qlora" and not config.training.bf16:
         _adapters_in_float32(trainer.model)
     trainer.ftwizard_run = run
+    trainer.ftwizard_clock = clock
     trainer.ftwizard_keep = config.checkpointing.save_total_limit
     return trainer
 

@@ -22,7 +22,8 @@ from ftwizard.core.runs.events import (
 )
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.status import process_started
-from ftwizard.trainer.components.ranks import agree, gather, rank
+from ftwizard.trainer.components.ranks import agree, gather, rank, world_size
+from ftwizard.trainer.components.step_clock import StepClock
 
 
 def memory_figures() -> Memory:
@@ -69,8 +70,9 @@ def objective_metrics(logs: dict[str, Any]) -> dict[str, float]:
 class EventsCallback(TrainerCallback):  # type: ignore[misc]
     """Writes one event per log, evaluation and phase, and keeps status.json current."""
 
-    def __init__(self, run: RunFolder) -> None:
+    def __init__(self, run: RunFolder, clock: StepClock | None = None) -> None:
         self.run = run
+        self.clock = clock
         self.started = time.time()
         self.first_step: int | None = None
         self.last_tokens = 0.0
@@ -141,6 +143,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
                 tokens_per_s=speed,
                 ranks=tuple(ranks) if len(ranks) > 1 else (),
                 metrics=objective_metrics(logs),
+                step_times=self.clock.take() if self.clock else None,
                 **memory.model_dump(),
             )
         )
@@ -191,6 +194,10 @@ class StopOnSignal(TrainerCallback):  # type: ignore[misc]
             )
         if self.run.requested("save"):
             self.save_now = True
+        if world_size() > 1 and state.global_step % args.logging_steps:
+            # Agreeing reads a tensor back from the GPU, so ranks agree on the steps they
+            # log (every rank logs at the same steps); a stop waits at most till then.
+            return control
         # Whichever rank got the signal, every rank stops (or saves) at this same step.
         self.requested, self.save_now = agree([self.requested, self.save_now], args.device)
         if self.requested:

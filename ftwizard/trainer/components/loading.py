@@ -206,6 +206,25 @@ def load_model(config: RunConfig, scratch: Path | None = None) -> Any:
     )
 
 
+def apply_kernels(model: Any, config: RunConfig) -> None:
+    """Liger's kernels on the loaded model, where the run asks for them
+    (``core/planning/kernels.py`` says when and why). Applied before trl adds its fused
+    head and peft wraps the model, so both end up calling Liger's forward, whose loss
+    never builds the logits."""
+    if not config.training.use_liger_kernel:
+        return
+    from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+    _apply_liger_kernel_to_instance(
+        model=model,
+        rope=True,
+        rms_norm=True,
+        swiglu=True,
+        cross_entropy=False,
+        fused_linear_cross_entropy=True,
+    )
+
+
 def lora_config(config: RunConfig) -> Any:
     if config.method.adapter == "full":
         return None

@@ -29,6 +29,7 @@ from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.widgets.loss_chart import LossChart
 from ftwizard.views.completions import completions_view
 from ftwizard.views.run_status import problem_view, status_view
+from ftwizard.views.step_times import step_time_view
 
 POLL_S = 0.5
 HARDWARE_POLL_S = 3.0
@@ -37,10 +38,11 @@ HARDWARE_POLL_S = 3.0
 class DashboardScreen(WizardScreen):
     BINDINGS = [
         Binding("s", "stop", "Stop"),
-        Binding("c", "checkpoint", "Checkpoint now"),
+        Binding("c", "checkpoint", "Save now"),
         Binding("d", "detach", "Detach"),
         Binding("o", "folder", "Folder"),
         Binding("g", "completions", "Completions"),
+        Binding("t", "step_times", "Time"),
         Binding("a", "apply_advice", "Resume with advice"),
         Binding("u", "resume_picker", "Resume..."),
         Binding("enter", "results", "Results"),
@@ -61,6 +63,8 @@ class DashboardScreen(WizardScreen):
         self._stats_shown: tuple[object, ...] = ()
         self._outcome_shown: tuple[object, ...] = ()
         self._completions_shown: int | None = -1
+        self._step_times_shown: int | None = -1
+        self._timed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,12 +81,14 @@ class DashboardScreen(WizardScreen):
         # more than an 80-column terminal leaves it, and a sideways scrollbar appears.
         yield RichLog(id="event-log", max_lines=500, wrap=True, min_width=20)
         yield Static("", id="completions")
+        yield Static("", id="step-times")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#loss-chart").border_title = "Loss"
         self.query_one("#event-log").border_title = "Events"
         self.query_one("#completions").border_title = "Latest completions (g: events)"
+        self.query_one("#step-times").border_title = "Where a step goes (t: events)"
         self.refresh_view()
         self.set_interval(POLL_S, self.refresh_view)
         self.set_interval(HARDWARE_POLL_S, self._read_hardware)
@@ -101,8 +107,13 @@ class DashboardScreen(WizardScreen):
             for event in events:
                 log.write(describe(event))
             self._show_chart()
+            timed = self.tail.last_log is not None and self.tail.last_log.step_times is not None
+            if timed != self._timed:  # the step-time key is offered once there are times
+                self._timed = timed
+                self.refresh_bindings()
         self._show_stats()
         self._show_completions()
+        self._show_step_times()
         # The banner and the keys on offer follow the state (and a failure's words).
         outcome = (self.status.state, self.status.error, self.status.advice)
         if outcome == self._outcome_shown:
@@ -132,6 +143,10 @@ class DashboardScreen(WizardScreen):
             return state == "finished"
         if action == "completions":
             return bool(self.tail.reward)  # online RL only
+        if action == "step_times":  # not beside a failure's keys (`runs NAME` shows them)
+            log = self.tail.last_log
+            timed = log is not None and log.step_times is not None
+            return timed and (self.status.active or state == "finished")
         return True
 
     def _show_chart(self) -> None:
@@ -156,13 +171,35 @@ class DashboardScreen(WizardScreen):
         self._completions_shown = shown
         panel.update(completions_view(latest))
 
+    def _show_step_times(self) -> None:
+        panel = self.query_one("#step-times", Static)
+        log = self.tail.last_log
+        if not panel.display or log is None:
+            return
+        if log.step == self._step_times_shown:
+            return
+        self._step_times_shown = log.step
+        panel.update(step_time_view(log.step_times, log.step))
+
+    def _swap_with_events(self, panel_id: str) -> None:
+        """Show ``panel_id`` in place of the events, or the events again."""
+        panel = self.query_one(panel_id, Static)
+        showing = not panel.display
+        for other in ("#completions", "#step-times"):
+            self.query_one(other, Static).display = False
+        panel.display = showing
+        self.query_one("#event-log", RichLog).display = not showing
+        self._completions_shown = self._step_times_shown = -1
+
     def action_completions(self) -> None:
         """Show the latest prompt's completions and rewards in place of the events."""
-        panel = self.query_one("#completions", Static)
-        log = self.query_one("#event-log", RichLog)
-        panel.display, log.display = not panel.display, panel.display
-        self._completions_shown = -1
+        self._swap_with_events("#completions")
         self._show_completions()
+
+    def action_step_times(self) -> None:
+        """Show where the latest steps' time went in place of the events."""
+        self._swap_with_events("#step-times")
+        self._show_step_times()
 
     @work(thread=True, exclusive=True, group="hardware")
     def _read_hardware(self) -> None:
