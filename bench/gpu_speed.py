@@ -9,7 +9,9 @@ weights change neither memory nor speed.
 
     python bench/gpu_speed.py --tokenizer FOLDER --json OUT.json [--budget-s 420] [--steps 8]
 
-One row per case: the settings, the median seconds per step after two warm-up steps,
+One row per case: the settings (Liger's kernels on where liger-kernel is installed, as
+plans do), the median seconds per step of the trainer's step times after the first
+log (steps 1-2 warm up; a log every 2 steps, as a log waits for the GPU),
 tokens per second (padding included, as the trainer counts), and the peak memory. The
 first row is the card's own bf16 matmul rate, the ceiling the model's efficiency is
 measured against.
@@ -129,6 +131,14 @@ def write_varied(path: Path) -> None:
             handle.write(json.dumps({"messages": messages}) + "\n")
 
 
+def liger_available() -> bool:
+    import torch
+
+    from ftwizard.core.planning.kernels import liger_installed
+
+    return torch.cuda.is_available() and liger_installed()
+
+
 def run_case(
     spec: dict[str, Any], model: Path, data: Path, work: Path, steps: int
 ) -> dict[str, Any]:
@@ -144,7 +154,11 @@ def run_case(
         f"data.path={data}",
         f"training.max_steps={steps}",
         "training.learning_rate=0.0002",
-        "training.logging_steps=1",
+        # A log waits for the GPU: every other step, and the seconds come from the
+        # trainer's step times (means over the steps between logs).
+        "training.logging_steps=2",
+        # What a plan turns on where liger-kernel is installed (core/planning/kernels.py).
+        f"training.use_liger_kernel={liger_available()}",
         "evaluation.val_size=0",
         f"checkpointing.save_steps={steps * 10}",
         f"output.runs_root={work / 'runs'}",
@@ -163,11 +177,16 @@ def run_case(
     wall = time.time() - started
     events = [json.loads(line) for line in (run.path / "events.jsonl").open()]
     logs = [e for e in events if e.get("type") == "log"]
-    row: dict[str, Any] = {"case": spec["name"], "settings": spec["settings"], "exit": code}
-    if code != 0 or len(logs) < 4:
+    row: dict[str, Any] = {
+        "case": spec["name"],
+        "settings": spec["settings"],
+        "use_liger_kernel": config.training.use_liger_kernel,
+        "exit": code,
+    }
+    if code != 0 or len(logs) < 3:
         return {**row, "error": f"exit {code}, {len(logs)} logs"}
-    steady = logs[2:]
-    seconds = [b["time"] - a["time"] for a, b in zip(steady[:-1], steady[1:], strict=True)]
+    steady = logs[1:]  # the first two steps warm up
+    seconds = [e["step_times"]["step_s"] for e in steady if e.get("step_times")]
     tokens = [e["tokens_per_s"] for e in steady if e.get("tokens_per_s")]
     data_event = next((e for e in events if e.get("type") == "data"), {})
     return {

@@ -147,6 +147,35 @@ def throughput(quick: bool) -> list[Row]:
     return rows
 
 
+def step_floor(quick: bool) -> list[Row]:
+    """The tiny-model job: ftwizard's trainer against a plain PyTorch + peft loop."""
+    figures = _script(
+        "step_floor",
+        *("--steps", "20" if quick else "40"),
+        *("--repeats", "1" if quick else "3"),
+        *("--ways", "ftwizard,plain"),
+    )
+    ratio, pairs = figures["ftwizard_over_plain"], figures["pair_ratios"]
+    phases = figures["ftwizard"]["phases_ms"]
+    ours = phases["data_s"] + phases["ftwizard_s"] + phases["other_s"]
+    step = figures["ftwizard"]["ms_per_step"]
+    return [
+        Row(
+            "tiny-model step, ftwizard / plain PyTorch loop",
+            f"{ratio:.3f} (pairs {min(pairs):.3f}-{max(pairs):.3f})",
+            "<= 1.05",
+            ratio <= 1.05,
+            unresolved=len(pairs) < 3 or max(pairs) - min(pairs) > 0.1,
+        ),
+        Row(
+            "tiny-model step outside forward, backward and optimizer",
+            f"{ours:.1f} ms of {step:.0f} ms ({ours / step:.1%})",
+            "< 2 % of a step",
+            ours / step < 0.02,
+        ),
+    ]
+
+
 def attach_cost(quick: bool) -> list[Row]:
     figures = _script(
         "attach_cost", *("--pairs", "1" if quick else "5"), *("--window", "15" if quick else "20")
@@ -320,6 +349,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     data,
     calibration,
     throughput,
+    step_floor,
     attach_cost,
     demo,
     grpo,
