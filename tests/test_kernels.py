@@ -103,8 +103,11 @@ def test_a_launch_refuses_liger_where_it_cannot_run(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(("seconds", "every"), [(2.3, 1), (0.6, 2), (0.1, 10), (0.004, 50)])
 def test_plans_log_about_once_a_second(seconds: float, every: int) -> None:
     base = config()
-    chosen, decision = decide_logging(base, seconds, base)
+    chosen, decision = decide_logging(base, seconds, 10_000, base)
     assert chosen.training.logging_steps == every
     assert (decision is None) == (every == 1)
     person = config("training.logging_steps=3")
-    assert decide_logging(person, seconds, person)[0].training.logging_steps == 3
+    assert decide_logging(person, seconds, 10_000, person)[0].training.logging_steps == 3
+    # A short run logs often enough to draw its curve, and logs at all.
+    assert decide_logging(base, seconds, 200, base)[0].training.logging_steps <= 10
+    assert decide_logging(base, seconds, 8, base)[0].training.logging_steps == 1

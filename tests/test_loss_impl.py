@@ -14,22 +14,31 @@ from typing import Any
 import pytest
 
 from ftwizard.core.config.yaml_io import load_config
-from ftwizard.core.planning.estimator import CPU_FULL_LOGITS_LIMIT, default_loss_impl
+from ftwizard.core.planning.estimator import (
+    CPU_FULL_LOGITS_LIMIT,
+    GPU_FULL_LOGITS_LIMIT,
+    default_loss_impl,
+)
 
 
 def _config(*overrides: str) -> Any:
     return load_config(None, list(overrides))
 
 
-def test_the_cpu_uses_the_models_own_loss_while_its_logits_stay_small() -> None:
+def test_sft_uses_the_models_own_loss_while_its_logits_stay_small() -> None:
     small = _config("training.per_device_train_batch_size=4", "training.max_length=256")
     assert default_loss_impl(small, 49_152, "cpu") == "full"
-    assert default_loss_impl(small, 49_152, "cuda") == "chunked"
+    assert default_loss_impl(small, 49_152, "cuda") == "full"
+    # On a GPU the limit is 2 GiB: past it, trl's fused head.
+    tokens = 4 * 256
+    assert default_loss_impl(small, GPU_FULL_LOGITS_LIMIT // (12 * tokens), "cuda") == "full"
+    assert default_loss_impl(small, GPU_FULL_LOGITS_LIMIT // (12 * tokens) + 1, "cuda") == (
+        "chunked"
+    )
     # A 256k vocabulary over 16 x 2048 tokens would hold ~400 GB of logits.
     big = _config("training.per_device_train_batch_size=16", "training.max_length=2048")
     assert default_loss_impl(big, 256_000, "cpu") == "chunked"
     # The boundary is the limit itself: 12 bytes per token and vocabulary entry.
-    tokens = 4 * 256
     assert default_loss_impl(small, CPU_FULL_LOGITS_LIMIT // (12 * tokens), "cpu") == "full"
     assert default_loss_impl(small, CPU_FULL_LOGITS_LIMIT // (12 * tokens) + 1, "cpu") == (
         "chunked"

@@ -70,6 +70,29 @@ def test_kernel_time_is_the_union_of_their_intervals() -> None:
         assert union_length(sorted(intervals)) == len(covered)
 
 
+def test_kernel_time_reads_a_real_profile() -> None:
+    """The profiler's raw events as torch gives them; CPU ops stand in for a GPU's
+    kernels (the same event type, another device)."""
+    import time
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from ftwizard.trainer.components.step_clock import kernel_seconds
+
+    profiler = profile(activities=[ProfilerActivity.CPU])
+    started = time.perf_counter()
+    profiler.start()
+    matrix = torch.randn(300, 300)
+    for _ in range(20):
+        matrix = torch.tanh(matrix @ matrix)
+    profiler.stop()
+    wall = time.perf_counter() - started
+    busy = kernel_seconds(profiler, device="CPU")
+    assert busy is not None and 0 < busy <= wall
+    assert kernel_seconds(profiler) == 0  # no CUDA kernel ran
+
+
 def test_no_step_reads_a_tensor_on_the_host_unless_it_logs(
     tiny_model: Path, tmp_path: Path
 ) -> None:

@@ -337,17 +337,20 @@ def decide_validation(
 # small on a long run, and the curves as dense as a person can follow.
 LOG_INTERVAL_S = 1.0
 MOST_STEPS_BETWEEN_LOGS = 50
+# A short run still draws a curve: at least this many logs where it has the steps.
+LEAST_LOGS = 20
 
 
 def decide_logging(
-    config: RunConfig, seconds_per_step: float, base: RunConfig
+    config: RunConfig, seconds_per_step: float, steps: int, base: RunConfig
 ) -> tuple[RunConfig, Decision | None]:
-    """Log every step while a step takes a second or more, else about once a second;
-    a ``training.logging_steps`` the person set is kept."""
+    """Log every step while a step takes a second or more, else about once a second, and
+    at least ``LEAST_LOGS`` times in the run's ``steps``; a ``training.logging_steps``
+    the person set is kept."""
     if "logging_steps" in base.training.model_fields_set:
         return config, None
     every = round(LOG_INTERVAL_S / max(seconds_per_step, 1e-6))
-    every = max(1, min(MOST_STEPS_BETWEEN_LOGS, every))
+    every = max(1, min(MOST_STEPS_BETWEEN_LOGS, every, steps // LEAST_LOGS))
     if every == config.training.logging_steps:
         return config, None
     config = config.with_sections(training={"logging_steps": every})
@@ -396,7 +399,7 @@ def recommend(
     )
     config, validation = decide_validation(config, ctx, base)
     time = training_time(model, config, data, target)
-    config, logging = decide_logging(config, time.seconds_per_step, base)
+    config, logging = decide_logging(config, time.seconds_per_step, time.steps, base)
     decisions = [
         objective_decision,
         *order_decisions,

@@ -120,7 +120,7 @@ def build_trainer(
     peft_config: Any,
     data: PreparedData,
     callbacks: list[Any],
-    clock: StepClock,
+    clock: StepClock | None = None,
 ) -> Any:
     objective = config.method.objective
     cuda = torch.cuda.is_available()
@@ -192,7 +192,7 @@ def build_trainer(
     if config.method.adapter == "qlora" and not config.training.bf16:
         _adapters_in_float32(trainer.model)
     trainer.ftwizard_run = run
-    trainer.ftwizard_clock = clock
+    trainer.ftwizard_clock = clock or StepClock()  # timed, even where no callback reads it
     trainer.ftwizard_keep = config.checkpointing.save_total_limit
     return trainer
 

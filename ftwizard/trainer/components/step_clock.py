@@ -160,9 +160,9 @@ class StepClock:
             self.profiled_step = step
 
 
-def kernel_seconds(profiler: Any) -> float | None:
-    """The time at least one GPU kernel ran during the profile: the union of the
-    kernels' intervals (kernels of several streams overlap)."""
+def kernel_seconds(profiler: Any, device: str = "CUDA") -> float | None:
+    """The time at least one of ``device``'s kernels ran during the profile: the union
+    of their intervals (kernels of several streams overlap)."""
     try:
         events = profiler.profiler.kineto_results.events()
     except AttributeError:
@@ -170,7 +170,7 @@ def kernel_seconds(profiler: Any) -> float | None:
     intervals = sorted(
         (e.start_ns(), e.start_ns() + e.duration_ns())
         for e in events
-        if str(e.device_type()).endswith("CUDA") and e.duration_ns() > 0
+        if str(e.device_type()).endswith(device) and e.duration_ns() > 0
     )
     return union_length(intervals) / 1e9
 
