@@ -176,6 +176,20 @@ def step_floor(quick: bool) -> list[Row]:
     ]
 
 
+def published_speed(quick: bool) -> list[Row]:
+    """The GPU time model against published step times it was not fitted on."""
+    figures = _script("throughput_published")
+    median, worst = figures["median_abs_error"], figures["max_ratio"]
+    return [
+        Row(
+            f"GPU time model vs {figures['points']} published step times",
+            f"median |error| {median:.0%}, worst {worst:.2f}x",
+            "median <= 25 %, < 2x",
+            median <= 0.25 and worst < 2,
+        )
+    ]
+
+
 def attach_cost(quick: bool) -> list[Row]:
     figures = _script(
         "attach_cost", *("--pairs", "1" if quick else "5"), *("--window", "15" if quick else "20")
@@ -350,6 +364,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     calibration,
     throughput,
     step_floor,
+    published_speed,
     attach_cost,
     demo,
     grpo,
