@@ -19,7 +19,7 @@ from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.screens.resume import ResumeScreen
 from ftwizard.tui.widgets.loss_chart import EVAL, TRAIN, LossChart, render_chart
 from tests.recorded_runs import T0, record_run
-from tests.tui_helpers import make_app, settle, static_text
+from tests.tui_helpers import cut_text, make_app, settle, static_text
 
 
 def _append(run: RunFolder, *events: dict[str, object]) -> None:
@@ -266,9 +266,14 @@ async def test_a_grpo_run_plots_its_reward_and_shows_its_completions(tmp_path: P
 
     run = RunFolder(record_run(tmp_path, "grpo", "running", 3))
     base = {"type": "log", "max_steps": 120, "learning_rate": 1e-5, "loss": 0.0, "ram_gb": 2.0}
+    times = {
+        "steps": 1, "step_s": 2.0, "data_s": 0.01, "forward_backward_s": 0.5,
+        "generation_s": 1.3, "optimizer_s": 0.1, "ftwizard_s": 0.01, "other_s": 0.08,
+    }  # fmt: skip
     for step, reward in ((4, 0.25), (5, 0.75)):
         metrics = {"reward": reward, "reward_std": 0.4, "rewards/format/mean": reward}
-        _append(run, {**base, "time": T0 + 100 + step, "step": step, "metrics": metrics})
+        event = {**base, "time": T0 + 100 + step, "step": step, "metrics": metrics}
+        _append(run, {**event, "step_times": times})
     completions = (
         ScoredCompletion(text="7 + 5 = 13", rewards={"format": 1.0}),
         ScoredCompletion(text="7 + 5 = 12", rewards={"format": 1.0, "answer": 1.0}),
@@ -283,6 +288,8 @@ async def test_a_grpo_run_plots_its_reward_and_shows_its_completions(tmp_path: P
         assert chart.series[0] == [(4, 0.25), (5, 0.75)]  # the reward, not the loss
         assert screen.query_one("#loss-chart").border_title == "Reward"
         assert "reward" in static_text(screen.query_one("#run-stats"))
+        # Online RL's keys (completions and step time too) fit in 80 columns.
+        assert cut_text(app) == []
         panel = screen.query_one("#completions")
         assert not panel.display
         await pilot.press("g")

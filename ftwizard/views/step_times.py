@@ -13,8 +13,8 @@ from ftwizard.views.bars import share_bar
 
 
 def step_time_view(times: StepTimes | None, step: int | None = None) -> RenderableType:
-    """A bar per phase with its share and seconds, then how busy the GPU was; a line
-    saying there is nothing yet before a step has been timed."""
+    """How busy the GPU was (on a GPU), then a bar per phase with its share and seconds;
+    a line saying there is nothing yet before a step has been timed."""
     if times is None:
         return Text("step time: none yet (it comes with the first logged step)", style="dim")
     at = f" at step {step}" if step is not None else ""
@@ -29,8 +29,8 @@ def step_time_view(times: StepTimes | None, step: int | None = None) -> Renderab
     table.add_column(justify="right", no_wrap=True)
     for name, seconds, share in step_phases(times):
         table.add_row(name, share_bar(share, 1.0, width=16), f"{share:.0%}", step_seconds(seconds))
-    parts: list[RenderableType] = [head, table]
+    # On a GPU how long it waits is the figure that matters: first, where a short
+    # panel still shows it.
     wait = device_wait_words(times)
-    if wait is not None:
-        parts.append(Text(wait))
+    parts: list[RenderableType] = [head, *([Text(wait)] if wait else []), table]
     return Group(*parts)

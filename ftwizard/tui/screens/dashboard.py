@@ -82,7 +82,8 @@ class DashboardScreen(WizardScreen):
         yield RichLog(id="event-log", max_lines=500, wrap=True, min_width=20)
         yield Static("", id="completions")
         yield Static("", id="step-times")
-        yield Footer()
+        # The most keys of any screen (online RL adds one): compact, to fit 80 columns.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#loss-chart").border_title = "Loss"
