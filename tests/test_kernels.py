@@ -79,10 +79,24 @@ def test_the_plan_turns_liger_on_where_it_runs(monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_plan_says_why_liger_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kernels, "liger_installed", lambda: False)
-    plan = recommend(H100, LLAMA_8B, DatasetFacts(rows=5000), "domain")
+    detected = dataclasses.replace(H100, source="detected")  # this machine trains
+    plan = recommend(detected, LLAMA_8B, DatasetFacts(rows=5000), "domain")
     decision = next(d for d in plan.decisions if d.topic == "Liger kernels")
     assert decision.choice == "off" and "pip install liger-kernel" in decision.reason
     assert not plan.config.training.use_liger_kernel
+    # Planned for a card named with --gpu: it trains elsewhere, where make installs it.
+    elsewhere = recommend(H100, LLAMA_8B, DatasetFacts(rows=5000), "domain")
+    decision = next(d for d in elsewhere.decisions if d.topic == "Liger kernels")
+    assert decision.choice == "on" and "the machine that trains needs" in decision.reason
+    # DPO's loss is not the model's: off, whatever is installed.
+    pairs = DatasetFacts(rows=5000, kind="preference")
+    dpo = recommend(H100, LLAMA_8B, pairs, "alignment")
+    decision = next(d for d in dpo.decisions if d.topic == "Liger kernels")
+    assert decision.choice == "off" and "log-probabilities" in decision.reason
+    # A full fine-tune: off, with its reason.
+    full = recommend(H100, LLAMA_8B, DatasetFacts(rows=5000), "domain", method="full")
+    decision = next(d for d in full.decisions if d.topic == "Liger kernels")
+    assert decision.choice == "off" and "head's gradient" in decision.reason
 
 
 def test_a_launch_refuses_liger_where_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -233,7 +233,8 @@ def _logits_bytes(
         # the hidden states, their gradient and the fp32 per-token loss are kept
         saved = float(tokens * h * 4 + tokens * 4)
         if config.method.adapter == "full":
-            saved += vocab * h * 4  # the head's gradient, also computed in the forward
+            # the head's gradient, computed in the forward, in the weights' dtype
+            saved += vocab * h * DTYPE_BYTES[load_dtype(config)]
         return saved, LIGER_CHUNK_BYTES * tokens * h
     if loss_impl == "full":
         saved = FULL_LOGITS_SAVED * (2 if config.method.adapter == "qlora" else 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from ftwizard.core.config.choices import Adapter
 from ftwizard.core.config.schema import RunConfig
 from ftwizard.core.errors import UserError
 from ftwizard.core.hardware.gpus import Target
@@ -39,8 +40,10 @@ def liger_installed() -> bool:
     return importlib.util.find_spec("liger_kernel") is not None
 
 
-def liger_problem(config: RunConfig, model_type: str, cpu: bool) -> str | None:
-    """Why Liger's kernels cannot train this run here, in words; None when they can."""
+def liger_problem(config: RunConfig, model_type: str, cpu: bool, here: bool = True) -> str | None:
+    """Why Liger's kernels cannot train this run, in words; None when they can.
+    ``here``: the run trains on this machine, so liger-kernel must be installed here (a
+    plan for a card named with ``--gpu`` trains elsewhere, where make installs it)."""
     if cpu:
         return "they run on NVIDIA GPUs only (Triton), and this run trains on the CPU"
     if config.method.objective not in LIGER_OBJECTIVES:
@@ -48,7 +51,7 @@ def liger_problem(config: RunConfig, model_type: str, cpu: bool) -> str | None:
         return f"{objective} computes its loss from log-probabilities, not the model's"
     if model_type not in LIGER_FAMILIES:
         return f"liger-kernel has no kernels for the {model_type} family"
-    if not liger_installed():
+    if here and not liger_installed():
         return f"liger-kernel is not installed: {INSTALL_HINT}"
     return None
 
@@ -67,19 +70,25 @@ def check_kernels(config: RunConfig, facts: ModelFacts, target: Target) -> None:
 
 
 def decide_kernels(
-    config: RunConfig, model: ModelFacts, target: Target, base: RunConfig
+    config: RunConfig, model: ModelFacts, target: Target, base: RunConfig, adapter: Adapter
 ) -> tuple[RunConfig, Decision | None]:
-    """Liger's kernels wherever they can run; said either way on a GPU. What the person
-    set is kept."""
+    """Liger's kernels for an adapter wherever they can run; said either way on a GPU.
+    What the person set is kept."""
     if target.cpu or "use_liger_kernel" in base.training.model_fields_set:
         return config, None
-    problem = liger_problem(config, model.model_type, target.cpu)
+    here = target.source == "detected"
+    problem = liger_problem(config, model.model_type, target.cpu, here)
+    if problem is None and adapter == "full":
+        # Liger's loss computes the head's gradient in the forward: a full fine-tune then
+        # holds it through the whole backward (a 70B on 16 H100s needed a third machine).
+        problem = "a full fine-tune would hold the head's gradient from the forward on"
     config = config.with_sections(training={"use_liger_kernel": problem is None})
     if problem:
         return config, Decision("Liger kernels", "off", problem)
+    elsewhere = "" if here else f"; the machine that trains needs liger-kernel ({INSTALL_HINT})"
     return config, Decision(
         "Liger kernels",
         "on",
         "RMSNorm, SwiGLU, RoPE and the loss as fused Triton kernels: fewer kernel launches "
-        "a step, and the loss never builds the logits",
+        f"a step, and the loss never builds the logits{elsewhere}",
     )

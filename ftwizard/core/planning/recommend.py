@@ -384,9 +384,11 @@ def recommend(
     order, order_decisions = decide_method_order(ctx)
     sizes, size_decision, size_notes = decide_data_size(ctx)
     config = starting_settings(base, ctx, objective, sizes)
-    config, kernels = decide_kernels(config, model, target, base)
     choice = choose_method(ctx, config, order)
     config, precision = decide_precision(config, ctx, choice.chosen.adapter)
+    # After the method (its micro-batch was fitted without them: Liger only saves memory
+    # for an adapter) and before the GPUs, whose estimate counts them.
+    config, kernels = decide_kernels(config, model, target, base, choice.chosen.adapter)
     config, dropout = decide_adapter_dropout(config, ctx, choice.chosen.adapter)
     config, rate = decide_learning_rate(config, ctx, choice.chosen, sizes)
     # The GPUs are weighed with the setting one GPU would train with.
@@ -405,8 +407,8 @@ def recommend(
         *order_decisions,
         size_decision,
         precision,
-        *([kernels] if kernels else []),
         choice.decision,
+        *([kernels] if kernels else []),
         *([dropout] if dropout else []),
         rate,
         batch,
