@@ -14,7 +14,8 @@ from ftwizard.core.models import catalog
 from ftwizard.core.planning import kernels
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.estimator import default_loss_impl, estimate
-from ftwizard.core.planning.recommend import decide_logging, recommend
+from ftwizard.core.planning.logging_steps import decide_logging
+from ftwizard.core.planning.recommend import recommend
 
 LLAMA_8B = catalog.lookup("meta-llama/Llama-3.1-8B-Instruct")
 H100 = target_from_spec(find_gpu("H100"))
