@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.gpu_check import write_dataset  # noqa: E402
+
 WARMUP = 5
 TINY = {
     "hidden_size": 64,
@@ -81,22 +83,6 @@ def model_folder(name: str) -> Path:
         if (source / file).exists():
             shutil.copy(source / file, target / file)
     return target
-
-
-def write_chats(path: Path, rows: int = 256, words: int = 1500) -> None:
-    """Chats whose answers run past any ``--length``: every micro-batch is full."""
-    import random
-
-    rng = random.Random(0)
-    vocabulary = "the a model learns from each step of data and its loss falls".split()
-    with path.open("w") as handle:
-        for index in range(rows):
-            answer = " ".join(rng.choice(vocabulary) for _ in range(words))
-            messages = [
-                {"role": "user", "content": f"Write text number {index}."},
-                {"role": "assistant", "content": answer},
-            ]
-            handle.write(json.dumps({"messages": messages}) + "\n")
 
 
 def ftwizard_config(args: argparse.Namespace, model: Path, data: Path, root: Path) -> Any:
@@ -184,6 +170,13 @@ def run_ftwizard(args: argparse.Namespace, model: Path, data: Path) -> dict[str,
     }
 
 
+def _torch_dtype(settings: dict[str, Any]) -> Any:
+    """The dtype ftwizard loaded the base in ("auto" loads fp32)."""
+    import torch
+
+    return torch.float32 if settings["dtype"] == "auto" else getattr(torch, settings["dtype"])
+
+
 def run_plain(args: argparse.Namespace, model: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """A plain PyTorch + peft loop with ftwizard's optimizer, dtype and dropout."""
     import torch
@@ -192,7 +185,7 @@ def run_plain(args: argparse.Namespace, model: Path, settings: dict[str, Any]) -
 
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
-    dtype = getattr(torch, settings["dtype"]) if settings["dtype"] != "auto" else torch.float32
+    dtype = _torch_dtype(settings)
     net = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(device)
     net = get_peft_model(
         net,
@@ -208,7 +201,6 @@ def run_plain(args: argparse.Namespace, model: Path, settings: dict[str, Any]) -
     ]
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=settings["bf16"])
     net.train()
-    times = []
     for step in range(args.steps):
         if step == WARMUP:
             if cuda:
@@ -221,7 +213,6 @@ def run_plain(args: argparse.Namespace, model: Path, settings: dict[str, Any]) -
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter())
     if cuda:
         torch.cuda.synchronize()
     wall = time.perf_counter() - started
@@ -249,7 +240,7 @@ def run_trl(
                 stamps.append(time.perf_counter())
 
     rows = [json.loads(line) for line in data.open()]
-    dtype = getattr(torch, settings["dtype"]) if settings["dtype"] != "auto" else torch.float32
+    dtype = _torch_dtype(settings)
     with tempfile.TemporaryDirectory() as tmp:
         config = SFTConfig(
             output_dir=tmp, max_steps=args.steps, per_device_train_batch_size=args.batch,
@@ -326,21 +317,20 @@ def main() -> int:
     results: dict[str, list[dict[str, Any]]] = {way: [] for way in ways}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "long-chats.jsonl"
-        write_chats(data)
+        write_dataset(data, rows=256, words=1500)  # every micro-batch full
         settings: dict[str, Any] = {}
+        others = [way for way in ways if way != "ftwizard"]
         for repeat in range(args.repeats):
-            # ftwizard first: the other ways train with the settings it resolved.
-            order = ["ftwizard"] + [w for w in ways if w != "ftwizard"]
-            if repeat % 2:  # alternate the others' order: the machine drifts
-                order = ["ftwizard"] + list(reversed(order[1:]))
-            for way in order:
-                if way not in ways and way == "ftwizard" and settings:
-                    continue
-                figures = _way(args, way, data, settings)
-                if way == "ftwizard":
-                    settings = figures["settings"]
-                if way in ways:
-                    results[way].append(figures)
+            # ftwizard first: the other ways train with the settings it resolved (once,
+            # when it is not itself measured).
+            if "ftwizard" in ways or not settings:
+                figures = _way(args, "ftwizard", data, settings)
+                settings = figures["settings"]
+                if "ftwizard" in ways:
+                    results["ftwizard"].append(figures)
+            # The others' order alternates: the machine drifts between runs.
+            for way in others if repeat % 2 == 0 else reversed(others):
+                results[way].append(_way(args, way, data, settings))
     summary: dict[str, Any] = {
         "model": args.model, "batch": args.batch, "length": args.length, "steps": args.steps,
         "repeats": args.repeats, "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
