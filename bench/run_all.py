@@ -214,6 +214,19 @@ def attach_cost(quick: bool) -> list[Row]:
     ]
 
 
+def chart_redraw(quick: bool) -> list[Row]:
+    figures = _script("chart_redraw", "--repeats", "5" if quick else "20")
+    worst = max(figures["redraw_ms"].values())
+    return [
+        Row(
+            f"dashboard charts redrawn at {figures['steps']:,} steps (median)",
+            f"{worst:.1f} ms (folding the events in at attach: {figures['fold_events_s']} s)",
+            f"< {figures['goal_ms']:.0f} ms",
+            worst < figures["goal_ms"],
+        )
+    ]
+
+
 def data(quick: bool) -> list[Row]:
     figures = _script(
         "data_bench",
@@ -366,6 +379,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     step_floor,
     published_speed,
     attach_cost,
+    chart_redraw,
     demo,
     grpo,
     eta,  # last: it sums up the ETAs of the runs above

@@ -51,6 +51,11 @@ def recorded_runs(root: Path) -> dict[str, Path]:
             checkpoints=(20, 40),
             incomplete=(40,),
             oom=True,
+            gpus=1,
+            card_gb=24.0,
+        ),
+        "two-gpus": record_run(
+            root, "qwen2.5-7b-qlora-2gpu", "running", 86, checkpoints=(50,), gpus=2, card_gb=24.0
         ),
         "finished": record_run(root, "smollm2-identity", "finished", 120, checkpoints=(100, 120)),
     }
@@ -106,6 +111,19 @@ async def run_screens(root: Path, runs: dict[str, Path]) -> None:
         app.push_screen(DoneScreen(RunFolder(runs["finished"])))
         await settle(pilot)
         save(app, "10-done")
+        app.pop_screen()
+        app.open_dashboard(RunFolder(runs["two-gpus"]))
+        await settle(pilot)
+        save(app, "11-dashboard-gpus")
+
+
+def plot_picture(runs: dict[str, Path]) -> None:
+    """What `ftwizard plot RUN --out FILE` writes, for the README."""
+    from ftwizard.core.runs.folder import RunFolder
+    from ftwizard.views.figure_file import run_charts, write_figure
+
+    run = RunFolder(runs["two-gpus"])
+    print(write_figure(run_charts(run), OUT / "12-plot.png", run.name))
 
 
 async def main() -> None:
@@ -115,6 +133,7 @@ async def main() -> None:
         runs = recorded_runs(root)
         await wizard_steps(root)
         await run_screens(root, runs)
+        plot_picture(runs)
 
 
 if __name__ == "__main__":

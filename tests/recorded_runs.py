@@ -35,8 +35,12 @@ def record_run(
     eval_every: int = 20,
     oom: bool = False,
     config: RunConfig | None = None,
+    gpus: int = 0,
+    card_gb: float = 80.0,
 ) -> Path:
-    """A run folder ``root/name`` in ``state`` after ``steps_done`` logged steps."""
+    """A run folder ``root/name`` in ``state`` after ``steps_done`` logged steps; with
+    ``gpus``, trained on that many ``card_gb`` cards (one process each), as NVML and
+    torch's allocator report them; an ``oom`` run's memory climbs to the card's size."""
     path = root / name
     (path / "checkpoints").mkdir(parents=True)
     config = (config or RunConfig()).with_sections(
@@ -58,7 +62,14 @@ def record_run(
             "masks": "ftwizard",
             "loss_token_share": 0.31,
         },
-        {"time": T0 + 6, "type": "train_begin", "step": 0, "max_steps": max_steps, "epochs": 3},
+        {
+            "time": T0 + 6,
+            "type": "train_begin",
+            "step": 0,
+            "max_steps": max_steps,
+            "epochs": 3,
+            "memory_limit_gb": card_gb if gpus else 64.0,
+        },
     ]
     for step in range(1, steps_done + 1):
         events.append(
@@ -71,8 +82,12 @@ def record_run(
                 "loss": _loss(step),
                 "learning_rate": round(2e-4 * (1 - step / max_steps), 8),
                 "grad_norm": round(1.5 * math.exp(-step / 40) + 0.2, 4),
-                "tokens_per_s": 2400.0,
+                "tokens_per_s": 2400.0 if not gpus else round(21000 + 900 * math.sin(step), 1),
                 "ram_gb": round(1.9 + step / 1000, 3),
+                # The peak since the log before: the loading's at the first step, then a
+                # step's transient (freed before the log) on top of the RSS.
+                "ram_peak_gb": round(2.6 if step == 1 else 2.2 + step / 1000, 3),
+                **_gpu_memory(step, gpus, card_gb, oom),
                 # As a CPU LoRA step of the demo model divides up (2026-12-07).
                 "step_times": {
                     "steps": 1,
@@ -108,7 +123,7 @@ def record_run(
         "updated_at": last,
         "last_loss": _loss(steps_done),
         "eta_s": (max_steps - steps_done) * STEP_S,
-        "estimate_gb": 2.3,
+        "estimate_gb": round(card_gb * 0.575, 1) if gpus else 2.3,
         # Running runs need a live process: this one (the test or the script).
         "pid": os.getpid() if state in ("starting", "running", "stopping") else 4242,
     }
@@ -155,6 +170,7 @@ def record_run(
                 "time": last + 1,
                 "type": "error",
                 "kind": "oom",
+                **({"gpu_allocated_gb": card_gb * 0.97, "ram_gb": 3.2} if gpus else {}),
                 "step": steps_done,
                 "message": "CUDA out of memory. Tried to allocate 2.00 GiB",
                 "advice": advice,
@@ -168,6 +184,33 @@ def record_run(
         _checkpoint(path / "checkpoints" / f"checkpoint-{step}", step, step in incomplete)
     os.utime(path / "config.yaml", (T0, T0))
     return path
+
+
+def _card(step: int, rank: int, card_gb: float, oom: bool) -> dict[str, float]:
+    """One card's memory at ``step``: the allocator's caches grow over the first steps
+    and stay (or, before an ``oom``, creep up to the card's size as longer batches
+    come); utilisation dips when the step's end waits on the host."""
+    share = 0.39 + rank * 0.008 + 0.106 * (1 - math.exp(-step / 6))
+    allocated = round(card_gb * share, 3)
+    reserved, peak = allocated + card_gb * 0.052, allocated + card_gb * 0.076
+    if oom:
+        allocated = round(card_gb * (0.72 + 0.2 * step / 41), 3)
+        reserved = peak = min(card_gb * 0.99, allocated + 1.1)
+    return {
+        "gpu_allocated_gb": allocated,
+        "gpu_reserved_gb": round(reserved, 3),
+        "gpu_peak_gb": round(peak, 3),
+        "gpu_utilization": float(round(88 + 9 * math.sin(step / 3 + rank))),
+    }
+
+
+def _gpu_memory(step: int, gpus: int, card_gb: float, oom: bool) -> dict[str, Any]:
+    if not gpus:
+        return {}
+    if gpus == 1:
+        return _card(step, 0, card_gb, oom)
+    ranks = [{"rank": r, "ram_gb": 2.1, **_card(step, r, card_gb, oom)} for r in range(gpus)]
+    return {**_card(step, 0, card_gb, oom), "ranks": ranks}
 
 
 def _safetensors(size: int) -> bytes:

@@ -10,16 +10,16 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static, Switch
 
 from ftwizard.core.runs.folder import RunFolder
-from ftwizard.core.runs.watch import RunWatch, downsample
+from ftwizard.core.runs.watch import RunWatch
 from ftwizard.tui.app import FtwizardApp
 from ftwizard.tui.screens.dashboard import DashboardScreen
 from ftwizard.tui.screens.done import DoneScreen
 from ftwizard.tui.screens.model import ModelScreen
 from ftwizard.tui.screens.prompt import Choose
 from ftwizard.tui.screens.resume import ResumeScreen
-from ftwizard.tui.widgets.loss_chart import EVAL, TRAIN, LossChart, render_chart
+from ftwizard.tui.widgets.chart import ChartView
 from tests.recorded_runs import T0, record_run
-from tests.tui_helpers import cut_text, make_app, settle, static_text
+from tests.tui_helpers import cut_text, make_app, settle, static_text, wait_for
 
 
 def _append(run: RunFolder, *events: dict[str, object]) -> None:
@@ -37,28 +37,6 @@ async def show_dashboard(app: FtwizardApp, pilot: Pilot[int], run: RunFolder) ->
     return app.screen
 
 
-def test_downsample_keeps_the_trend_in_as_many_points_as_columns() -> None:
-    points = [(step, float(step % 2)) for step in range(1, 5001)]
-    reduced = downsample(points, 50)
-    assert len(reduced) == 50
-    assert reduced[-1][0] == 5000
-    assert all(abs(value - 0.5) < 0.02 for _, value in reduced)  # the mean, not the noise
-    assert downsample(points[:10], 50) == points[:10]
-
-
-def test_chart_of_thousands_of_steps_fits_its_size_and_marks_both_series() -> None:
-    train = [(s, 3.0 / (1 + s / 100)) for s in range(1, 4001)]
-    evals = [(s, 3.2 / (1 + s / 100)) for s in range(250, 4001, 250)]
-    text = render_chart(train, evals, width=60, height=12).plain
-    lines = text.splitlines()
-    assert len(lines) == 12
-    assert all(len(line) <= 60 for line in lines)
-    assert TRAIN in text and EVAL in text
-    assert "step 1" in lines[-2] and "step 4000" in lines[-2]
-    highest = max(v for _, v in train + evals)
-    assert lines[0].strip().startswith(f"{highest:.3g}|")  # the top row is the highest loss
-
-
 def test_run_watch_replaces_steps_a_resume_logs_again(tmp_path: Path) -> None:
     run = RunFolder(record_run(tmp_path, "r", "stopped", 30))
     watch = RunWatch(run)
@@ -67,7 +45,7 @@ def test_run_watch_replaces_steps_a_resume_logs_again(tmp_path: Path) -> None:
     resumed = {"type": "log", "max_steps": 120, "learning_rate": 1e-4, "grad_norm": 0.5}
     _append(run, {**resumed, "step": 21, "loss": 9.0}, {**resumed, "step": 22, "loss": 8.0})
     watch.poll()
-    assert watch.train_loss[-2:] == [(21, 9.0), (22, 8.0)]
+    assert watch.train_loss.points()[-2:] == [(21, 9.0), (22, 8.0)]
     assert [s for s, _ in watch.train_loss] == list(range(1, 23))
 
 
@@ -76,12 +54,15 @@ async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> N
     app = make_app(str(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await show_dashboard(app, pilot, run)
-        chart = screen.query_one(LossChart)
-        assert len(chart.series[0]) == 86 and len(chart.series[1]) == 4
+        chart = screen.query_one("#main-chart", ChartView)
+        train, evals = chart.chart.lines
+        assert train.points[-1][0] == 86  # up to the latest step, a point a column
+        assert len(train.points) <= chart.content_size.width
+        assert [s for s, _ in evals.points] == [20, 40, 60, 80]
         stats = static_text(screen.query_one("#run-stats"))
         assert "RUNNING" in stats and "step 86/120 (72%)" in stats
         assert "elapsed 6m34s" in stats  # the fixed clock, 400 s after the run was created
-        assert "plan estimate 2.3 GB" in stats
+        assert "(peak 2.6; plan 2.3)" in stats  # the loading's peak, the plan's
         log = screen.query_one("#event-log", RichLog)
         assert any("checkpoint saved at step 50" in line.text for line in log.lines)
 
@@ -89,9 +70,38 @@ async def test_dashboard_shows_a_run_and_follows_new_events(tmp_path: Path) -> N
         _append(run, {**base, "time": T0 + 500, "step": 87, "loss": 0.3, "ram_gb": 2.0})
         run.write_status(step=87)
         await pilot.pause(0.8)
-        assert len(chart.series[0]) == 87
         assert "step 87/120" in static_text(screen.query_one("#run-stats"))
+        # The charts follow within CHART_REDRAW_S (drawn at most that often).
+        await wait_for(pilot, lambda: chart.chart.lines[0].points[-1][0] == 87, 10, "chart")
         assert "step 87/120: loss 0.3000" in log.lines[-1].text
+
+
+async def test_the_chart_keys_smooth_rescale_window_and_swap_the_main_chart(
+    tmp_path: Path,
+) -> None:
+    run = RunFolder(record_run(tmp_path, "keys", "running", 86, gpus=1))
+    app = make_app(str(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await show_dashboard(app, pilot, run)
+        main = screen.query_one("#main-chart", ChartView)
+        raw = main.chart.lines[0].points
+        assert "e smooth" in str(main.border_subtitle)
+        for key in ("e", "l", "w"):
+            await pilot.press(key)
+        await settle(pilot)
+        assert main.chart.notes == ("smoothed", "log scale", "last 200 steps")
+        assert main.chart.lines[0].points != raw  # smoothed
+        assert "e raw · l linear · w all" in str(main.border_subtitle)
+        assert main.chart.log_scale
+        await pilot.press("v")  # SFT: loss, then memory
+        await settle(pilot)
+        assert main.border_title == "Memory"
+        assert [line.label for line in main.chart.lines] == ["GPU allocated", "GPU reserved"]
+        lower = screen.query_one("#lower-chart", ChartView)
+        assert lower.border_title == "Loss"  # not the memory twice
+        await pilot.press("v")
+        await settle(pilot)
+        assert main.border_title == "Loss" and lower.border_title == "Memory"
 
 
 async def test_the_dashboard_shows_the_plans_eta_until_enough_steps_are_in(
@@ -284,9 +294,9 @@ async def test_a_grpo_run_plots_its_reward_and_shows_its_completions(tmp_path: P
     app = make_app(str(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await show_dashboard(app, pilot, run)
-        chart = screen.query_one(LossChart)
-        assert chart.series[0] == [(4, 0.25), (5, 0.75)]  # the reward, not the loss
-        assert screen.query_one("#loss-chart").border_title == "Reward"
+        chart = screen.query_one("#main-chart", ChartView)
+        assert chart.chart.lines[0].points == [(4, 0.25), (5, 0.75)]  # the reward, not the loss
+        assert chart.border_title == "Reward"
         assert "reward" in static_text(screen.query_one("#run-stats"))
         # Online RL's keys (completions and step time too) fit in 80 columns.
         assert cut_text(app) == []
@@ -310,7 +320,7 @@ async def test_t_shows_where_a_step_goes_and_a_gpu_runs_wait_on_the_host(
     app = make_app(str(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await show_dashboard(app, pilot, run)
-        assert "step time       2.00 s" in static_text(screen.query_one("#run-stats"))
+        assert "2.00 s/step" in static_text(screen.query_one("#run-stats"))
         panel = screen.query_one("#step-times")
         await pilot.press("t")
         await settle(pilot)

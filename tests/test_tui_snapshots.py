@@ -47,9 +47,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_model_folder: 
     root = Path("runs")
     record_run(root, "smollm2-sft-lora-demo", "running", 86, checkpoints=(50,))
     record_run(
-        root, "qwen2.5-7b-sft-lora", "failed", 41, checkpoints=(20, 40), incomplete=(40,), oom=True
+        root,
+        "qwen2.5-7b-sft-lora",
+        "failed",
+        41,
+        checkpoints=(20, 40),
+        incomplete=(40,),
+        oom=True,
+        gpus=1,
+        card_gb=24.0,
     )
     record_run(root, "smollm2-identity", "finished", 120, checkpoints=(100, 120))
+    record_run(root, "llama3.1-8b-sft-2gpu", "running", 86, checkpoints=(50,), gpus=2)
     Path("train.jsonl").symlink_to(DEMO_DATA)
     return tmp_path
 
@@ -96,6 +105,13 @@ async def _review(pilot: Pilot[int]) -> None:
 async def _dashboard(pilot: Pilot[int]) -> None:
     await settle(pilot)
     pilot.app.open_dashboard(_run("smollm2-sft-lora-demo"))  # type: ignore[attr-defined]
+    await settle(pilot)
+
+
+async def _dashboard_gpu(pilot: Pilot[int]) -> None:
+    """A run on two cards: each card's memory and use, from the trainer's own readings."""
+    await settle(pilot)
+    pilot.app.open_dashboard(_run("llama3.1-8b-sft-2gpu"))  # type: ignore[attr-defined]
     await settle(pilot)
 
 
@@ -150,6 +166,7 @@ SCREENS: dict[str, Before] = {
     "settings": _settings,
     "review": _review,
     "dashboard": _dashboard,
+    "dashboard-gpu": _dashboard_gpu,
     "dashboard-oom": _dashboard_oom,
     "resume": _resume,
     "done": _done,

@@ -22,11 +22,16 @@ from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.launch import stop
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, describe
+from ftwizard.views.charts import draw
 from ftwizard.views.completions import completions_view
+from ftwizard.views.run_charts import ChartOptions, loss_chart
 from ftwizard.views.run_status import status_view
 from ftwizard.views.step_times import step_time_view
 
 POLL_S = 0.5
+# The loss chart in the live view: its rows, and the terminal height that leaves room
+# for it below the figures (a shorter terminal shows the figures alone).
+CHART_ROWS, CHART_FROM_HEIGHT = 10, 36
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 130
 
 
@@ -38,6 +43,7 @@ class Follower:
         self.run = run
         self.watch = RunWatch(run, log_lines=6)
         self._completions: LatestCompletions | None = None
+        self._chart: tuple[tuple[int, int], Text] | None = None
 
     def poll(self) -> list[AnyEvent]:
         return self.watch.poll()
@@ -55,6 +61,9 @@ class Follower:
             style="dim",
         )
         parts: list[RenderableType] = [name, status_view(status, self.watch)]
+        chart = self.loss_chart()
+        if chart is not None:
+            parts.append(chart)
         if self.watch.reward:  # online RL: what the rewards were given for
             parts.append(self._latest_completions())
         log = self.watch.last_log
@@ -62,11 +71,22 @@ class Follower:
             parts.append(step_time_view(log.step_times, log.step))
         return Group(*parts, events, hint)
 
+    def loss_chart(self) -> Text | None:
+        """The dashboard's loss chart, drawn again only when an event came in."""
+        if out.height < CHART_FROM_HEIGHT or not self.watch.train_loss:
+            return None
+        width = min(out.width, 100)
+        key = (self.watch.offset, width)
+        if self._chart is None or self._chart[0] != key:
+            chart = loss_chart(self.watch, ChartOptions(width=width))
+            self._chart = (key, draw(chart, width, CHART_ROWS))
+        return self._chart[1]
+
     def _latest_completions(self) -> RenderableType:
         """The completions panel. The file is read again only until it holds the newest
         logged step (the trainer writes it just after the step's event; the view redraws
         twice a second)."""
-        step = self.watch.reward[-1][0]
+        step = self.watch.reward.latest[0]
         if self._completions is None or self._completions.step < step:
             self._completions = read_completions(self.run)
         return completions_view(self._completions)

@@ -75,6 +75,10 @@ def _dispatch(argv: Sequence[str]) -> int:
         from ftwizard.cli.commands import runs
 
         return runs.dispatch(args)
+    if args.command == "plot":
+        from ftwizard.cli.commands import plot
+
+        return plot.run(args)
     if args.command == "export":
         from ftwizard.cli.commands import export
 

@@ -20,6 +20,7 @@ from ftwizard.cli.flags import (
     models,
     outputs,
     plan,
+    plot,
     presets,
     runs,
 )
@@ -31,6 +32,7 @@ COMMAND_FLAGS = (
     plan,
     data,
     runs,
+    plot,
     outputs,
     evaluate,
     chat,
@@ -57,6 +59,7 @@ commands:
   plan       recommend objective, method and settings for a model and a dataset
   data       check a dataset: its layout, every problem, token statistics, a preview
   runs       list runs and checkpoints; attach, stop and resume them
+  plot       a run's loss, memory and speed curves as a PNG, SVG or PDF
   sample     compare the base and the fine-tuned model on prompts
   eval       score base and fine-tuned answers; harness tasks for what it forgot
   judge      judge two models' answers A/B by keys; decisions become DPO pairs

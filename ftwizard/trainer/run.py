@@ -132,9 +132,16 @@ def hardware_words() -> str:
 
 
 def write_model_card(run: RunFolder) -> None:
-    """``final/README.md`` in the Hub's layout, replacing the template peft leaves there."""
-    from ftwizard.core.runs.model_card import model_card
+    """``final/README.md`` in the Hub's layout, replacing the template peft leaves there,
+    with the loss curve beside it (``final/training_loss.png``, as ``ftwizard plot``
+    draws it)."""
+    from ftwizard.core.runs.model_card import LOSS_IMAGE, model_card
+    from ftwizard.views.figure_file import run_charts, write_figure
 
+    try:
+        write_figure(run_charts(run, ("loss",)), run.final_dir / LOSS_IMAGE, run.name)
+    except Exception as error:  # noqa: BLE001 - a missing picture, not a failed run
+        run.append_event(WarningNote(message=f"the loss curve for the model card: {error}"))
     (run.final_dir / "README.md").write_text(model_card(run), encoding="utf-8")
 
 

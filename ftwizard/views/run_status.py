@@ -35,30 +35,37 @@ def elapsed_s(status: RunStatus, now: float) -> float | None:
 def _memory_rows(
     grid: Table, status: RunStatus, watch: RunWatch, report: HardwareReport | None
 ) -> None:
+    """Each card the run trains on (its memory and how busy it is), or the trainer's RAM
+    on a CPU: never a card the run does not use."""
     log = watch.last_log
-    planned = f", plan estimate {status.estimate_gb:.1f} GB" if status.estimate_gb else ""
-    gpu = report.gpus[0] if report and report.gpus else None
+    planned = f"; plan {status.estimate_gb:.1f}" if status.estimate_gb else ""
+    limit = watch.memory_limit_gb
+    total = report.gpus[0].memory_total_bytes if report and report.gpus else None
+    if limit is None and total:  # runs from before train_begin said it
+        limit = total / 1024**3
     if log is not None and log.gpu_allocated_gb is not None:
-        total_gb = f" of {gib(gpu.memory_total_bytes)}" if gpu else ""
-        peak = "" if log.gpu_peak_gb is None else f", peak {log.gpu_peak_gb:.1f} GB"
-        grid.add_row(
-            "GPU memory", f"{log.gpu_allocated_gb:.1f} GB allocated{total_gb}{peak}{planned}"
-        )
+        cards = log.ranks if len(log.ranks) > 1 else (log,)
+        for index, card in enumerate(cards):
+            name = f"GPU {index}" if len(cards) > 1 else "GPU"
+            size = f" of {limit:.0f}" if limit else ""
+            busy = "" if card.gpu_utilization is None else f", {card.gpu_utilization:.0f}% busy"
+            grid.add_row(name, f"{card.gpu_allocated_gb:.1f}{size} GB{busy}")
+        peaks = [card.gpu_peak_gb for card in cards if card.gpu_peak_gb is not None]
+        if peaks or planned:
+            peak = f"{max(peaks):.1f}" if peaks else "n/a"
+            grid.add_row("peak", f"{peak}{planned} GB")
+        if all(card.gpu_utilization is None for card in cards):
+            gpu = report.gpus[0] if report and report.gpus else None
+            if gpu is not None:  # older runs: the probe's reading of the first card
+                grid.add_row("GPU utilisation", percent(gpu.utilization_percent))
     elif log is not None:
         peak_gb = watch.peak_memory_gb or log.ram_gb
-        grid.add_row(
-            "trainer RAM",
-            f"{log.ram_gb:.1f} GB, peak {peak_gb:.1f} GB{planned} (CPU training)",
-        )
-    if watch.memory_per_rank:
-        grid.add_row("per GPU (rank)", watch.memory_per_rank)
-    trains_on_cpu = log is not None and log.gpu_allocated_gb is None
-    if gpu is not None and not trains_on_cpu:  # a CPU run beside an idle card: not its figure
-        grid.add_row("GPU utilisation", percent(gpu.utilization_percent))
-    if report is not None:
+        grid.add_row("trainer RAM", f"{log.ram_gb:.1f} GB (peak {peak_gb:.1f}{planned})")
+    trains_on_cpu = log is None or log.gpu_allocated_gb is None
+    if trains_on_cpu and report is not None and report.ram_available_bytes is not None:
         grid.add_row(
             "machine RAM",
-            f"{gib(report.ram_available_bytes)} free of {gib(report.ram_total_bytes)}",
+            f"{report.ram_available_bytes / 1024**3:.0f} of {gib(report.ram_total_bytes)} free",
         )
 
 
@@ -73,21 +80,22 @@ def status_view(
     now = time.time() if now is None else now
     step, total = status.step, status.max_steps or 0
     phase = f" ({status.phase})" if status.phase else ""
-    head = Text.assemble(("state: ", "bold"), (status.state.upper() + phase, "bold"))
-    share = f"{step / total:.0%}" if total else "?"
-    progress = Text(
-        f"step {step}/{total or '?'} ({share})   elapsed {duration(elapsed_s(status, now))}   "
-        f"ETA {eta_words(status)}"
+    share = f" ({step / total:.0%})" if total else ""
+    head = Text.assemble(
+        (status.state.upper() + phase, "bold"), f"   step {step}/{total or '?'}{share}"
     )
-    grid = Table.grid(padding=(0, 2))
+    progress = Text(f"elapsed {duration(elapsed_s(status, now))}   ETA {eta_words(status)}")
+    grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     if watch.reward:
         _reward_rows(grid, watch)
     elif watch.train_loss:
-        grid.add_row("loss", f"{watch.train_loss[-1][1]:.4f} (step {watch.train_loss[-1][0]})")
+        step_at, loss = watch.train_loss.latest
+        grid.add_row("loss", f"{loss:.4f} (step {step_at})")
     if watch.eval_loss:
-        grid.add_row("eval loss", f"{watch.eval_loss[-1][1]:.4f} (step {watch.eval_loss[-1][0]})")
+        step_at, loss = watch.eval_loss.latest
+        grid.add_row("eval loss", f"{loss:.4f} (step {step_at})")
     if watch.last_eval is not None and "accuracy" in watch.last_eval.metrics:
         grid.add_row(
             "pair accuracy",
@@ -98,12 +106,14 @@ def status_view(
     if log is not None:
         grad = "n/a" if log.grad_norm is None else f"{log.grad_norm:.3f}"
         grid.add_row("lr / grad norm", f"{log.learning_rate:.2e} / {grad}")
-        if log.tokens_per_s:
-            grid.add_row("tokens/s", f"{log.tokens_per_s:,.0f}")
+        speed = [f"{log.tokens_per_s:,.0f} tok/s"] if log.tokens_per_s else []
         if log.step_times is not None:
             times = log.step_times
-            wait = "" if times.device_busy is None else f", GPU busy {times.device_busy:.0%}"
-            grid.add_row("step time", f"{step_seconds(times.step_s)}{wait}")
+            speed.append(f"{step_seconds(times.step_s)}/step")
+            if times.device_busy is not None:
+                speed.append(f"GPU busy {times.device_busy:.0%}")
+        if speed:
+            grid.add_row("speed", ", ".join(speed))
     _memory_rows(grid, status, watch, report)
     return Group(head, share_bar(step, total or None, width=30), progress, grid)
 
@@ -111,8 +121,8 @@ def status_view(
 def _reward_rows(grid: Table, watch: RunWatch) -> None:
     """Online RL: the mean reward (and where it started), each function's, the KL and the
     completions' length."""
-    step, reward = watch.reward[-1]
-    first = watch.reward[0][1]
+    step, reward = watch.reward.latest
+    first = watch.reward.first[1]
     metrics = watch.last_log.metrics if watch.last_log is not None else {}
     spread = f" ± {metrics['reward_std']:.3f}" if "reward_std" in metrics else ""
     grid.add_row("reward", f"{reward:.3f}{spread} (step {step}; {first:.3f} at the start)")

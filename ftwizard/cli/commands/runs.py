@@ -22,6 +22,8 @@ from ftwizard.core.runs.stages import checkpoints_of
 from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, duration
 from ftwizard.core.units import gib
+from ftwizard.views.charts import draw
+from ftwizard.views.run_charts import ChartOptions, loss_chart, memory_chart
 from ftwizard.views.run_status import problem_view, status_view
 from ftwizard.views.runs import CHECKPOINT_COLUMNS, checkpoint_cells
 from ftwizard.views.step_times import step_time_view
@@ -129,6 +131,14 @@ def show_command(name: str, root: str, as_json: bool) -> int:
     watch.poll()
     out.print(Text(run.name, style="bold"))
     out.print(status_view(status, watch))
+    width = min(out.width, 100)
+    for title, chart, height in (
+        ("loss", loss_chart(watch, ChartOptions(width=width)), 12),
+        ("memory", memory_chart(watch, status, ChartOptions(width=width)), 8),
+    ):
+        if chart.has_points:
+            out.print(Text(title, style="bold"))
+            out.print(draw(chart, width, height))
     if watch.last_log is not None and watch.last_log.step_times is not None:
         out.print(step_time_view(watch.last_log.step_times, watch.last_log.step))
     problem = problem_view(status, str(run.path))

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from ftwizard.core.errors import UserError
 from ftwizard.core.runs.folder import RunFolder
 from ftwizard.core.runs.scores import EvalReport, TaskScore, read_eval, read_harness
-from ftwizard.core.runs.watch import Point, RunWatch
+from ftwizard.core.runs.series import Point
+from ftwizard.core.runs.watch import RunWatch
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def summarise(run: RunFolder) -> RunSummary:
         final_eval_loss=status.final_eval_loss,
         evaluation=evaluation,
         tasks=harness.scores if harness else [],
-        train_loss=watch.train_loss,
-        eval_loss=watch.eval_loss,
+        train_loss=watch.train_loss.points(),
+        eval_loss=watch.eval_loss.points(),
         problem=problem,
     )
 

@@ -35,9 +35,16 @@ class Memory(Record):
     """One process's memory at a step: its RSS, and on CUDA what torch allocated."""
 
     ram_gb: float = 0.0
+    ram_peak_gb: float | None = None
+    """The process's highest RSS since the step logged before (the kernel's high-water
+    mark, reset at each log): a peak inside a step or an evaluation, freed before the
+    step's end, shows here and not in ``ram_gb``."""
     gpu_allocated_gb: float | None = None
     gpu_reserved_gb: float | None = None
     gpu_peak_gb: float | None = None
+    gpu_utilization: float | None = None
+    """Percent of the last sample period the GPU ran kernels (NVML's), read by the
+    trainer itself: the card it trains on, on its own machine."""
 
 
 class RankMemory(Memory):
@@ -144,6 +151,10 @@ class TrainBegin(Event):
     step: int
     max_steps: int
     epochs: float | None = None
+    memory_limit_gb: float | None = None
+    """The training device's memory: the GPU's total, or the machine's RAM on a CPU."""
+    ram_peak_gb: float | None = None
+    """The trainer's highest RSS while it loaded the tokenizer, the data and the model."""
 
 
 class StepTimes(Record):
@@ -199,6 +210,8 @@ class Evaluation(Event):
     metrics: dict[str, float] = {}
     """The objective's own held-out numbers under trl's names, without ``eval_``: a
     reward model's ``accuracy`` (chosen scored above rejected), GRPO's ``reward``."""
+    ram_peak_gb: float | None = None
+    """The trainer's highest RSS since the step logged before, the evaluation's included."""
 
 
 class CheckpointSaved(Event):

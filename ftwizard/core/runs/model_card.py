@@ -32,6 +32,8 @@ E = TypeVar("E", bound=Event)
 PLAN_FILE = "plan.json"
 """The plan's decisions, written into the run folder by whoever planned the run."""
 SAMPLES_FILE = "samples.json"
+LOSS_IMAGE = "training_loss.png"
+"""The loss curve the trainer draws into final/ beside the card (``ftwizard plot``'s)."""
 """The last ``ftwizard sample``'s base and fine-tuned answers, for the card."""
 
 OBJECTIVES = {
@@ -162,6 +164,7 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
         "",
         *_started_from(config, merged),
         *_results(status, events),
+        *_loss_image(run, merged),
         "",
         *_data_lines(config, _last(events, DataRead), status),
     ]
@@ -180,6 +183,14 @@ def model_card(run: RunFolder, merged: bool = False) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _loss_image(run: RunFolder, merged: bool) -> list[str]:
+    """The loss curve, where the trainer drew it beside the card (a merged model's
+    folder has no copy: its card goes without)."""
+    if merged or not (run.final_dir / LOSS_IMAGE).is_file():
+        return []
+    return ["", f"![Training and eval loss by step]({LOSS_IMAGE})"]
 
 
 def data_words(path: str, sha256: object) -> str:

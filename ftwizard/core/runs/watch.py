@@ -20,6 +20,7 @@ from ftwizard.core.runs.events import (
     Failure,
     Launch,
     Log,
+    Memory,
     StageChange,
     StatusChange,
     StepTimes,
@@ -27,6 +28,7 @@ from ftwizard.core.runs.events import (
     WarningNote,
 )
 from ftwizard.core.runs.folder import RunFolder
+from ftwizard.core.runs.series import Series
 from ftwizard.core.runs.status import RunStatus
 
 # The data event's ``loss`` (data.train_on, or the shape's only choice) in words.
@@ -227,7 +229,45 @@ def describe(event: AnyEvent) -> str:
     return f"{event.type} event"
 
 
-Point = tuple[int, float]
+# Objective numbers kept as curves (trl's names): online RL's reward and KL, the
+# preference objectives' implicit rewards. Others stay in the last Log event only.
+CHARTED_METRICS = (
+    "kl",
+    "rewards/margins",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+)
+CHARTED_EVAL_METRICS = ("accuracy", "reward")
+
+
+def memory_sources(log: Log | Failure) -> list[tuple[str, float]]:
+    """Each memory figure of one step with its label: the trainer's RAM on a CPU; each
+    GPU's (rank's) allocated and reserved memory on CUDA."""
+    ranks: tuple[Memory, ...] = log.ranks if isinstance(log, Log) and len(log.ranks) > 1 else ()
+    figures: list[tuple[str, float]] = []
+    for index, source in enumerate(ranks or (log,)):
+        card = f"GPU {index} " if ranks else "GPU "
+        if source.gpu_allocated_gb is None:
+            name = f"RAM {index}" if ranks else "trainer RAM"
+            figures.append((name, source.ram_gb))
+            if source.ram_peak_gb is not None:
+                figures.append((f"{name} peak", source.ram_peak_gb))
+            continue
+        figures.append((card + "allocated", source.gpu_allocated_gb))
+        if source.gpu_reserved_gb is not None:
+            figures.append((card + "reserved", source.gpu_reserved_gb))
+    return figures
+
+
+def gpu_busy_sources(log: Log) -> list[tuple[str, float]]:
+    """Each GPU's utilisation (percent, NVML's) at one step, where the trainer read it."""
+    ranks: tuple[Memory, ...] = log.ranks if len(log.ranks) > 1 else ()
+    return [
+        (f"GPU {index}" if ranks else "GPU", source.gpu_utilization)
+        for index, source in enumerate(ranks or (log,))
+        if source.gpu_utilization is not None
+    ]
 
 
 @dataclass
@@ -237,12 +277,30 @@ class RunWatch:
     run: RunFolder
     log_lines: int = 200
     offset: int = 0
-    train_loss: list[Point] = field(default_factory=list)
-    eval_loss: list[Point] = field(default_factory=list)
-    reward: list[Point] = field(default_factory=list)
+    train_loss: Series = field(default_factory=Series)
+    eval_loss: Series = field(default_factory=Series)
+    reward: Series = field(default_factory=Series)
     """Online RL's mean reward per step (trl's ``reward``)."""
-    learning_rate: list[Point] = field(default_factory=list)
-    grad_norm: list[Point] = field(default_factory=list)
+    learning_rate: Series = field(default_factory=Series)
+    grad_norm: Series = field(default_factory=Series)
+    tokens_per_s: Series = field(default_factory=Series)
+    memory: dict[str, Series] = field(default_factory=dict)
+    """GB by source (``memory_sources``): the trainer's RAM, or each GPU's."""
+    gpu_busy: dict[str, Series] = field(default_factory=dict)
+    """Percent by GPU, as the trainer read it at each logged step."""
+    metrics: dict[str, Series] = field(default_factory=dict)
+    """``CHARTED_METRICS`` the objective logs, by trl's names."""
+    eval_metrics: dict[str, Series] = field(default_factory=dict)
+    resumed_at: list[int] = field(default_factory=list)
+    """The steps a resume started from: the charts mark them."""
+    memory_limit_gb: float | None = None
+    """The training device's memory (a GPU's, or the machine's RAM), from train_begin."""
+    loading_ram_gb: float | None = None
+    """The trainer's RAM peak while loading: on a CPU, part of the run's peak."""
+    stage_eval: Series = field(default_factory=Series)
+    """A run in stages: every stage's eval loss on one axis (its steps after the stages
+    before); ``stage_starts`` says where each began."""
+    stage_starts: list[tuple[int, str]] = field(default_factory=list)
     last_log: Log | None = None
     last_eval: Evaluation | None = None
     last_error: Failure | None = None
@@ -250,6 +308,7 @@ class RunWatch:
     memory_per_rank: str | None = None
     """Each GPU's (rank's) memory at the last step of a distributed run, in words."""
     recent: deque[str] = field(default_factory=deque)
+    _stage_offset: int = 0
 
     def __post_init__(self) -> None:
         self.recent = deque(maxlen=self.log_lines)
@@ -258,61 +317,85 @@ class RunWatch:
         """Read new events; returns them (already folded into the series)."""
         events, self.offset = self.run.read_events(self.offset)
         for event in events:
-            self._fold(event)
+            self.fold(event)
         return events
 
-    def _fold(self, event: AnyEvent) -> None:
+    def fold(self, event: AnyEvent) -> None:
+        """Take one event into the curves and the recent lines."""
         if isinstance(event, Log):
             self._fold_log(event)
             return
         if isinstance(event, Evaluation):
-            _append(self.eval_loss, event.step, event.eval_loss)
+            self.eval_loss.append(event.step, event.eval_loss)
+            peak = self.memory.get("trainer RAM peak")
+            if event.ram_peak_gb is not None and peak is not None:  # a CPU run's evaluation
+                peak.raise_to(event.step, event.ram_peak_gb)
+                self.peak_memory_gb = max(self.peak_memory_gb or 0.0, event.ram_peak_gb)
+            self.stage_eval.append(self._stage_offset + event.step, event.eval_loss)
+            for key in CHARTED_EVAL_METRICS:
+                if key in event.metrics:
+                    self.eval_metrics.setdefault(key, Series()).append(
+                        event.step, event.metrics[key]
+                    )
             self.last_eval = event
+        elif isinstance(event, TrainBegin):
+            if event.step > 0 and self.train_loss:
+                self.resumed_at.append(event.step)
+            if event.memory_limit_gb is not None:
+                self.memory_limit_gb = event.memory_limit_gb
+            if event.ram_peak_gb is not None:
+                self.loading_ram_gb = event.ram_peak_gb
         elif isinstance(event, Failure):
             self.last_error = event
+            if event.step is not None:  # the memory chart runs up to the failure
+                for label, value in memory_sources(event):
+                    if value:
+                        self.memory.setdefault(label, Series()).append(event.step, value)
         elif isinstance(event, StageChange) and event.state == "starting":
             # Its steps count from 0 again: the curves show the stage under way.
-            for series in (
-                self.train_loss,
-                self.eval_loss,
-                self.reward,
-                self.learning_rate,
-                self.grad_norm,
-            ):
+            if self.train_loss:
+                self._stage_offset += self.train_loss.latest[0]
+            self.stage_starts.append((self._stage_offset, event.objective))
+            for series in self._stage_curves():
                 series.clear()
+            self.resumed_at.clear()
         self.recent.append(describe(event))
+
+    def _stage_curves(self) -> list[Series]:
+        return [
+            self.train_loss,
+            self.eval_loss,
+            self.reward,
+            self.learning_rate,
+            self.grad_norm,
+            self.tokens_per_s,
+            *self.memory.values(),
+            *self.gpu_busy.values(),
+            *self.metrics.values(),
+            *self.eval_metrics.values(),
+        ]
 
     def _fold_log(self, log: Log) -> None:
         self.last_log = log
-        _append(self.train_loss, log.step, log.loss)
+        self.train_loss.append(log.step, log.loss)
         if "reward" in log.metrics:
-            _append(self.reward, log.step, log.metrics["reward"])
-        _append(self.learning_rate, log.step, log.learning_rate)
+            self.reward.append(log.step, log.metrics["reward"])
+        self.learning_rate.append(log.step, log.learning_rate)
         if log.grad_norm is not None:
-            _append(self.grad_norm, log.step, log.grad_norm)
+            self.grad_norm.append(log.step, log.grad_norm)
+        if log.tokens_per_s is not None:
+            self.tokens_per_s.append(log.step, log.tokens_per_s)
+        for key in CHARTED_METRICS:
+            if key in log.metrics:
+                self.metrics.setdefault(key, Series()).append(log.step, log.metrics[key])
+        for label, value in memory_sources(log):
+            self.memory.setdefault(label, Series()).append(log.step, value)
+        for label, value in gpu_busy_sources(log):
+            self.gpu_busy.setdefault(label, Series()).append(log.step, value)
         for source in log.ranks or (log,):
-            peak = source.gpu_peak_gb if source.gpu_peak_gb is not None else source.ram_gb
+            peak = source.gpu_peak_gb
+            if peak is None:  # a CPU run: its RAM, the loading's included
+                peak = max(source.ram_gb, source.ram_peak_gb or 0.0, self.loading_ram_gb or 0.0)
             self.peak_memory_gb = max(self.peak_memory_gb or 0.0, peak)
         if len(log.ranks) > 1:
             self.memory_per_rank = memory_words(log)
-
-
-def _append(series: list[Point], step: int, value: float) -> None:
-    # A resumed run logs again from its checkpoint's step: the new values replace
-    # the ones it had logged past that point before it stopped.
-    while series and series[-1][0] >= step:
-        series.pop()
-    series.append((step, value))
-
-
-def downsample(points: list[Point], buckets: int) -> list[Point]:
-    """At most ``buckets`` points: the mean of each run of steps, so a chart of
-    thousands of steps stays readable (and shows the trend, not the noise)."""
-    if buckets <= 0 or len(points) <= buckets:
-        return list(points)
-    size = len(points) / buckets
-    result: list[Point] = []
-    for index in range(buckets):
-        chunk = points[int(index * size) : int((index + 1) * size)] or [points[-1]]
-        result.append((chunk[-1][0], sum(v for _, v in chunk) / len(chunk)))
-    return result

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import resource
 import signal
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -25,19 +29,65 @@ from ftwizard.core.runs.status import process_started
 from ftwizard.trainer.components.ranks import agree, gather, rank, world_size
 from ftwizard.trainer.components.step_clock import StepClock
 
+PROC_STATUS, PROC_CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
+def ram_peak_gb() -> float:
+    """The process's highest RSS since ``reset_ram_peak`` (Linux's VmHWM), or since it
+    started where that cannot be read (``ru_maxrss``: bytes on macOS)."""
+    try:
+        found = re.search(r"^VmHWM:\s+(\d+) kB", PROC_STATUS.read_text(), re.MULTILINE)
+    except OSError:
+        found = None
+    if found is not None:
+        return round(int(found.group(1)) * 1024 / 1024**3, 3)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak * (1 if sys.platform == "darwin" else 1024) / 1024**3, 3)
+
+
+def reset_ram_peak() -> None:
+    """Start the high-water mark again from the RSS now, so that each logged step says
+    the peak since the one before (a step's, or an evaluation's). Where the kernel does
+    not allow it, the peaks stay the run's highest so far."""
+    try:
+        PROC_CLEAR_REFS.write_text("5")
+    except OSError:
+        pass
+
 
 def memory_figures() -> Memory:
-    """This process's RSS, and on CUDA what torch allocated, reserved and peaked at (GiB)."""
+    """This process's RSS (now and its peak), and on CUDA what torch allocated, reserved
+    and peaked at (GiB)."""
     gib = 1024**3
     ram = round(psutil.Process().memory_info().rss / gib, 3)
     if not torch.cuda.is_available():
-        return Memory(ram_gb=ram)
+        return Memory(ram_gb=ram, ram_peak_gb=ram_peak_gb())
     return Memory(
         ram_gb=ram,
+        ram_peak_gb=ram_peak_gb(),
         gpu_allocated_gb=round(torch.cuda.memory_allocated() / gib, 3),
         gpu_reserved_gb=round(torch.cuda.memory_reserved() / gib, 3),
         gpu_peak_gb=round(torch.cuda.max_memory_allocated() / gib, 3),
+        gpu_utilization=gpu_utilization(),
     )
+
+
+def gpu_utilization() -> float | None:
+    """NVML's utilisation of this process's card (a driver query: no wait on the GPU's
+    queue); None where NVML cannot answer."""
+    try:
+        return float(torch.cuda.utilization())
+    except Exception:  # noqa: BLE001 - a missing figure, not a reason to stop training
+        return None
+
+
+def memory_limit_gb() -> float:
+    """What the training device holds: this process's GPU, or the machine's RAM."""
+    if torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    else:
+        total = psutil.virtual_memory().total
+    return round(total / 1024**3, 2)
 
 
 # What every Log event carries in its own fields.
@@ -94,9 +144,14 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         )
         self.run.append_event(
             TrainBegin(
-                step=state.global_step, max_steps=state.max_steps, epochs=args.num_train_epochs
+                step=state.global_step,
+                max_steps=state.max_steps,
+                epochs=args.num_train_epochs,
+                memory_limit_gb=memory_limit_gb(),
+                ram_peak_gb=ram_peak_gb(),
             )
         )
+        reset_ram_peak()  # the first step's peak is its own, not the loading's
 
     def _eta(self, state: Any) -> float | None:
         done = state.global_step - (self.first_step or 0)
@@ -118,6 +173,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
                     eval_loss=loss,
                     perplexity=round(math.exp(min(loss, 50)), 3),
                     metrics=eval_metrics(logs),
+                    ram_peak_gb=ram_peak_gb(),
                 )
             )
             self.run.write_status(last_eval_loss=loss)
@@ -129,6 +185,7 @@ class EventsCallback(TrainerCallback):  # type: ignore[misc]
         tokens_per_s = (tokens - self.last_tokens) / elapsed if tokens else None
         self.last_tokens, self.last_time = tokens, now
         memory = memory_figures()
+        reset_ram_peak()
         # Every rank logs at the same steps: one gather gives the memory of each GPU.
         ranks = gather(RankMemory(rank=rank(), **memory.model_dump()))
         speed = None if tokens_per_s is None else round(tokens_per_s, 1)

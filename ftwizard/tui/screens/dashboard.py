@@ -6,7 +6,9 @@ again at any time; stop and save-checkpoint are signals to the trainer process.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.text import Text
 from textual import work
@@ -26,12 +28,25 @@ from ftwizard.core.runs.status import RunStatus
 from ftwizard.core.runs.watch import RunWatch, describe
 from ftwizard.tui.screens.base import WizardScreen
 from ftwizard.tui.screens.prompt import Choose
-from ftwizard.tui.widgets.loss_chart import LossChart
+from ftwizard.tui.widgets.chart import ChartView
 from ftwizard.views.completions import completions_view
+from ftwizard.views.run_charts import (
+    RECENT_STEPS,
+    ChartOptions,
+    loss_chart,
+    memory_chart,
+    objective_chart,
+    objective_title,
+    speed_chart,
+)
 from ftwizard.views.run_status import problem_view, status_view
 from ftwizard.views.step_times import step_time_view
 
 POLL_S = 0.5
+# Charts are drawn again at most this often while events come in (each redraw is a few
+# plotext builds, tens of milliseconds taken from a trainer on the same cores).
+CHART_REDRAW_S = 2.0
+TALL_ENOUGH_FOR_HELP = 30
 HARDWARE_POLL_S = 3.0
 
 
@@ -47,6 +62,11 @@ class DashboardScreen(WizardScreen):
         Binding("u", "resume_picker", "Resume..."),
         Binding("enter", "results", "Results"),
         Binding("escape", "back", "Back"),
+        # The charts' own keys: named in the chart's border, not in the footer.
+        Binding("v", "swap_chart", "Other chart", show=False),
+        Binding("e", "chart_option('smooth')", "Smooth", show=False),
+        Binding("l", "chart_option('log_scale')", "Log scale", show=False),
+        Binding("w", "chart_option('recent')", "Last steps", show=False),
     ]
 
     class HardwareRead(Message):
@@ -65,6 +85,11 @@ class DashboardScreen(WizardScreen):
         self._completions_shown: int | None = -1
         self._step_times_shown: int | None = -1
         self._timed = False
+        self.options = ChartOptions()
+        self._charts_stale, self._charts_drawn = False, 0.0
+        self.main_chart: str | None = None
+        """"loss", "objective" or "memory": None until the run's kind is known (online RL
+        opens on its reward, a run that ran out of memory on its memory)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,8 +100,11 @@ class DashboardScreen(WizardScreen):
         )
         yield Static("", id="run-problem", classes="problem")
         with Horizontal(id="dash-top"):
-            yield LossChart(id="loss-chart")
+            yield ChartView(id="main-chart")
             yield Static("", id="run-stats")
+        with Horizontal(id="dash-charts"):
+            yield ChartView(id="lower-chart")
+            yield ChartView(id="speed-chart")
         # min_width: RichLog renders every line at least 78 columns wide by default, one
         # more than an 80-column terminal leaves it, and a sideways scrollbar appears.
         yield RichLog(id="event-log", max_lines=500, wrap=True, min_width=20)
@@ -86,11 +114,14 @@ class DashboardScreen(WizardScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#loss-chart").border_title = "Loss"
+        self.query_one("#main-chart").border_title = "Loss"
+        self.query_one("#lower-chart").border_title = "Memory"
+        self.query_one("#speed-chart").border_title = "Speed"
         self.query_one("#event-log").border_title = "Events"
         self.query_one("#completions").border_title = "Latest completions (g: events)"
         self.query_one("#step-times").border_title = "Where a step goes (t: events)"
         self.refresh_view()
+        self.call_after_refresh(self._show_charts)  # again at the charts' laid-out size
         self.set_interval(POLL_S, self.refresh_view)
         self.set_interval(HARDWARE_POLL_S, self._read_hardware)
         self._read_hardware()
@@ -107,11 +138,13 @@ class DashboardScreen(WizardScreen):
             log = self.query_one("#event-log", RichLog)
             for event in events:
                 log.write(describe(event))
-            self._show_chart()
+            self._charts_stale = True
             timed = self.tail.last_log is not None and self.tail.last_log.step_times is not None
             if timed != self._timed:  # the step-time key is offered once there are times
                 self._timed = timed
                 self.refresh_bindings()
+        if self._charts_stale and time.monotonic() - self._charts_drawn >= CHART_REDRAW_S:
+            self._show_charts()
         self._show_stats()
         self._show_completions()
         self._show_step_times()
@@ -120,6 +153,7 @@ class DashboardScreen(WizardScreen):
         if outcome == self._outcome_shown:
             return
         self._outcome_shown = outcome
+        self._fit_height()
         problem = problem_view(self.status, str(self.run.path))
         banner = self.query_one("#run-problem", Static)
         if problem is not None:
@@ -150,16 +184,81 @@ class DashboardScreen(WizardScreen):
             return timed and (self.status.active or state == "finished")
         return True
 
-    def _show_chart(self) -> None:
-        chart = self.query_one(LossChart)
-        if self.tail.reward:  # online RL: its loss says little, the reward is the signal
-            if chart.names[0] != "mean reward":
-                chart.names = ("mean reward", "eval reward")
-                self.query_one("#loss-chart").border_title = "Reward"
-                self.refresh_bindings()
-            chart.series = (self.tail.reward, [])
+    def _main_charts(self) -> list[str]:
+        """What the main box can show, in the order ``v`` goes through them."""
+        has_objective = objective_chart(self.tail) is not None
+        return ["loss", *(["objective"] if has_objective else []), "memory"]
+
+    def _show_charts(self) -> None:
+        self._charts_stale, self._charts_drawn = False, time.monotonic()
+        watch, box = self.tail, self.query_one("#main-chart", ChartView)
+        width = max(20, box.content_size.width)
+        options = replace(self.options, width=width)
+        if self.main_chart is None and (watch.train_loss or self.status.oom):
+            oom = self.status.oom and self.status.state == "failed"
+            self.main_chart = "memory" if oom else "objective" if watch.reward else "loss"
+        shown = self.main_chart if self.main_chart in self._main_charts() else "loss"
+        if shown == "objective":
+            box.chart = objective_chart(watch, options) or loss_chart(watch, options)
+            box.border_title = objective_title(watch)
+        elif shown == "memory":
+            box.chart = memory_chart(watch, self.status, options)
+            box.border_title = "Memory"
         else:
-            chart.series = (self.tail.train_loss, self.tail.eval_loss)
+            box.chart = loss_chart(watch, options)
+            box.border_title = "Loss"
+        box.border_subtitle = self._chart_keys(shown, width)
+        small = ChartOptions(recent=self.options.recent, width=width // 2)
+        left = self.query_one("#lower-chart", ChartView)
+        if shown == "memory":  # the memory is in the main box: the loss takes its place
+            left.chart, left.border_title = loss_chart(watch, small), "Loss"
+        else:
+            left.chart, left.border_title = memory_chart(watch, self.status, small), "Memory"
+        self.query_one("#speed-chart", ChartView).chart = speed_chart(watch, small)
+
+    def on_resize(self) -> None:
+        self._fit_height()
+        self.call_after_refresh(self._show_charts)
+
+    def _fit_height(self) -> None:
+        """A short terminal gives the help line's row to the events (the footer has the
+        keys), and beside a failure's words it keeps the main chart and the events."""
+        short = self.size.height < TALL_ENOUGH_FOR_HELP
+        self.query_one(".help").display = not short
+        failed = problem_view(self.status, "") is not None
+        self.query_one("#dash-charts").display = not (short and failed)
+
+    def _chart_keys(self, shown: str, width: int) -> str:
+        """The chart's keys, in its border (the footer has no room for them): in words
+        where they fit, the keys alone where not."""
+        o = self.options
+        charts = self._main_charts()
+        following = charts[(charts.index(shown) + 1) % len(charts)]
+        names = {"objective": objective_title(self.tail).lower()}
+        keys = [
+            ("v", names.get(following, following)),
+            ("e", "raw" if o.smooth else "smooth"),
+            ("l", "linear" if o.log_scale else "log"),
+            ("w", "all" if o.recent else f"last {RECENT_STEPS}"),
+        ]
+        spelled = [f"{key} {word}" for key, word in keys]
+        for words in (" · ".join(spelled), " ".join(spelled)):
+            if len(words) <= width - 6:
+                return words
+        return "keys " + " ".join(key for key, _ in keys)
+
+    def action_swap_chart(self) -> None:
+        """The next chart in the main box: the loss, the objective's own (reward and KL,
+        the preference rewards, the eval loss across stages), the memory."""
+        charts = self._main_charts()
+        shown = self.main_chart if self.main_chart in charts else "loss"
+        self.main_chart = charts[(charts.index(shown) + 1) % len(charts)]
+        self._show_charts()
+
+    def action_chart_option(self, option: str) -> None:
+        """Smoothing, a log scale, or only the last steps: on or off."""
+        self.options = replace(self.options, **{option: not getattr(self.options, option)})
+        self._show_charts()
 
     def _show_completions(self) -> None:
         panel = self.query_one("#completions", Static)
