@@ -227,6 +227,19 @@ def chart_redraw(quick: bool) -> list[Row]:
     ]
 
 
+def cpu_memory(quick: bool) -> list[Row]:
+    figures = _script("cpu_memory", "--cases", "demo" if quick else "demo,chat")
+    return [
+        Row(
+            f"CPU plan's RAM against the measured peak ({row['case']})",
+            f"{row['planned_gib']:.2f} vs {row['peak_gib']:.2f} GiB ({row['error']:+.1%})",
+            f"within {figures['goal']:.0%}",
+            abs(row["error"]) <= figures["goal"],
+        )
+        for row in figures["rows"]
+    ]
+
+
 def data(quick: bool) -> list[Row]:
     figures = _script(
         "data_bench",
@@ -380,6 +393,7 @@ SUITE: list[Callable[[bool], list[Row]]] = [
     published_speed,
     attach_cost,
     chart_redraw,
+    cpu_memory,
     demo,
     grpo,
     eta,  # last: it sums up the ETAs of the runs above

@@ -35,6 +35,9 @@ class DatasetFacts:
     tokens_mean: float | None = None
     tokens_p95: int | None = None
     source: str = "row count"
+    tokens_max: int | None = None
+    """The longest example (before truncation): a batch is padded to its longest, so a
+    CPU run's memory peaks with it."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +51,12 @@ def facts_from_report(
     kind = KIND_OF_SHAPE[report.trainer_shape]
     if stats is not None:
         return DatasetFacts(
-            report.rows_valid, kind, stats.tokens_mean, stats.tokens_p95, "tokenizer"
+            report.rows_valid,
+            kind,
+            stats.tokens_mean,
+            stats.tokens_p95,
+            "tokenizer",
+            stats.tokens_max,
         )
     # No tokenizer: about 4 characters per token in English text.
     chars = report.chars_total / 4 / max(1, report.rows_valid)

@@ -16,6 +16,7 @@ from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.models.builtin import BUILTIN_MODELS
 from ftwizard.core.models.facts import ModelFacts
 from ftwizard.core.models.source import resolve_model_facts
+from ftwizard.core.planning.cpu_memory import cpu_peak
 from ftwizard.core.planning.dataset_facts import DatasetFacts
 from ftwizard.core.planning.distributed import check_hardware
 from ftwizard.core.planning.estimator import estimate, targeted_modules
@@ -147,21 +148,28 @@ def with_token_counts(config: RunConfig, data: DatasetFacts) -> DatasetFacts:
     except Exception:  # noqa: BLE001 - an ETA is not worth refusing a launch for
         return data
     return replace(
-        data, tokens_mean=stats.tokens_mean, tokens_p95=stats.tokens_p95, source="tokenizer"
+        data,
+        tokens_mean=stats.tokens_mean,
+        tokens_p95=stats.tokens_p95,
+        tokens_max=stats.tokens_max,
+        source="tokenizer",
     )
 
 
 def summarise(
     config: RunConfig, facts: ModelFacts, data: DatasetFacts, target: Target
 ) -> LaunchSummary:
-    result = estimate(facts, config, device="cpu" if target.cpu else "cuda")
+    if target.cpu:  # the whole trainer process, as its RSS peaks
+        needed = cpu_peak(facts, config, data).total_gib
+    else:
+        needed = estimate(facts, config).device_total_gib
     planned = training_time(facts, config, data, target)
     return LaunchSummary(
         where=where(config, target),
         memory_label="RAM" if target.cpu else "GPU memory",
-        estimate_gib=result.device_total_gib,
+        estimate_gib=needed,
         free_gib=target.free_gib,
-        verdict=verdict(result.device_total_gib, target),
+        verdict=verdict(needed, target),
         eta_s=planned.eta_seconds,
         rows=data.rows,
         processes=config.distributed.world_size,
