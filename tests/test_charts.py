@@ -257,3 +257,30 @@ def test_a_run_in_stages_charts_its_eval_loss_across_the_stages(tmp_path: Path) 
     assert chart is not None
     assert chart.lines[0].points == [(5, 2.0), (10, 1.0), (15, 0.69), (20, 0.5)]
     assert [m.at for m in chart.steps] == [10] and "sft, dpo" in chart.steps[0].label
+
+
+def test_the_live_view_draws_the_loss_chart_where_the_terminal_has_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from ftwizard.cli import follow
+
+    follower = follow.Follower(RunFolder(record_run(tmp_path, "live", "running", 30)))
+    follower.poll()
+    status = follower.run.read_status()
+
+    def shown(height: int) -> str:
+        monkeypatch.setattr(follow, "out", Console(width=100, height=height, record=True))
+        follow.out.print(follower.view(status))
+        return follow.out.export_text()
+
+    tall, short = shown(40), shown(24)
+    assert "⣿ train loss" in tall and "step 1" in tall
+    assert "⣿ train loss" not in short  # the figures alone: the chart would be cut
+    assert "step 30/120" in short
+
+
+def test_a_flat_line_on_a_log_scale_still_draws() -> None:
+    chart = Chart((Line("train loss", [(1, 0.3), (2, 0.3), (3, 0.3)], "cyan"),), log_scale=True)
+    assert "⣿ train loss" in draw(chart, 40, 6).plain

@@ -137,6 +137,9 @@ def test_every_objective_trains_on_a_tiny_model(tmp_path, tiny_model, objective,
     assert "More Information Needed" not in card
     assert "| steps | 2 |" in card and "CPU (" in card
     assert f'| `method.objective` | "{objective}" |' in card
+    # The loss curve beside it, drawn by the trainer as `ftwizard plot` draws it.
+    assert "![Training and eval loss by step](training_loss.png)" in card
+    assert (run.final_dir / "training_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_model_lora_with_evaluation_and_the_headless_command(tmp_path, demo_model_folder):

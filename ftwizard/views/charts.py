@@ -192,8 +192,11 @@ def _build(chart: Chart, width: int, rows: int) -> str:
         unit = chart.unit if side == "left" else chart.right_unit
         low, high = min(values), max(values)
         if high - low < 1e-9 * max(1.0, abs(high)):  # a flat line: give it room
-            low, high = low - max(abs(low) * 0.05, 0.5), high + max(abs(high) * 0.05, 0.5)
-            low = max(low, 0.0) if min(values) >= 0 else low
+            if log_scale:
+                low, high = low / 1.5, high * 1.5
+            else:
+                low, high = low - max(abs(low) * 0.05, 0.5), high + max(abs(high) * 0.05, 0.5)
+                low = max(low, 0.0) if min(values) >= 0 else low
         plotext.ylim(low, high, yside=side)
         ticks = _ticks(low, high, rows, log_scale)
         labels = tick_labels(ticks, unit)
