@@ -12,13 +12,13 @@ from rich.text import Text
 
 from ftwizard.core.hardware.probe import HardwareReport
 from ftwizard.core.runs.status import RunStatus
+from ftwizard.core.runs.step_words import step_seconds
 from ftwizard.core.runs.watch import (
     RunWatch,
     completion_words,
     duration,
     eta_words,
     reward_means,
-    step_seconds,
 )
 from ftwizard.core.units import gib, percent
 from ftwizard.views.bars import share_bar

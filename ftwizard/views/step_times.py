@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ftwizard.core.runs.events import StepTimes
-from ftwizard.core.runs.watch import device_wait_words, step_phases, step_seconds
+from ftwizard.core.runs.step_words import device_wait_words, step_phases, step_seconds
 from ftwizard.views.bars import share_bar
 
 

@@ -23,7 +23,6 @@ from ftwizard.core.runs.events import (
     Memory,
     StageChange,
     StatusChange,
-    StepTimes,
     TrainBegin,
     WarningNote,
 )
@@ -137,48 +136,6 @@ def completion_words(metrics: dict[str, float]) -> str:
     cut = metrics.get("completions/clipped_ratio")
     return f"{metrics['completions/mean_length']:.0f} tokens" + (
         f" ({cut:.0%} cut at the maximum)" if cut is not None else ""
-    )
-
-
-# The step's phases as people read them, in the order they happen.
-PHASE_WORDS = (
-    ("data_s", "data"),
-    ("forward_backward_s", "forward+backward"),
-    ("generation_s", "writing completions"),
-    ("optimizer_s", "optimizer"),
-    ("ftwizard_s", "ftwizard"),
-    ("other_s", "other"),
-)
-
-
-def step_seconds(seconds: float) -> str:
-    """``77 ms`` under a second, ``2.31 s`` above."""
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def step_phases(times: StepTimes) -> list[tuple[str, float, float]]:
-    """Each phase with its seconds per step and share of the step, as measured (a phase
-    that took no time, e.g. writing completions outside online RL, is left out)."""
-    total = max(times.step_s, 1e-12)
-    phases = [(name, getattr(times, key)) for key, name in PHASE_WORDS]
-    return [(name, seconds, seconds / total) for name, seconds in phases if seconds > 0]
-
-
-def step_time_words(times: StepTimes) -> str:
-    """``77 ms a step: forward+backward 81%, optimizer 9%, ...``, largest first."""
-    ranked = sorted(step_phases(times), key=lambda phase: -phase[1])
-    shares = ", ".join(f"{name} {share:.0%}" for name, _, share in ranked)
-    return f"{step_seconds(times.step_s)} a step: {shares}"
-
-
-def device_wait_words(times: StepTimes) -> str | None:
-    """How long the GPU waits on the host in a step, from the profiled step; None on a
-    CPU or before one is profiled."""
-    if times.device_busy is None:
-        return None
-    return (
-        f"GPU busy {times.device_busy:.0%} of a step, waits on the host "
-        f"{1 - times.device_busy:.0%} (profiled at step {times.profiled_step})"
     )
 
 
