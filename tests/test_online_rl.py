@@ -299,7 +299,7 @@ def test_a_grpo_step_is_shown_by_its_reward_and_the_completions_panel_ranks_them
         )  # fmt: skip
     watch = RunWatch(run)
     events = watch.poll()
-    assert watch.reward == [(1, 0.125), (2, 0.625)]
+    assert watch.reward.points() == [(1, 0.125), (2, 0.625)]
     assert describe(events[-1]).startswith(
         "step 2/10: reward 0.625 ± 0.500 (answer 0.25, format 0.38), KL 0.0123, "
         "completions 38 tokens (50% cut at the maximum)"

@@ -71,7 +71,7 @@ async def test_wizard_from_start_screen_to_a_running_trainer_and_detach(
             pilot, lambda: len(screen.tail.train_loss) >= 1, 300, "the first logged loss"
         )
         stats = static_text(screen.query_one("#run-stats", Static))
-        assert re.search(rf"loss\s+{screen.tail.train_loss[-1][1]:.4f} \(step 1\)", stats)
+        assert re.search(rf"loss\s+{screen.tail.train_loss.latest[1]:.4f} \(step 1\)", stats)
         assert "elapsed" in stats and "step 1/3" in stats
         await pilot.press("d")  # detach: the app quits, the trainer does not
         await settle(pilot)
