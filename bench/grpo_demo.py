@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from ftwizard.core.evaluation.intervals import Z95, mean_interval  # noqa: E402
 from ftwizard.core.runs.events import Log, TrainBegin  # noqa: E402
 from ftwizard.core.runs.folder import RunFolder  # noqa: E402
-from ftwizard.tui.widgets.loss_chart import render_chart  # noqa: E402
+from ftwizard.views.charts import Chart, Line, draw  # noqa: E402
 
 
 def train(steps: int | None, root: Path) -> RunFolder:
@@ -75,7 +75,7 @@ def main() -> int:
     begin = next(e.time for e in events if isinstance(e, TrainBegin))
     trained_s = logs[-1].time - begin
     planned_s = run.read_status().estimate_eta_s
-    print(render_chart(rewards, [], 70, 12, ("mean reward", "")).plain)
+    print(draw(Chart((Line("mean reward", rewards, "green"),)), 70, 12).plain)
     print(
         f"mean reward: first {third} steps {sum(first) / third:.3f}, last {third} steps "
         f"{sum(last) / third:.3f}; difference {diff:+.3f} (95 % interval {low:+.3f} to "
