@@ -40,7 +40,7 @@ def _gone(terminal: Terminal, process: psutil.Process | None = None) -> int:
 def _dashboard(terminal: Terminal) -> None:
     terminal.wait_for("Welcome to ftwizard")
     terminal.press(b"\r")  # Enter on the running run: its dashboard
-    terminal.wait_for("s: stop with a checkpoint")
+    terminal.wait_for("Save now")  # the footer: the dashboard of a running run
 
 
 def _data_step(terminal: Terminal, data: Path) -> None:
@@ -111,7 +111,7 @@ def test_d_leaves_no_wizard_behind_while_a_tokeniser_still_runs(
     terminal.press(b"\x1b")  # and to the start screen
     terminal.wait_for("Welcome to ftwizard")
     terminal.press(b"\r")
-    terminal.wait_for("s: stop with a checkpoint")
+    terminal.wait_for("Save now")  # the footer: the dashboard of a running run
     assert tokeniser.is_running()  # still tokenising: the case this test is about
     terminal.press(b"d")
     assert _gone(terminal, tokeniser) == 0
