@@ -12,7 +12,6 @@ import math
 import threading
 from dataclasses import dataclass, field
 
-import plotext
 from rich.text import Text
 
 from ftwizard.core.runs.series import Point
@@ -172,6 +171,8 @@ def _points_to_draw(line: Line, log_scale: bool) -> tuple[list[int], list[float]
 
 
 def _build(chart: Chart, width: int, rows: int) -> str:
+    import plotext  # here: `ftwizard runs` and the launch's plan print no chart
+
     plotext.clear_figure()
     plotext.plotsize(width, rows)
     plotext.theme("clear")

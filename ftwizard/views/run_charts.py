@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ftwizard.core.runs.series import Aggregate, Point, Series, smoothed
 from ftwizard.core.runs.status import RunStatus
@@ -160,15 +161,26 @@ def speed_chart(watch: RunWatch, options: ChartOptions = ChartOptions()) -> Char
     )
 
 
-# What each objective's own chart shows: (trl's metric, label, right-hand axis).
-OBJECTIVE_LINES: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "online RL": (("reward", "mean reward", False), ("kl", "KL", True)),
-    "preference": (
-        ("rewards/margins", "margin", False),
-        ("rewards/chosen", "chosen", False),
-        ("rewards/rejected", "rejected", False),
-    ),
-}
+# The preference objectives' implicit rewards (trl's names) and how the chart names them.
+PREFERENCE_LINES = (
+    ("rewards/margins", "margin"),
+    ("rewards/chosen", "chosen"),
+    ("rewards/rejected", "rejected"),
+)
+ObjectiveKind = Literal["online RL", "preference", "pair accuracy", "stages"]
+
+
+def objective_kind(watch: RunWatch) -> ObjectiveKind | None:
+    """Which chart of its own the run has, if any (cheap: nothing is drawn)."""
+    if watch.reward:
+        return "online RL"
+    if "rewards/margins" in watch.metrics:
+        return "preference"
+    if "accuracy" in watch.eval_metrics:
+        return "pair accuracy"
+    if len(watch.stage_starts) > 1:
+        return "stages"
+    return None
 
 
 def objective_chart(watch: RunWatch, options: ChartOptions = ChartOptions()) -> Chart | None:
@@ -176,25 +188,26 @@ def objective_chart(watch: RunWatch, options: ChartOptions = ChartOptions()) -> 
     implicit rewards and their margin, a reward model's held-out pair accuracy, or a run
     in stages' eval loss across its stages. None where there is nothing of the kind."""
     plain = ChartOptions(smooth=options.smooth, recent=options.recent, width=options.width)
-    if watch.reward:
+    kind = objective_kind(watch)
+    if kind == "online RL":
         kl = watch.metrics.get("kl")
         lines = [Line("mean reward", _points(watch.reward, plain), "green")]
         if kl:
             lines.append(Line("KL", _points(kl, plain), "yellow", right=True))
         span = _span(plain, watch.reward)
         return Chart(tuple(lines), steps=_resumes(watch), notes=_notes(plain), span=span)
-    if "rewards/margins" in watch.metrics:
+    if kind == "preference":
         lines = [
             Line(label, _points(watch.metrics[key], plain), COLOURS[index])
-            for index, (key, label, _) in enumerate(OBJECTIVE_LINES["preference"])
+            for index, (key, label) in enumerate(PREFERENCE_LINES)
             if key in watch.metrics
         ]
         span = _span(plain, *watch.metrics.values())
         return Chart(tuple(lines), steps=_resumes(watch), notes=_notes(plain), span=span)
-    if "accuracy" in watch.eval_metrics:
+    if kind == "pair accuracy":
         accuracy = [(s, v * 100) for s, v in watch.eval_metrics["accuracy"].points()]
         return Chart((Line("held-out pair accuracy", accuracy, "green"),), unit="%")
-    if len(watch.stage_starts) > 1:
+    if kind == "stages":
         marks = tuple(
             Mark(f"stage starts ({', '.join(o for _, o in watch.stage_starts)})", s, "yellow")
             for s, _ in watch.stage_starts[1:]
@@ -209,10 +222,9 @@ def objective_chart(watch: RunWatch, options: ChartOptions = ChartOptions()) -> 
 
 def objective_title(watch: RunWatch) -> str:
     """The objective chart's title (the box's, or the heading's)."""
-    if watch.reward:
+    kind = objective_kind(watch)
+    if kind == "online RL":
         return "Reward and KL" if "kl" in watch.metrics else "Reward"
-    if "rewards/margins" in watch.metrics:
-        return "Preference rewards"
-    if "accuracy" in watch.eval_metrics:
-        return "Pair accuracy"
-    return "Eval loss over stages"
+    return {"preference": "Preference rewards", "pair accuracy": "Pair accuracy"}.get(
+        kind or "", "Eval loss over stages"
+    )

@@ -36,6 +36,7 @@ from ftwizard.views.run_charts import (
     loss_chart,
     memory_chart,
     objective_chart,
+    objective_kind,
     objective_title,
     speed_chart,
 )
@@ -186,7 +187,7 @@ class DashboardScreen(WizardScreen):
 
     def _main_charts(self) -> list[str]:
         """What the main box can show, in the order ``v`` goes through them."""
-        has_objective = objective_chart(self.tail) is not None
+        has_objective = objective_kind(self.tail) is not None
         return ["loss", *(["objective"] if has_objective else []), "memory"]
 
     def _show_charts(self) -> None:
